@@ -1,0 +1,50 @@
+"""Models built from a trial's hyperparameters.
+
+Example:
+    >>> model = build_model("cnn", {"kernel_size": 3, "num_kernels": 100, "num_layers": 1,
+    ...                             "dropout": 0.5}, input_shape=(1, 8, 8), num_classes=10)
+    >>> sum(p.numel() for p in model.parameters())
+    17010
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+
+def _cnn(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """Conv blocks (odd kernel, 'same' padding, ReLU), 2×2 max-pooling while the map is ≥ 4 wide,
+    then dropout and one linear layer. No BatchNorm: the simplest model that works."""
+    channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for _ in range(int(hp["num_layers"])):
+        k = int(hp["kernel_size"])
+        layers += [nn.Conv2d(channels, int(hp["num_kernels"]), k, padding=k // 2), nn.ReLU()]
+        channels = int(hp["num_kernels"])
+        if min(height, width) >= 4:
+            layers.append(nn.MaxPool2d(2))
+            height, width = height // 2, width // 2
+    layers += [
+        nn.Flatten(),
+        nn.Dropout(float(hp["dropout"])),
+        nn.Linear(channels * height * width, num_classes),
+    ]
+    return nn.Sequential(*layers)
+
+
+BUILDERS = {"cnn": _cnn}
+
+
+def build_model(
+    name: str, hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+) -> nn.Module:
+    """Builds model ``name`` for a flat hyperparameter dict."""
+    return BUILDERS[name](hp, input_shape, num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

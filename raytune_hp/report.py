@@ -1,0 +1,151 @@
+"""What an experiment folder holds, read back from disk: ``summary.md`` and ``best_config.yaml``.
+
+Everything here works from the folder alone (Ray's experiment state plus each trial's results),
+so ``raytune-hp report RUN_DIR`` can rewrite it for any finished or interrupted experiment.
+
+Example:
+    >>> trials = load_trials("runs/quickstart")  # doctest: +SKIP
+    >>> write_summary("runs/quickstart", trials, "val_acc", "max")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raytune_hp.config import ExperimentConfig
+from raytune_hp.spaces import flatten
+from raytune_hp.tb_logger import EPOCH
+from raytune_hp.trainable import DIVERGED
+
+SUMMARY_FILE = "summary.md"
+BEST_CONFIG_FILE = "best_config.yaml"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the summary shows it."""
+
+    name: str
+    status: str
+    hparams: dict[str, Any]
+    best: float | None
+    epochs: int
+    error: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+def load_trials(exp_dir: str | Path, metric: str, mode: str, max_epochs: int) -> list[TrialRecord]:
+    """Every trial of the experiment in ``exp_dir``, best first.
+
+    Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
+    ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
+    """
+    from ray.tune import ExperimentAnalysis
+
+    analysis = ExperimentAnalysis(str(Path(exp_dir).resolve()))
+    records = []
+    for trial in analysis.trials:
+        history = _history(analysis, trial)
+        values = [row[metric] for row in history if _finite(row.get(metric))]
+        best = (max(values) if mode == "max" else min(values)) if values else None
+        epochs = max((int(row[EPOCH]) for row in history if EPOCH in row), default=0)
+        diverged = any(bool(row.get(DIVERGED)) for row in history)
+        if trial.status == "ERROR":
+            status = "error"
+        elif diverged:
+            status = "diverged"
+        elif trial.status == "TERMINATED":
+            status = "completed" if epochs >= max_epochs else "pruned"
+        else:
+            status = trial.status
+        error = ""
+        error_file = Path(trial.storage.trial_fs_path) / "error.txt"
+        if error_file.exists():
+            lines = error_file.read_text().strip().splitlines()
+            error = lines[-1] if lines else ""
+        records.append(
+            TrialRecord(trial.trial_id, status, flatten(trial.config), best, epochs, error, history)
+        )
+    sign = -1 if mode == "max" else 1
+    records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
+    return records
+
+
+def _history(analysis: Any, trial: Any) -> list[dict[str, Any]]:
+    frame = analysis.trial_dataframes.get(trial.trial_id)
+    if frame is None or frame.empty:
+        return []
+    return frame.to_dict("records")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def summary_markdown(
+    trials: list[TrialRecord], metric: str, mode: str, title: str = "", keys: list[str] | None = None
+) -> str:
+    """A Markdown table: one row per trial, best first, every hyperparameter as a column
+    (``keys`` first, in their order, then any others the trials have)."""
+    keys = list(keys or [])
+    for trial in trials:
+        keys += [k for k in trial.hparams if k not in keys]
+    direction = "higher" if mode == "max" else "lower"
+    head = [
+        f"# {title}" if title else "# Experiment summary",
+        "",
+        f"{len(trials)} trials, sorted by `{metric}` (best epoch of each trial; {direction} is "
+        "better).",
+        "",
+        "| rank | trial | " + " | ".join(keys) + f" | {metric} | epochs | status |",
+        "|" + "---|" * (len(keys) + 5),
+    ]
+    rows = []
+    for rank, trial in enumerate(trials, start=1):
+        cells = [_cell(trial.hparams.get(k, "")) for k in keys]
+        best = f"{trial.best:.4f}" if trial.best is not None else "–"
+        status = f"{trial.status}: {trial.error}" if trial.error else trial.status
+        rows.append(
+            f"| {rank} | {trial.name} | " + " | ".join(cells)
+            + f" | {best} | {trial.epochs} | {status} |"
+        )
+    return "\n".join(head + rows) + "\n"
+
+
+def best_config(config: ExperimentConfig, best: TrialRecord) -> dict[str, Any]:
+    """The experiment config with every hyperparameter fixed to the best trial's values:
+    runnable as-is (``raytune-hp tune best_config.yaml`` trains that one configuration)."""
+    data = config.model_dump(mode="json")
+    data["name"] = f"{config.name}-best"
+    data["space"] = dict(best.hparams)
+    data["search"] = {"strategy": "random", "num_samples": 1}
+    data["early_stopping"] = {"name": "none"}
+    return data
+
+
+def write_reports(
+    exp_dir: str | Path, config: ExperimentConfig
+) -> list[TrialRecord]:
+    """(Re)writes ``summary.md`` and ``best_config.yaml`` from what is on disk."""
+    exp_dir = Path(exp_dir)
+    metric, mode = config.train.metric, config.train.mode
+    trials = load_trials(exp_dir, metric, mode, config.train.max_epochs)
+    (exp_dir / SUMMARY_FILE).write_text(summary_markdown(
+        trials, metric, mode, config.name, [dim.name for dim in config.search_space().dims]
+    ))
+    if trials and trials[0].best is not None:
+        text = yaml.safe_dump(best_config(config, trials[0]), sort_keys=False)
+        (exp_dir / BEST_CONFIG_FILE).write_text(text)
+    return trials
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

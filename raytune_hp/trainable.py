@@ -1,0 +1,222 @@
+"""One trial: build model and optimizer from the trial's hyperparameters, train epoch by epoch,
+report with a checkpoint. The loop (:func:`train`) runs without Ray; :func:`tune_trainable` is the
+thin Ray Tune wrapper around it.
+
+Example:
+    >>> from raytune_hp.data import load_data
+    >>> data = load_data("digits", 0.2, seed=0)
+    >>> hp = {"optimizer": "adam", "lr": 1e-3, "batch_size": 128, "dropout": 0.5,
+    ...       "weight_decay": 0.0, "kernel_size": 3, "num_kernels": 100, "num_layers": 1}
+    >>> results = []
+    >>> train(hp, data, TrialSettings("cnn", max_epochs=1, seed=0), "/tmp/t",
+    ...       lambda metrics, state: results.append(metrics))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from raytune_hp.data import Dataset
+from raytune_hp.models import build_model, count_parameters
+from raytune_hp.spaces import LR, OPTIMIZER, flatten
+from raytune_hp.tb_logger import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS, TrialWriter
+
+NUM_PARAMS = "num_params"
+DIVERGED = "diverged"
+_STATE_FILE = "state.pt"
+
+Report = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of an experiment shares: the model family, the epoch budget, the seed."""
+
+    model: str
+    max_epochs: int
+    seed: int
+    cpu_threads: int = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and torch so two runs of one configuration agree on the CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(
+    name: str, params: Any, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The optimizers of the learning-rate table, their own parameters at library defaults."""
+    optim = torch.optim
+    factories: dict[str, Callable[[], torch.optim.Optimizer]] = {
+        "sgd": lambda: optim.SGD(params, lr=lr, weight_decay=weight_decay),
+        "momentum": lambda: optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
+        "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=weight_decay),
+        "adadelta": lambda: optim.Adadelta(params, lr=lr, weight_decay=weight_decay),
+        "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=weight_decay),
+        "adam": lambda: optim.Adam(params, lr=lr, weight_decay=weight_decay),
+        "nadam": lambda: optim.NAdam(params, lr=lr, weight_decay=weight_decay),
+        "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=weight_decay),
+    }
+    return factories[name]()
+
+
+def select_device() -> torch.device:
+    """``cuda:0`` where a GPU is visible: Ray sets ``CUDA_VISIBLE_DEVICES`` to the one it
+    assigned this trial, so device 0 is that GPU. Otherwise the CPU."""
+    return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    on_step: Callable[[float, float], None],
+) -> float:
+    """One pass over ``(x, y)`` in a seeded random order; returns the mean training loss."""
+    model.train()
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    total = torch.zeros((), device=x.device)
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(idx)
+        on_step(loss.item(), optimizer.param_groups[0]["lr"])
+    return float(total) / len(x)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on ``(x, y)``."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss += float(F.cross_entropy(logits, target, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == target).sum())
+    return loss / len(x), correct / len(x)
+
+
+def train(
+    hp: Mapping[str, Any],
+    data: Dataset,
+    settings: TrialSettings,
+    log_dir: str | Path,
+    report: Report,
+    state: Mapping[str, Any] | None = None,
+) -> None:
+    """Trains one configuration for ``settings.max_epochs`` epochs, calling ``report`` after each.
+
+    ``report(metrics, state)`` receives the epoch's metrics and everything needed to resume
+    (``state`` passed back in continues from the next epoch). A trial whose loss is not finite
+    reports ``diverged`` and ends itself.
+    """
+    hp = flatten(hp)
+    torch.set_num_threads(max(1, settings.cpu_threads))
+    seed_everything(settings.seed)
+    device = select_device()
+    model = build_model(settings.model, hp, data.input_shape, data.num_classes).to(device)
+    optimizer = build_optimizer(hp[OPTIMIZER], model.parameters(), hp[LR], hp["weight_decay"])
+    generator = torch.Generator().manual_seed(settings.seed)
+    first_epoch, step = 1, 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        first_epoch, step = state["epoch"] + 1, state["step"]
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+    num_params = count_parameters(model)
+
+    writer = TrialWriter(log_dir, hp)
+
+    def on_step(loss: float, lr: float) -> None:
+        nonlocal step
+        step += 1
+        writer.train_step(step, loss, lr)
+
+    try:
+        for epoch in range(first_epoch, settings.max_epochs + 1):
+            train_loss = train_one_epoch(
+                model, optimizer, x_train, y_train, int(hp["batch_size"]), generator, on_step
+            )
+            val_loss, val_acc = evaluate(model, x_val, y_val)
+            diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
+            metrics = {
+                EPOCH: epoch,
+                TRAIN_LOSS: train_loss,
+                VAL_LOSS: val_loss,
+                VAL_ACC: val_acc,
+                LR: optimizer.param_groups[0]["lr"],
+                NUM_PARAMS: num_params,
+                DIVERGED: diverged,
+            }
+            writer.epoch(epoch, metrics)
+            if epoch == settings.max_epochs and not diverged:
+                writer.finished()
+            report(
+                metrics,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "epoch": epoch,
+                    "step": step,
+                },
+            )
+            if diverged:
+                break
+    finally:
+        writer.close()
+
+
+def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSettings) -> None:
+    """The Ray Tune function trainable: :func:`train` with ``tune.report`` and checkpoints.
+
+    ``data`` arrives through Ray's object store (``tune.with_parameters``), loaded once per
+    experiment. The trial uses as many torch threads as CPUs Ray reserved for it.
+    """
+    from ray import tune
+
+    context = tune.get_context()
+    cpus = context.get_trial_resources().required_resources.get("CPU", 1)
+    settings = TrialSettings(
+        settings.model, settings.max_epochs, settings.seed, cpu_threads=max(1, int(cpus))
+    )
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            state = torch.load(
+                os.path.join(folder, _STATE_FILE), map_location="cpu", weights_only=True
+            )
+
+    def report(metrics: dict[str, Any], trial_state: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(trial_state, os.path.join(folder, _STATE_FILE))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    train(config, data, settings, context.get_trial_dir(), report, state)
