@@ -27,8 +27,14 @@ def _parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser("tune", help="run (or resume) a tuning experiment")
     tune.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
-    tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                      help="override a config key, e.g. --set search.num_samples=8")
+    tune.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set search.num_samples=8",
+    )
     tune.add_argument("--name", help="experiment name (default: the config's, or the file name)")
     tune.add_argument("--storage", help="folder the experiment folder goes in (default: runs)")
     tune.add_argument("--resume", action="store_true", help="continue an existing experiment")

@@ -118,6 +118,17 @@ class ExperimentConfig(_Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-3`` as a number (YAML 1.1 wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
     """Reads, overrides (``KEY=VALUE``, dotted keys) and validates an experiment config.
 
@@ -146,14 +157,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: the config file must be readable; got {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "unparsable"
         raise ConfigError(f"{path}: the file must be valid YAML; got {problem}{where}") from None
     if raw is None:
-        raise ConfigError(f"{path}: the file must be a YAML mapping of keys to values; got an empty file")
+        raise ConfigError(
+            f"{path}: the file must be a YAML mapping of keys to values; got an empty file"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{path}: the file must be a YAML mapping of keys to values; got a {_type_name(raw)}"
@@ -165,13 +178,15 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     key, sep, text = item.partition("=")
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w.]*", key):
         raise ConfigError(f"--set must be KEY=VALUE with a dotted KEY; got {item!r}")
-    value = yaml.safe_load(text) if text else None
+    value = yaml.load(text, Loader=_Loader) if text else None
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: {part} must be a mapping to set keys in; got {child!r}")
+            raise ConfigError(
+                f"--set {key}: {part} must be a mapping to set keys in; got {child!r}"
+            )
         node = child
     node[parts[-1]] = value
 
@@ -230,4 +245,3 @@ def _type_name(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
         type(value), type(value).__name__
     )
-

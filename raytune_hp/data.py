@@ -30,7 +30,7 @@ class Dataset:
 
 
 def _digits(val_fraction: float, seed: int) -> Dataset:
-    """scikit-learn's bundled 8×8 digits (1797 images), pixels scaled to [0, 1], stratified split."""
+    """scikit-learn's bundled 8×8 digits (1797 images), pixels in [0, 1], stratified split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from raytune_hp.config import ExperimentConfig
-from raytune_hp.tb_logger import EPOCH
+from raytune_hp.metrics import EPOCH
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler

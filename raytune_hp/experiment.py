@@ -149,12 +149,10 @@ def _build_tuner(config: ExperimentConfig, exp_dir: Path, resume: bool) -> Any:
             str(exp_dir), trainable, resume_unfinished=True, resume_errored=True
         )
     slots = config.search.max_concurrent or trial_slots(config, gpus)
-    searcher, param_space = build_searcher(config, slots)
     return tune.Tuner(
         trainable,
-        param_space=param_space,
         tune_config=tune.TuneConfig(
-            search_alg=searcher,
+            search_alg=build_searcher(config, slots),
             scheduler=build_early_stopping(config),
             num_samples=config.search.num_samples,
             reuse_actors=True,
@@ -175,7 +173,7 @@ def _build_tuner(config: ExperimentConfig, exp_dir: Path, resume: bool) -> Any:
 def _progress_reporter(config: ExperimentConfig) -> Any:
     from ray.tune import CLIReporter
 
-    from raytune_hp.tb_logger import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+    from raytune_hp.metrics import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 
     return CLIReporter(
         metric_columns=[EPOCH, TRAIN_LOSS, VAL_LOSS, VAL_ACC],

@@ -18,9 +18,8 @@ from typing import Any
 import yaml
 
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.metrics import DIVERGED, EPOCH
 from raytune_hp.spaces import flatten
-from raytune_hp.tb_logger import EPOCH
-from raytune_hp.trainable import DIVERGED
 
 SUMMARY_FILE = "summary.md"
 BEST_CONFIG_FILE = "best_config.yaml"
@@ -65,7 +64,7 @@ def load_trials(exp_dir: str | Path, metric: str, mode: str, max_epochs: int) ->
         else:
             status = trial.status
         error = ""
-        error_file = Path(trial.storage.trial_fs_path) / "error.txt"
+        error_file = Path(trial.storage.trial_fs_path) / "error.txt"  # type: ignore[union-attr]
         if error_file.exists():
             lines = error_file.read_text().strip().splitlines()
             error = lines[-1] if lines else ""
@@ -89,7 +88,11 @@ def _finite(value: Any) -> bool:
 
 
 def summary_markdown(
-    trials: list[TrialRecord], metric: str, mode: str, title: str = "", keys: list[str] | None = None
+    trials: list[TrialRecord],
+    metric: str,
+    mode: str,
+    title: str = "",
+    keys: list[str] | None = None,
 ) -> str:
     """A Markdown table: one row per trial, best first, every hyperparameter as a column
     (``keys`` first, in their order, then any others the trials have)."""
@@ -112,7 +115,8 @@ def summary_markdown(
         best = f"{trial.best:.4f}" if trial.best is not None else "–"
         status = f"{trial.status}: {trial.error}" if trial.error else trial.status
         rows.append(
-            f"| {rank} | {trial.name} | " + " | ".join(cells)
+            f"| {rank} | {trial.name} | "
+            + " | ".join(cells)
             + f" | {best} | {trial.epochs} | {status} |"
         )
     return "\n".join(head + rows) + "\n"
@@ -129,16 +133,16 @@ def best_config(config: ExperimentConfig, best: TrialRecord) -> dict[str, Any]:
     return data
 
 
-def write_reports(
-    exp_dir: str | Path, config: ExperimentConfig
-) -> list[TrialRecord]:
+def write_reports(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
     """(Re)writes ``summary.md`` and ``best_config.yaml`` from what is on disk."""
     exp_dir = Path(exp_dir)
     metric, mode = config.train.metric, config.train.mode
     trials = load_trials(exp_dir, metric, mode, config.train.max_epochs)
-    (exp_dir / SUMMARY_FILE).write_text(summary_markdown(
-        trials, metric, mode, config.name, [dim.name for dim in config.search_space().dims]
-    ))
+    (exp_dir / SUMMARY_FILE).write_text(
+        summary_markdown(
+            trials, metric, mode, config.name, [dim.name for dim in config.search_space().dims]
+        )
+    )
     if trials and trials[0].best is not None:
         text = yaml.safe_dump(best_config(config, trials[0]), sort_keys=False)
         (exp_dir / BEST_CONFIG_FILE).write_text(text)

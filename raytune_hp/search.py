@@ -1,14 +1,15 @@
 """Strategies: which configuration to try next (Ray Tune searchers over the resolved space).
 
-``bayes`` is HyperOpt's TPE through Ray's ``HyperOptSearch`` on the native conditional space;
-``random`` is Ray's own generator over the compiled Ray Tune domains. Both try the tables'
-recommended starting point first, both are seeded from the config, and concurrency is always
-explicit so TPE stays model-based (ray-project/ray #14770).
+Both strategies run through Ray's ``HyperOptSearch`` on the native conditional space: ``bayes``
+with TPE, ``random`` with HyperOpt's random sampler (Ray's own generator cannot take a starting
+point in a conditional space: its ``points_to_evaluate`` merge fails on nested choices). Both try
+the tables' recommended starting point first, both are seeded from the config, and concurrency is
+always explicit so TPE stays model-based (ray-project/ray #14770).
 
 Example:
     >>> from raytune_hp.config import load_config
     >>> config = load_config("configs/quickstart.yaml")
-    >>> searcher, param_space = build_searcher(config, max_concurrent=2)  # doctest: +SKIP
+    >>> searcher = build_searcher(config, max_concurrent=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,16 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from raytune_hp.config import ExperimentConfig
-from raytune_hp.spaces import (
-    LR,
-    OPTIMIZER,
-    SearchSpace,
-    flatten,
-    start_point,
-    to_hyperopt,
-    to_hyperopt_point,
-    to_tune,
-)
+from raytune_hp.spaces import flatten, start_point, to_hyperopt, to_hyperopt_point
 
 if TYPE_CHECKING:
     from ray.tune.search import Searcher
@@ -41,19 +33,11 @@ def initial_points(num_samples: int) -> int:
     return min(20, max(3, num_samples // 4))
 
 
-def build_searcher(
-    config: ExperimentConfig, max_concurrent: int
-) -> tuple[Searcher, dict[str, Any]]:
-    """The searcher for ``config.search.strategy`` and the ``param_space`` the Tuner needs."""
-    space = config.search_space()
-    if config.search.strategy == "bayes":
-        return _bayes(config, space, max_concurrent), {}
-    return _random(config, space, max_concurrent), to_tune(space)
-
-
-def _bayes(config: ExperimentConfig, space: SearchSpace, max_concurrent: int) -> Searcher:
+def build_searcher(config: ExperimentConfig, max_concurrent: int) -> Searcher:
+    """The searcher for ``config.search.strategy``, limited to ``max_concurrent`` open trials."""
     from ray.tune.search import ConcurrencyLimiter
 
+    space = config.search_space()
     searcher = _tables_hyperopt_search_class()(
         space=to_hyperopt(space),
         metric=config.train.metric,
@@ -62,21 +46,14 @@ def _bayes(config: ExperimentConfig, space: SearchSpace, max_concurrent: int) ->
         n_initial_points=config.search.initial_points or initial_points(config.search.num_samples),
         random_state_seed=config.seed,
     )
+    if config.search.strategy == "random":
+        import hyperopt
+
+        searcher.algo = hyperopt.rand.suggest
     return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
 
 
-def _random(config: ExperimentConfig, space: SearchSpace, max_concurrent: int) -> Searcher:
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    start = start_point(space)
-    nested = {k: v for k, v in start.items() if k not in (OPTIMIZER, LR)}
-    nested[OPTIMIZER] = {OPTIMIZER: start[OPTIMIZER], LR: start[LR]}
-    return BasicVariantGenerator(
-        points_to_evaluate=[nested], random_state=config.seed, max_concurrent=max_concurrent
-    )
-
-
-def _tables_hyperopt_search_class() -> type[Searcher]:
+def _tables_hyperopt_search_class() -> Any:
     """``HyperOptSearch`` that takes starting points already in HyperOpt's label/index form
     (:func:`raytune_hp.spaces.to_hyperopt_point`) and hands trials flat configs."""
     from ray.tune.search.hyperopt import HyperOptSearch
@@ -89,6 +66,7 @@ def _tables_hyperopt_search_class() -> type[Searcher]:
 
         def _setup_hyperopt(self) -> None:
             super()._setup_hyperopt()
+            assert self.domain is not None
             # A starting point sets only the labels of its own branch; TPE expects every label
             # in every trial's record, empty where the branch was not taken.
             for doc in self._hpopt_trials._dynamic_trials:

@@ -76,12 +76,30 @@ LR = "lr"
 OPTIMIZER = "optimizer"
 
 OPTIMIZATION_TABLE: tuple[Row, ...] = (
-    Row(OPTIMIZER, "choice", choices=tuple(OPTIMIZERS), start="adam", how="by the problem",
-        note="optimizer's own parameters at library defaults"),
-    Row(LR, "log", start="low end of the optimizer's range", how="finely, log scale",
-        note="range depends on the optimizer (table lr); smoke test at 1e-4 then 1e-3"),
-    Row("batch_size", "pow2", 1, 1024, start=128, how="finely",
-        note="powers of two; with BatchNorm not too small"),
+    Row(
+        OPTIMIZER,
+        "choice",
+        choices=tuple(OPTIMIZERS),
+        start="adam",
+        how="by the problem",
+        note="optimizer's own parameters at library defaults",
+    ),
+    Row(
+        LR,
+        "log",
+        start="low end of the optimizer's range",
+        how="finely, log scale",
+        note="range depends on the optimizer (table lr); smoke test at 1e-4 then 1e-3",
+    ),
+    Row(
+        "batch_size",
+        "pow2",
+        1,
+        1024,
+        start=128,
+        how="finely",
+        note="powers of two; with BatchNorm not too small",
+    ),
     Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely"),
     Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2"),
 )
@@ -89,8 +107,15 @@ OPTIMIZATION_TABLE: tuple[Row, ...] = (
 CNN_TABLE: tuple[Row, ...] = (
     Row("kernel_size", "choice", choices=(1, 3, 5, 7), start=3, how="coarsely", note="odd"),
     Row("num_kernels", "int", 100, 600, start=100, how="coarsely", note="kernels per layer"),
-    Row("num_layers", "int", 1, 4, start=1, how="coarsely",
-        note="filled; start with the simplest model"),
+    Row(
+        "num_layers",
+        "int",
+        1,
+        4,
+        start=1,
+        how="coarsely",
+        note="filled; start with the simplest model",
+    ),
 )
 
 TABLES: dict[str, tuple[Row, ...]] = {"optimization": OPTIMIZATION_TABLE, "cnn": CNN_TABLE}
@@ -120,6 +145,13 @@ class Dimension:
     @property
     def kind(self) -> Kind:
         return self.row.kind
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a numeric dimension."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"{self.name} is not a numeric range")
+        return self.low, self.high
 
     def choices_or_range(self) -> tuple[Any, ...]:
         """The values this dimension can take: ``(value,)``, its choices, or ``(low, high)``."""
@@ -159,9 +191,7 @@ class SearchSpace:
 def table_rows(model: str) -> tuple[Row, ...]:
     """Every row of the tables ``model`` draws from, in table order."""
     if model not in MODEL_TABLES:
-        raise SearchSpaceError(
-            f"model must be one of {', '.join(MODEL_TABLES)}; got {model!r}"
-        )
+        raise SearchSpaceError(f"model must be one of {', '.join(MODEL_TABLES)}; got {model!r}")
     return tuple(row for table in MODEL_TABLES[model] for row in TABLES[table])
 
 
@@ -215,11 +245,12 @@ def _domain_text(row: Row) -> str:
 
 def _check_value(row: Row, key: str, value: Any) -> None:
     if row.kind == "choice":
-        if value not in row.choices or isinstance(value, bool):
+        # 3.0 == 3 and True == 1: a choice must match in type too, or 3.0 reaches the model.
+        if not any(type(value) is type(c) and value == c for c in row.choices):
             raise SearchSpaceError(f"{key} must be {_domain_text(row)}; got {value!r}")
         return
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    integral = numeric and float(value).is_integer()
+    integral = numeric and isinstance(value, int)  # 64.0 would reach the DataLoader as a float
     assert row.low is not None and row.high is not None
     ok = numeric and row.low <= value <= row.high
     if row.kind in ("int", "pow2"):
@@ -233,7 +264,8 @@ def _check_value(row: Row, key: str, value: Any) -> None:
 def _narrow(row: Row, key: str, override: Mapping[str, Any]) -> Dimension:
     if row.kind == "choice":
         raise SearchSpaceError(
-            f"{key} is a choice: give a value or a list of {list(row.choices)}; got {dict(override)}"
+            f"{key} is a choice: give a value or a list of {list(row.choices)}; "
+            f"got {dict(override)}"
         )
     if set(override) != {"low", "high"}:
         raise SearchSpaceError(
@@ -341,20 +373,23 @@ def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
         if dim.fixed:
             compiled[dim.name] = dim.value
         elif dim.kind == "log":
-            compiled[dim.name] = hp.loguniform(dim.name, math.log(dim.low), math.log(dim.high))
+            low, high = dim.bounds
+            compiled[dim.name] = hp.loguniform(dim.name, math.log(low), math.log(high))
         elif dim.kind == "float":
-            compiled[dim.name] = hp.uniform(dim.name, dim.low, dim.high)
+            compiled[dim.name] = hp.uniform(dim.name, *dim.bounds)
         elif dim.kind == "int":
-            compiled[dim.name] = hp.uniformint(dim.name, dim.low, dim.high)
+            compiled[dim.name] = hp.uniformint(dim.name, *dim.bounds)
         elif dim.kind == "pow2":
-            exponents = (int(math.log2(dim.low)), int(math.log2(dim.high)))
+            exponents = [int(math.log2(bound)) for bound in dim.bounds]
             compiled[dim.name] = 2 ** hp.uniformint(_exponent_label(dim.name), *exponents)
         else:
             compiled[dim.name] = hp.choice(dim.name, list(dim.choices))
     lr = space[LR]
     branches = []
     for name, low, high in lr.lr_ranges:
-        value = lr.value if lr.fixed else hp.loguniform(_lr_label(name), math.log(low), math.log(high))
+        value = (
+            lr.value if lr.fixed else hp.loguniform(_lr_label(name), math.log(low), math.log(high))
+        )
         branches.append({OPTIMIZER: name, LR: value})
     if space[OPTIMIZER].fixed:
         compiled[OPTIMIZER] = branches[0]
@@ -400,13 +435,13 @@ def to_tune(space: SearchSpace) -> dict[str, Any]:
         if dim.fixed:
             compiled[dim.name] = dim.value
         elif dim.kind == "log":
-            compiled[dim.name] = tune.loguniform(dim.low, dim.high)
+            compiled[dim.name] = tune.loguniform(*dim.bounds)
         elif dim.kind == "float":
-            compiled[dim.name] = tune.uniform(dim.low, dim.high)
+            compiled[dim.name] = tune.uniform(*dim.bounds)
         elif dim.kind == "int":
-            compiled[dim.name] = tune.randint(int(dim.low), int(dim.high) + 1)
+            compiled[dim.name] = tune.randint(int(dim.bounds[0]), int(dim.bounds[1]) + 1)
         elif dim.kind == "pow2":
-            compiled[dim.name] = tune.choice(_powers_of_two(dim.low, dim.high))
+            compiled[dim.name] = tune.choice(powers_of_two(*dim.bounds))
         else:
             compiled[dim.name] = tune.choice(list(dim.choices))
     lr = space[LR]
@@ -445,42 +480,19 @@ def sample(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
 
 def contains(space: SearchSpace, config: Mapping[str, Any]) -> bool:
     """Whether a flat configuration lies inside the space (every value in its domain)."""
-    for dim in space.dims:
-        value = config.get(dim.name)
-        if dim.fixed:
-            if value != dim.value:
-                return False
-        elif dim.name == LR:
-            low, high = space.lr_range(config[OPTIMIZER])
-            if not low <= value <= high:
-                return False
-        elif dim.kind == "choice":
-            if value not in dim.choices:
-                return False
-        elif dim.kind == "pow2" and not _is_pow2(value):
-            return False
-        elif not dim.low <= value <= dim.high:  # type: ignore[operator]
-            return False
-    return True
+    return all(_dim_contains(space, dim, config) for dim in space.dims)
 
 
-def to_dict(space: SearchSpace) -> dict[str, Any]:
-    """The resolved space as plain data (for ``config.yaml`` provenance and the HParams columns)."""
-    out: dict[str, Any] = {}
-    for dim in space.dims:
-        if dim.name == LR:
-            out[LR] = (
-                {"value": dim.value}
-                if dim.fixed
-                else {name: [low, high] for name, low, high in dim.lr_ranges}
-            )
-        elif dim.fixed:
-            out[dim.name] = {"value": dim.value}
-        elif dim.kind == "choice":
-            out[dim.name] = {"choices": list(dim.choices)}
-        else:
-            out[dim.name] = {dim.kind: [_plain(dim.low), _plain(dim.high)]}
-    return out
+def _dim_contains(space: SearchSpace, dim: Dimension, config: Mapping[str, Any]) -> bool:
+    value = config.get(dim.name)
+    if dim.fixed:
+        return bool(value == dim.value)
+    if dim.kind == "choice":
+        return value in dim.choices
+    low, high = space.lr_range(config[OPTIMIZER]) if dim.name == LR else dim.bounds
+    if not isinstance(value, (int, float)) or (dim.kind == "pow2" and not _is_pow2(value)):
+        return False
+    return low <= value <= high
 
 
 def format_tables(names: Sequence[str] | None = None) -> str:
@@ -532,14 +544,17 @@ def _exponent_label(name: str) -> str:
     return f"log2_{name}"
 
 
-def _powers_of_two(low: float | None, high: float | None) -> list[int]:
-    assert low is not None and high is not None
+def powers_of_two(low: float, high: float) -> list[int]:
+    """The powers of two in ``[low, high]``."""
     return [2**e for e in range(int(math.log2(low)), int(math.log2(high)) + 1)]
 
 
 def _is_pow2(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0 and (
-        value & (value - 1) == 0
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value > 0
+        and (value & (value - 1) == 0)
     )
 
 

@@ -16,37 +16,58 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.plugins.hparams import summary_v2 as hp
 from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams
 
-from raytune_hp.spaces import LR, OPTIMIZER, SearchSpace, start_point
-
-TRAIN_LOSS = "train_loss"
-VAL_LOSS = "val_loss"
-VAL_ACC = "val_acc"
-EPOCH = "epoch"
-EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
-HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)
+from raytune_hp.metrics import EPOCH_METRICS, HPARAMS_METRICS, LR, TRAIN_LOSS
+from raytune_hp.spaces import OPTIMIZER, Dimension, SearchSpace, powers_of_two
 
 
 def write_experiment_summary(log_dir: str | Path, space: SearchSpace) -> None:
-    """Declares the space's hyperparameters (with their discrete domains) and the metrics."""
-    discrete: dict[str, list[Any]] = {}
-    for dim in space.dims:
-        if dim.name == LR:
-            continue
-        if dim.name == OPTIMIZER:
-            discrete[OPTIMIZER] = [name for name, _, _ in space[LR].lr_ranges]
-        elif dim.fixed or dim.kind == "choice":
-            discrete[dim.name] = list(dim.choices_or_range())
-    # Types come from the values; discrete domains must hold only strings, numbers or booleans.
-    exp, _, _ = hparams(
-        start_point(space),
-        dict.fromkeys(HPARAMS_METRICS, 0.0),
-        hparam_domain_discrete=discrete,
+    """Declares every hyperparameter of the space with its domain, and the metrics."""
+    config = hp.hparams_config_pb(
+        [_hparam(dim, space) for dim in space.dims],
+        [hp.Metric(tag) for tag in HPARAMS_METRICS],
     )
     with SummaryWriter(log_dir=str(log_dir)) as writer:
-        writer.file_writer.add_summary(exp)
+        writer._get_file_writer().add_summary(config)
+
+
+def _hparam(dim: Dimension, space: SearchSpace) -> hp.HParam:
+    description = f"{dim.row.how}; {dim.row.note}".strip("; ")
+    domain: hp.Domain
+    if dim.fixed:
+        domain = hp.Discrete([dim.value])
+    elif dim.name == LR:
+        low = min(low for _, low, _ in dim.lr_ranges)
+        high = max(high for _, _, high in dim.lr_ranges)
+        domain = hp.RealInterval(float(low), float(high))
+    elif dim.name == OPTIMIZER:
+        domain = hp.Discrete([name for name, _, _ in space[LR].lr_ranges])
+    elif dim.kind == "choice":
+        domain = hp.Discrete(list(dim.choices))
+    elif dim.kind == "pow2":
+        domain = hp.Discrete(powers_of_two(*dim.bounds))
+    elif dim.kind == "int":
+        domain = hp.IntInterval(*(int(bound) for bound in dim.bounds))
+    else:
+        domain = hp.RealInterval(*(float(bound) for bound in dim.bounds))
+    return hp.HParam(dim.name, domain, description=description)
+
+
+def _session_end(status: int) -> summary_pb2.Summary:
+    data = plugin_data_pb2.HParamsPluginData(
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=status)
+    )
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=metadata.SESSION_END_INFO_TAG,
+        metadata=metadata.create_summary_metadata(data),
+        tensor=metadata.NULL_TENSOR,
+    )
+    return summary
 
 
 class TrialWriter:
@@ -54,8 +75,8 @@ class TrialWriter:
 
     def __init__(self, log_dir: str | Path, hparam_values: Mapping[str, Any]) -> None:
         self._writer = SummaryWriter(log_dir=str(log_dir), flush_secs=5)
-        _, session_start, self._session_end = hparams(dict(hparam_values), {})
-        self._writer.file_writer.add_summary(session_start)
+        start = hp.hparams_pb(dict(hparam_values), trial_id=Path(log_dir).name)
+        self._writer._get_file_writer().add_summary(start)
         self._writer.flush()
 
     def train_step(self, step: int, loss: float, lr: float) -> None:
@@ -71,7 +92,7 @@ class TrialWriter:
 
     def finished(self) -> None:
         """Marks the HParams session as ended successfully (the whole epoch budget trained)."""
-        self._writer.file_writer.add_summary(self._session_end)
+        self._writer._get_file_writer().add_summary(_session_end(api_pb2.STATUS_SUCCESS))
 
     def close(self) -> None:
         self._writer.close()

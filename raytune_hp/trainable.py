@@ -29,12 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from raytune_hp.data import Dataset
+from raytune_hp.metrics import DIVERGED, EPOCH, LR, NUM_PARAMS, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from raytune_hp.models import build_model, count_parameters
-from raytune_hp.spaces import LR, OPTIMIZER, flatten
-from raytune_hp.tb_logger import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS, TrialWriter
+from raytune_hp.spaces import OPTIMIZER, flatten
+from raytune_hp.tb_logger import TrialWriter
 
-NUM_PARAMS = "num_params"
-DIVERGED = "diverged"
 _STATE_FILE = "state.pt"
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -146,6 +145,7 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
         first_epoch, step = state["epoch"] + 1, state["step"]
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)
@@ -183,6 +183,7 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
                     "epoch": epoch,
                     "step": step,
                 },

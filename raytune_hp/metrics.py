@@ -1,0 +1,14 @@
+"""Names of what a trial reports: one place for the trainable, TensorBoard and the reports."""
+
+from __future__ import annotations
+
+EPOCH = "epoch"
+TRAIN_LOSS = "train_loss"
+VAL_LOSS = "val_loss"
+VAL_ACC = "val_acc"
+LR = "lr"
+NUM_PARAMS = "num_params"
+DIVERGED = "diverged"
+
+EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
+HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)

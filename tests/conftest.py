@@ -1,0 +1,13 @@
+"""Test-wide environment: Ray without token auth, in a private temp folder of its own."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# A short private folder keeps Ray's unix socket paths under 108 characters and keeps the tests'
+# Ray sessions away from any other on the machine.
+os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="rthp-", dir="/tmp"))
+# A plain local ray.init() would otherwise turn token authentication on and write a token file.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

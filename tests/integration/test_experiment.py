@@ -1,0 +1,202 @@
+"""Tiny real experiments (Ray Tune, HyperOpt, ASHA, PyTorch) read back as a user would see them:
+summary.md, best_config.yaml, and TensorBoard's own reader and HParams plugin."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.errors import ExperimentExistsError
+from raytune_hp.experiment import Outcome, run_experiment
+from raytune_hp.spaces import start_point
+
+pytestmark = pytest.mark.slow
+
+TINY = """
+name: {name}
+seed: 3
+train: {{max_epochs: {epochs}}}
+space:
+  num_kernels: {{low: 100, high: 140}}
+  kernel_size: [3, 5]
+  num_layers: 1
+  batch_size: {{low: 128, high: 512}}
+search: {{strategy: {strategy}, num_samples: {samples}}}
+early_stopping: {early_stopping}
+"""
+
+
+def _config(
+    tmp: Path, name: str, strategy: str, samples: int, epochs: int, early_stopping: str
+) -> ExperimentConfig:
+    text = TINY.format(
+        name=name, strategy=strategy, samples=samples, epochs=epochs, early_stopping=early_stopping
+    )
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
+    return load_config(path, [f"storage={tmp / 'runs'}"])
+
+
+@pytest.fixture(scope="module")
+def bayes_run(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    tmp = tmp_path_factory.mktemp("bayes")
+    config = _config(
+        tmp, "tiny", "bayes", 6, 4, "{name: asha, grace_period: 1, reduction_factor: 2}"
+    )
+    return run_experiment(config)
+
+
+def _summary_rows(exp_dir: Path) -> list[list[str]]:
+    lines = (exp_dir / "summary.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+
+
+def test_summary_has_one_row_per_trial_best_first(bayes_run: Outcome) -> None:
+    header, *rows = _summary_rows(bayes_run.exp_dir)
+    assert len(rows) == 6
+    for column in ("optimizer", "lr", "batch_size", "dropout", "weight_decay", "kernel_size"):
+        assert column in header
+    metric = [float(row[header.index("val_acc")]) for row in rows]
+    assert metric == sorted(metric, reverse=True)
+    statuses = {row[header.index("status")] for row in rows}
+    assert statuses <= {"completed", "pruned"}
+    for row in rows:
+        epochs = int(row[header.index("epochs")])
+        assert (row[header.index("status")] == "completed") == (epochs == 4)
+
+
+def test_asha_pruned_some_trials(bayes_run: Outcome) -> None:
+    epochs = [trial.epochs for trial in bayes_run.trials]
+    assert sum(epochs) < 6 * 4, epochs
+
+
+def test_recommended_starting_point_was_tried(bayes_run: Outcome) -> None:
+    config = load_config(bayes_run.exp_dir / "config.yaml")
+    start = start_point(config.search_space())
+    assert start in [trial.hparams for trial in bayes_run.trials]
+
+
+def test_best_config_is_runnable_and_matches_the_best_trial(bayes_run: Outcome) -> None:
+    best = load_config(bayes_run.exp_dir / "best_config.yaml")
+    assert best.search.num_samples == 1
+    assert best.search_space().tuned == ()
+    assert best.space == pytest.approx(bayes_run.trials[0].hparams)
+
+
+def test_config_yaml_is_the_config_as_run(bayes_run: Outcome) -> None:
+    saved = load_config(bayes_run.exp_dir / "config.yaml")
+    assert saved.search.num_samples == 6
+    assert saved.train.max_epochs == 4
+
+
+def test_existing_experiment_is_refused_not_overwritten(bayes_run: Outcome) -> None:
+    before = {p: p.stat().st_mtime_ns for p in bayes_run.exp_dir.rglob("*")}
+    with pytest.raises(ExperimentExistsError, match="--resume"):
+        run_experiment(load_config(bayes_run.exp_dir / "config.yaml"))
+    assert {p: p.stat().st_mtime_ns for p in bayes_run.exp_dir.rglob("*")} == before
+
+
+def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: Outcome) -> None:
+    events = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(
+        str(bayes_run.exp_dir)
+    )
+    events.Reload()
+    trials = {trial.name: trial for trial in bayes_run.trials}
+    assert set(events.Runs()) == set(trials) | {"."}
+    hparams = events.PluginRunToTagToContent("hparams")
+    for name, trial in trials.items():
+        assert [s.step for s in events.Scalars(name, "val_acc")] == list(range(1, trial.epochs + 1))
+        assert len(events.Scalars(name, "train_loss")) >= trial.epochs
+        assert len(events.Scalars(name, "lr")) == len(events.Scalars(name, "train_loss"))
+        start = hparams_metadata.parse_session_start_info_plugin_data(
+            hparams[name][hparams_metadata.SESSION_START_INFO_TAG]
+        )
+        assert set(start.hparams) == set(trial.hparams)
+    experiment = hparams_metadata.parse_experiment_plugin_data(
+        hparams["."][hparams_metadata.EXPERIMENT_TAG]
+    )
+    assert {info.name for info in experiment.hparam_infos} == set(
+        trials[next(iter(trials))].hparams
+    )
+    assert {m.name.tag for m in experiment.metric_infos} >= {"val_acc", "val_loss"}
+
+
+@pytest.fixture
+def tensorboard_url(bayes_run: Outcome) -> Iterator[str]:
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "tensorboard"),
+            "--logdir",
+            str(bayes_run.exp_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        assert process.stderr is not None
+        for line in process.stderr:
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                yield f"http://127.0.0.1:{found.group(1)}"
+                break
+            assert time.monotonic() < deadline, "TensorBoard did not start"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_tensorboard_hparams_dashboard_has_a_row_per_trial(
+    bayes_run: Outcome, tensorboard_url: str
+) -> None:
+    experiment = _post(f"{tensorboard_url}/data/plugin/hparams/experiment", {})
+    columns = {info["name"] for info in experiment["hparamInfos"]}
+    assert columns == set(bayes_run.trials[0].hparams)
+    groups = _post(
+        f"{tensorboard_url}/data/plugin/hparams/session_groups",
+        {"startIndex": 0, "sliceSize": 100, "allowedStatuses": list(_STATUSES)},
+    )
+    assert len(groups["sessionGroups"]) == len(bayes_run.trials)
+    for group in groups["sessionGroups"]:
+        assert set(group["hparams"]) == columns
+        assert {m["name"]["tag"] for m in group["metricValues"]} >= {"val_acc", "val_loss"}
+
+
+_STATUSES = ("STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING")
+
+
+def test_random_search_without_early_stopping_trains_every_trial_fully(
+    ray_session: None, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, "tiny-random", "random", 3, 2, "{name: none}")
+    outcome = run_experiment(config)
+    assert [t.status for t in outcome.trials] == ["completed"] * 3
+    assert all(t.epochs == 2 for t in outcome.trials)
+    configs = [t.hparams for t in outcome.trials]
+    assert start_point(config.search_space()) in configs
+    assert len({json.dumps(c, sort_keys=True) for c in configs}) == 3

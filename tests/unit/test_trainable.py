@@ -1,0 +1,115 @@
+"""The training loop without Ray: it learns, it is reproducible, it resumes exactly, it logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+from raytune_hp.data import Dataset, load_data
+from raytune_hp.spaces import OPTIMIZERS
+from raytune_hp.trainable import DIVERGED, TrialSettings, build_optimizer, train
+
+HP: dict[str, Any] = {
+    "optimizer": "adam",
+    "lr": 3e-3,
+    "batch_size": 64,
+    "dropout": 0.3,
+    "weight_decay": 1e-5,
+    "kernel_size": 3,
+    "num_kernels": 100,
+    "num_layers": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_data("digits", val_fraction=0.2, seed=0)
+
+
+def _run(
+    data: Dataset,
+    log_dir: Path,
+    epochs: int,
+    hp: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    metrics: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+
+    def report(m: dict[str, Any], s: dict[str, Any]) -> None:
+        metrics.append(m)
+        states.append(s)
+
+    train(hp or HP, data, TrialSettings("cnn", max_epochs=epochs, seed=7), log_dir, report, state)
+    return metrics, states
+
+
+def test_trial_learns_digits(digits: Dataset, tmp_path: Path) -> None:
+    metrics, _ = _run(digits, tmp_path, epochs=4)
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
+    assert metrics[-1]["val_acc"] > 0.9
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    assert not any(m[DIVERGED] for m in metrics)
+
+
+def test_same_configuration_and_seed_give_the_same_metrics(digits: Dataset, tmp_path: Path) -> None:
+    first, _ = _run(digits, tmp_path / "a", epochs=2)
+    second, _ = _run(digits, tmp_path / "b", epochs=2)
+    assert first == second
+
+
+def test_resuming_from_a_state_continues_exactly(digits: Dataset, tmp_path: Path) -> None:
+    whole, _ = _run(digits, tmp_path / "whole", epochs=3)
+    head, states = _run(digits, tmp_path / "head", epochs=1)
+    # What a checkpoint holds must survive torch.load(weights_only=True).
+    path = tmp_path / "state.pt"
+    torch.save(states[-1], path)
+    state = torch.load(path, weights_only=True)
+    tail, _ = _run(digits, tmp_path / "tail", epochs=3, state=state)
+    assert [m["epoch"] for m in tail] == [2, 3]
+    assert head + tail == whole
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer_of_the_table_trains(name: str) -> None:
+    model = torch.nn.Linear(4, 2)
+    optimizer = build_optimizer(name, model.parameters(), lr=OPTIMIZERS[name].low, weight_decay=0)
+    before = model.weight.detach().clone()
+    loss = model(torch.ones(8, 4)).pow(2).sum()
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, model.weight)
+    if name == "momentum":
+        assert optimizer.param_groups[0]["momentum"] == 0.9
+
+
+def test_a_diverging_trial_ends_itself_marked_diverged(digits: Dataset, tmp_path: Path) -> None:
+    metrics, _ = _run(digits, tmp_path, epochs=5, hp={**HP, "optimizer": "sgd", "lr": 1e12})
+    assert metrics[-1][DIVERGED] is True
+    assert len(metrics) < 5
+
+
+def test_trial_writes_step_and_epoch_scalars_and_hparams(digits: Dataset, tmp_path: Path) -> None:
+    metrics, _ = _run(digits, tmp_path, epochs=2)
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
+    events.Reload()
+    steps_per_epoch = -(-len(digits.x_train) // HP["batch_size"])
+    assert len(events.Scalars("train_loss")) == 2 * steps_per_epoch
+    assert len(events.Scalars("lr")) == 2 * steps_per_epoch
+    assert events.Scalars("lr")[0].value == pytest.approx(HP["lr"])
+    assert [s.step for s in events.Scalars("val_acc")] == [1, 2]
+    assert events.Scalars("val_acc")[-1].value == pytest.approx(metrics[-1]["val_acc"])
+
+    hparam_tags = events.PluginTagToContent("hparams")
+    start = hparams_metadata.parse_session_start_info_plugin_data(
+        hparam_tags[hparams_metadata.SESSION_START_INFO_TAG]
+    )
+    logged = {k: v.string_value or v.number_value for k, v in start.hparams.items()}
+    assert logged == pytest.approx(HP)
+    # The whole budget was trained: the session is marked as ended.
+    assert hparams_metadata.SESSION_END_INFO_TAG in hparam_tags
