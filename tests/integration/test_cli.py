@@ -1,0 +1,53 @@
+"""The command a user types, as a subprocess: a real run, its printout, and refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+RAYTUNE_HP = str(Path(sys.executable).parent / "raytune-hp")
+TINY = [
+    "--set", "search.num_samples=3",
+    "--set", "train.max_epochs=2",
+    "--set", "early_stopping.grace_period=1",
+    "--set", "space.num_kernels=100",
+    "--set", "space.kernel_size=3",
+]  # fmt: skip
+
+
+def _tune(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [RAYTUNE_HP, "tune", str(REPO / "configs" / "quickstart.yaml"), *TINY, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_tune_runs_prints_the_best_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    run = _tune(tmp_path, "--name", "cli")
+    assert run.returncode == 0, run.stderr[-3000:]
+    exp_dir = tmp_path / "runs" / "cli"
+    assert f"Experiment: {exp_dir}" in run.stdout
+    assert "Best trial" in run.stdout and "val_acc = " in run.stdout
+    assert "optimizer: " in run.stdout and "lr: " in run.stdout
+    assert f"tensorboard --logdir {exp_dir}" in run.stdout
+    rows = [line for line in (exp_dir / "summary.md").read_text().splitlines() if line[:2] == "| "]
+    assert len(rows) == 1 + 3
+
+    before = sorted(p.name for p in exp_dir.iterdir())
+    again = _tune(tmp_path, "--name", "cli")
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
+    assert str(exp_dir) in again.stderr and "--resume" in again.stderr
+    assert sorted(p.name for p in exp_dir.iterdir()) == before
+
+
+def test_resume_of_something_that_is_not_an_experiment_says_so(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "nothing").mkdir(parents=True)
+    run = _tune(tmp_path, "--name", "nothing", "--resume")
+    assert run.returncode == 2
+    assert run.stderr.startswith("raytune-hp: --resume: ") and run.stderr.count("\n") == 1
+    assert "must hold an earlier experiment" in run.stderr
