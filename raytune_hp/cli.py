@@ -82,7 +82,10 @@ def _tune(args: argparse.Namespace) -> int:
     if best is None:
         print("No trial reported a metric: see summary.md for the errors.", file=sys.stderr)
         return EXIT_FAILED
-    print(f"Best trial {best.name}: {outcome.metric} = {best.best:.4f} after {best.epochs} epochs")
+    print(
+        f"Best trial {best.name}: {outcome.metric} = {best.best:.4f} "
+        f"(best epoch; trained {best.epochs} epochs)"
+    )
     for key, value in best.hparams.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     print(f"Summary:      {outcome.exp_dir / 'summary.md'}")

@@ -4,14 +4,15 @@ Everything here works from the folder alone (Ray's experiment state plus each tr
 so ``raytune-hp report RUN_DIR`` can rewrite it for any finished or interrupted experiment.
 
 Example:
-    >>> trials = load_trials("runs/quickstart")  # doctest: +SKIP
-    >>> write_summary("runs/quickstart", trials, "val_acc", "max")  # doctest: +SKIP
+    >>> from raytune_hp.config import load_config
+    >>> trials = write_reports("runs/quickstart", load_config("runs/quickstart/config.yaml"))
+    ... # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,18 @@ class TrialRecord:
     best: float | None
     epochs: int
     error: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-def load_trials(exp_dir: str | Path, metric: str, mode: str, max_epochs: int) -> list[TrialRecord]:
-    """Every trial of the experiment in ``exp_dir``, best first.
+def load_trials(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
+    """Every trial of the experiment in ``exp_dir``, best first, hyperparameters in table order.
 
     Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
     ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
     """
     from ray.tune import ExperimentAnalysis
 
+    metric, mode, max_epochs = config.train.metric, config.train.mode, config.train.max_epochs
+    order = [dim.name for dim in config.search_space().dims]
     analysis = ExperimentAnalysis(str(Path(exp_dir).resolve()))
     records = []
     for trial in analysis.trials:
@@ -69,11 +71,23 @@ def load_trials(exp_dir: str | Path, metric: str, mode: str, max_epochs: int) ->
             lines = error_file.read_text().strip().splitlines()
             error = lines[-1] if lines else ""
         records.append(
-            TrialRecord(trial.trial_id, status, flatten(trial.config), best, epochs, error, history)
+            TrialRecord(
+                trial.trial_id,
+                status,
+                _ordered(flatten(trial.config), order),
+                best,
+                epochs,
+                error,
+            )
         )
     sign = -1 if mode == "max" else 1
     records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
     return records
+
+
+def _ordered(hparams: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    known = {key: hparams[key] for key in order if key in hparams}
+    return known | {key: value for key, value in hparams.items() if key not in known}
 
 
 def _history(analysis: Any, trial: Any) -> list[dict[str, Any]]:
@@ -87,16 +101,9 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def summary_markdown(
-    trials: list[TrialRecord],
-    metric: str,
-    mode: str,
-    title: str = "",
-    keys: list[str] | None = None,
-) -> str:
-    """A Markdown table: one row per trial, best first, every hyperparameter as a column
-    (``keys`` first, in their order, then any others the trials have)."""
-    keys = list(keys or [])
+def summary_markdown(trials: list[TrialRecord], metric: str, mode: str, title: str = "") -> str:
+    """A Markdown table: one row per trial, best first, every hyperparameter as a column."""
+    keys: list[str] = []
     for trial in trials:
         keys += [k for k in trial.hparams if k not in keys]
     direction = "higher" if mode == "max" else "lower"
@@ -136,13 +143,9 @@ def best_config(config: ExperimentConfig, best: TrialRecord) -> dict[str, Any]:
 def write_reports(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
     """(Re)writes ``summary.md`` and ``best_config.yaml`` from what is on disk."""
     exp_dir = Path(exp_dir)
-    metric, mode = config.train.metric, config.train.mode
-    trials = load_trials(exp_dir, metric, mode, config.train.max_epochs)
-    (exp_dir / SUMMARY_FILE).write_text(
-        summary_markdown(
-            trials, metric, mode, config.name, [dim.name for dim in config.search_space().dims]
-        )
-    )
+    trials = load_trials(exp_dir, config)
+    text = summary_markdown(trials, config.train.metric, config.train.mode, config.name)
+    (exp_dir / SUMMARY_FILE).write_text(text)
     if trials and trials[0].best is not None:
         text = yaml.safe_dump(best_config(config, trials[0]), sort_keys=False)
         (exp_dir / BEST_CONFIG_FILE).write_text(text)
