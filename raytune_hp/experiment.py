@@ -65,15 +65,16 @@ def run_experiment(
     exp_dir = experiment_dir(config)
     if resume:
         if not is_experiment(exp_dir):
+            found = "a folder without them" if exp_dir.exists() else "no such folder"
             raise ExperimentExistsError(
                 f"--resume: {exp_dir} must hold an earlier experiment (its {CONFIG_FILE} and Ray's "
-                f"experiment state); got {'no such folder' if not exp_dir.exists() else 'neither'}"
+                f"experiment state); got {found}"
             )
         config = load_config(exp_dir / CONFIG_FILE)
     elif exp_dir.exists():
         raise ExperimentExistsError(
-            f"{exp_dir} must not exist for a new experiment: it already holds one. Pass --resume "
-            "to continue it, or --name to start another"
+            f"{exp_dir} must not exist yet for a new experiment; got an existing folder "
+            "(pass --resume to continue it, or --name to start another)"
         )
 
     import ray
