@@ -22,34 +22,101 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from raytune_hp.errors import ConfigError, SearchSpaceError
-from raytune_hp.spaces import SearchSpace, resolve_space
+from raytune_hp.spaces import (
+    DEFAULT_CUSTOM_TABLES,
+    TABLES,
+    SearchSpace,
+    grid_size,
+    resolve_space,
+)
 
+IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+TABLE_NAMES = tuple(TABLES)
 METRIC_MODES: dict[str, Literal["min", "max"]] = {"val_acc": "max", "val_loss": "min"}
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def _custom_name(data: Any, key: str) -> Any:
+    """``{builder: ...}`` alone means ``name: custom``."""
+    if isinstance(data, dict) and data.get(key) is not None and "name" not in data:
+        return {**data, "name": "custom"}
+    return data
+
+
+def _check_custom(name: str, path: str | None, section: str, key: str) -> None:
+    if (name == "custom") != (path is not None):
+        raise ValueError(
+            f"{section}.{key} must be given exactly when {section}.name is custom; "
+            f"got name {name!r} with {key} {path!r}"
+        )
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class DataConfig(_Section):
-    """Which data set, and how much of it is held out for validation."""
+SEQUENCE_MODELS = ("rnn", "transformer")
+MAX_GRID_DIMENSIONS = 4
 
-    name: Literal["digits"] = "digits"
+
+class DataConfig(_Section):
+    """Which data set, and how much of it is held out for validation.
+
+    ``loader`` names your own loader (``package.module:function``) instead of a built-in set.
+    """
+
+    name: Literal["digits", "digits_sequences", "custom"] = "digits"
+    loader: str | None = Field(None, pattern=IMPORT_PATH)
     val_fraction: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_when_loader(cls, data: Any) -> Any:
+        return _custom_name(data, "loader")
+
+    @model_validator(mode="after")
+    def _loader_with_custom(self) -> DataConfig:
+        _check_custom(self.name, self.loader, "data", "loader")
+        return self
 
 
 class ModelConfig(_Section):
-    """Which model family; its hyperparameters come from the tables (``space``)."""
+    """Which model family; its hyperparameters come from the tables (``space``).
 
-    name: Literal["cnn"] = "cnn"
+    ``builder`` names your own model builder (``package.module:function``); ``tables`` says
+    which recommendation tables its space draws from.
+    """
+
+    name: Literal["cnn", "mlp", "rnn", "transformer", "custom"] = "cnn"
+    builder: str | None = Field(None, pattern=IMPORT_PATH)
+    tables: list[Literal[TABLE_NAMES]] | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_when_builder(cls, data: Any) -> Any:
+        return _custom_name(data, "builder")
+
+    @model_validator(mode="after")
+    def _builder_with_custom(self) -> ModelConfig:
+        _check_custom(self.name, self.builder, "model", "builder")
+        if self.tables is not None and self.name != "custom":
+            raise ValueError(
+                "model.tables must be left out for a built-in model (its tables are fixed: "
+                f"`raytune-hp spaces`); got {self.tables} for {self.name}"
+            )
+        return self
 
 
 class TrainConfig(_Section):
-    """The per-trial training budget and the metric the search optimizes."""
+    """The per-trial training budget and the metric the search optimizes.
+
+    ``function`` names your own whole training function (``package.module:function``), called as
+    ``function(hp, data, report, state)``; it must report ``epoch`` and the metric every epoch.
+    """
 
     max_epochs: int = Field(20, ge=1)
     metric: Literal["val_acc", "val_loss"] = "val_acc"
+    function: str | None = Field(None, pattern=IMPORT_PATH)
 
     @property
     def mode(self) -> Literal["min", "max"]:
@@ -57,12 +124,24 @@ class TrainConfig(_Section):
 
 
 class SearchConfig(_Section):
-    """Which strategy proposes configurations, and how many."""
+    """Which strategy proposes configurations, and how many.
 
-    strategy: Literal["bayes", "random"] = "bayes"
+    ``grid`` tries every combination (``grid_points`` values per range) once and refuses more than
+    4 tuned hyperparameters unless ``force_grid``. ``coarse-to-fine`` spends ``coarse_fraction``
+    of ``num_samples`` on random search over the whole space, then the rest on TPE over a space
+    narrowed around the ``top_k`` best. ``warm_start`` names earlier experiments whose trials
+    seed TPE (``bayes``).
+    """
+
+    strategy: Literal["grid", "random", "bayes", "coarse-to-fine"] = "bayes"
     num_samples: int = Field(20, ge=1)
     max_concurrent: int | None = Field(None, ge=1)
     initial_points: int | None = Field(None, ge=1)
+    grid_points: int = Field(3, ge=2)
+    force_grid: bool = False
+    warm_start: list[str] = []
+    coarse_fraction: float = Field(0.5, gt=0, lt=1)
+    top_k: int | None = Field(None, ge=1)
 
 
 class EarlyStoppingConfig(_Section):
@@ -109,8 +188,25 @@ class ExperimentConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _data_fits_the_model(self) -> ExperimentConfig:
+        sequences = self.data.name == "digits_sequences"
+        if self.model.name in SEQUENCE_MODELS and self.data.name == "digits":
+            raise ValueError(
+                f"data.name must be digits_sequences for the {self.model.name} model (each "
+                "image as 8 rows of 8 pixels); got digits"
+            )
+        if self.model.name == "cnn" and sequences:
+            raise ValueError(
+                "data.name must be digits (images) for the cnn model; got " + repr(self.data.name)
+            )
+        return self
+
     def search_space(self) -> SearchSpace:
-        """The tables of ``model.name`` with ``space`` applied."""
+        """The tables of ``model.name`` (or ``model.tables``) with ``space`` applied."""
+        if self.model.name == "custom":
+            tables = self.model.tables or list(DEFAULT_CUSTOM_TABLES)
+            return resolve_space("custom", self.space, tables=tables)
         return resolve_space(self.model.name, self.space)
 
     def to_yaml(self) -> str:
@@ -145,10 +241,49 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
     try:
-        config.search_space()
+        space = config.search_space()
     except SearchSpaceError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    _check_grid(path, config, space)
+    for key, value in (
+        ("data.loader", config.data.loader),
+        ("model.builder", config.model.builder),
+        ("train.function", config.train.function),
+    ):
+        if value is not None:
+            _check_importable(path, key, value)
     return config
+
+
+def _check_grid(path: Path, config: ExperimentConfig, space: SearchSpace) -> None:
+    tuned = space.tuned
+    if config.search.strategy != "grid" or len(tuned) <= MAX_GRID_DIMENSIONS:
+        return
+    if config.search.force_grid:
+        return
+    size = grid_size(space, config.search.grid_points)
+    raise ConfigError(
+        f"{path}: search.strategy grid must tune at most {MAX_GRID_DIMENSIONS} hyperparameters "
+        f"(a grid grows exponentially: this one has {size} trials); got {len(tuned)} "
+        f"({', '.join(tuned)}). Fix some in space, use random or bayes, or set "
+        "search.force_grid: true"
+    )
+
+
+def _check_importable(path: Path, key: str, value: str) -> None:
+    """The module must be findable now; the function itself is looked up when the run starts."""
+    import importlib.util
+
+    module = value.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(
+            f"{path}: {key} must name an importable module:function (run from the folder that "
+            f"holds the module, or install it); got {value!r}, no module {module!r}"
+        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -4,14 +4,18 @@ Example:
     >>> data = load_data("digits", val_fraction=0.2, seed=0)
     >>> data.x_train.shape[1:], data.num_classes
     (torch.Size([1, 8, 8]), 10)
+    >>> load_data("digits_sequences", val_fraction=0.2, seed=0).input_shape
+    (8, 8)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from torch.utils.data import Dataset as TorchDataset
 
 
 @dataclass(frozen=True)
@@ -29,23 +33,84 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
-def _digits(val_fraction: float, seed: int) -> Dataset:
-    """scikit-learn's bundled 8×8 digits (1797 images), pixels in [0, 1], stratified split."""
+def _digits_split(
+    val_fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled 8×8 digits (1797 images) as (N, 8, 8) pixels in [0, 1] and labels,
+    with the indices of a stratified train/validation split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     bunch = load_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = torch.tensor(bunch.images, dtype=torch.float32) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.long)
     idx_train, idx_val = train_test_split(
         torch.arange(len(y)).numpy(), test_size=val_fraction, random_state=seed, stratify=y.numpy()
     )
+    return x, y, torch.from_numpy(idx_train), torch.from_numpy(idx_val)
+
+
+def _digits(val_fraction: float, seed: int) -> Dataset:
+    """The digits as one-channel images, x of shape (N, 1, 8, 8), for the CNN."""
+    x, y, idx_train, idx_val = _digits_split(val_fraction, seed)
+    x = x.unsqueeze(1)
     return Dataset(x[idx_train], y[idx_train], x[idx_val], y[idx_val], num_classes=10)
 
 
-LOADERS: dict[str, Callable[[float, int], Dataset]] = {"digits": _digits}
+def _digits_sequences(val_fraction: float, seed: int) -> Dataset:
+    """The same digits and split as ``"digits"``, each image read top to bottom as 8 time steps of
+    8 pixels: x of shape (N, 8, 8) = (batch, time, features), for the RNN and the Transformer."""
+    x, y, idx_train, idx_val = _digits_split(val_fraction, seed)
+    return Dataset(x[idx_train], y[idx_train], x[idx_val], y[idx_val], num_classes=10)
+
+
+LOADERS: dict[str, Callable[[float, int], Dataset]] = {
+    "digits": _digits,
+    "digits_sequences": _digits_sequences,
+}
 
 
 def load_data(name: str, val_fraction: float, seed: int) -> Dataset:
     """Loads data set ``name`` with a validation split that depends only on ``seed``."""
     return LOADERS[name](val_fraction, seed)
+
+
+def as_dataset(loaded: Any, source: str) -> Dataset:
+    """A user loader's result as a :class:`Dataset`.
+
+    Accepted: a ``Dataset``; ``(x_train, y_train, x_val, y_val)`` as tensors or arrays; or
+    ``(train, val)`` as ``torch.utils.data.Dataset`` objects yielding ``(x, y)`` pairs (stacked
+    into tensors once, so trials index them directly). Labels are class indices.
+
+    Raises:
+        ConfigError: anything else, naming ``source`` (the loader's import path).
+    """
+    from raytune_hp.errors import ConfigError
+
+    if isinstance(loaded, Dataset):
+        return loaded
+    pair = isinstance(loaded, (tuple, list)) and len(loaded) == 2
+    if pair and all(isinstance(part, TorchDataset) for part in loaded):
+        (x_train, y_train), (x_val, y_val) = (_stack(part) for part in loaded)
+        return _from_tensors(x_train, y_train, x_val, y_val)
+    if isinstance(loaded, (tuple, list)) and len(loaded) == 4:
+        return _from_tensors(*(torch.as_tensor(part) for part in loaded))
+    raise ConfigError(
+        f"data.loader {source} must return a Dataset, (x_train, y_train, x_val, y_val) or "
+        f"(train_dataset, val_dataset); got {type(loaded).__name__}"
+    )
+
+
+def _stack(dataset: TorchDataset[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
+    xs, ys = zip(*pairs, strict=True)
+    return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys)
+
+
+def _from_tensors(
+    x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor
+) -> Dataset:
+    num_classes = int(max(int(y_train.max()), int(y_val.max()))) + 1
+    return Dataset(
+        x_train.float(), y_train.long(), x_val.float(), y_val.long(), num_classes=num_classes
+    )

@@ -1,7 +1,8 @@
 """Running an experiment: Ray up, Tuner built from the config, results into the experiment folder.
 
 The folder (``<storage>/<name>/``) holds ``config.yaml`` (the config as run), Ray Tune's trial
-folders with their TensorBoard events, ``summary.md`` and ``best_config.yaml``. An existing
+folders with their TensorBoard events (under ``coarse/`` and ``fine/`` for coarse-to-fine, with
+the narrowed ``fine_space.yaml`` beside them), ``summary.md`` and ``best_config.yaml``. An existing
 experiment is resumed (``resume=True``) or refused, never overwritten.
 
 Example:
@@ -14,16 +15,26 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.errors import ExperimentExistsError
-from raytune_hp.report import CONFIG_FILE, TrialRecord, write_reports
+import yaml
 
-_STATE_GLOB = "experiment_state-*.json"
+from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.errors import ConfigError, ExperimentExistsError
+from raytune_hp.report import (
+    CONFIG_FILE,
+    FINE_SPACE_FILE,
+    PHASES,
+    TrialRecord,
+    is_experiment,
+    load_trials,
+    write_reports,
+)
+from raytune_hp.spaces import SearchSpace, contains, resolve_space
 
 
 @dataclass(frozen=True)
@@ -48,11 +59,6 @@ def experiment_dir(config: ExperimentConfig) -> Path:
     return (Path(config.storage).expanduser() / config.name).resolve()
 
 
-def is_experiment(path: Path) -> bool:
-    """Whether ``path`` holds a raytune-hp experiment (its config and Ray's experiment state)."""
-    return (path / CONFIG_FILE).is_file() and any(path.glob(_STATE_GLOB))
-
-
 def run_experiment(
     config: ExperimentConfig, resume: bool = False, address: str | None = None
 ) -> Outcome:
@@ -61,6 +67,7 @@ def run_experiment(
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
+        ConfigError: an import path or a warm-start experiment that does not resolve.
     """
     exp_dir = experiment_dir(config)
     if resume:
@@ -76,6 +83,8 @@ def run_experiment(
             f"{exp_dir} must not exist yet for a new experiment; got an existing folder "
             "(pass --resume to continue it, or --name to start another)"
         )
+    space = config.search_space()
+    priors = _priors(config, space)
 
     import ray
 
@@ -88,6 +97,7 @@ def run_experiment(
     # A checkpoint every epoch is what ASHA and resume need; Ray warns about the state
     # snapshots that follow it, which cost milliseconds on this scale.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    settings, loader = _user_code(config)  # resolved before Ray starts or anything is written
     if not ray.is_initialized():
         ray.init(
             address=address,
@@ -96,17 +106,124 @@ def run_experiment(
             log_to_driver=False,
             configure_logging=True,
         )
-    tuner = _build_tuner(config, exp_dir, resume)
+    runner = _PhaseRunner(config, exp_dir, _trainable(config, settings, loader), resume)
     if not resume:
-        exp_dir.mkdir(parents=True, exist_ok=True)
+        exp_dir.mkdir(parents=True)
         (exp_dir / CONFIG_FILE).write_text(config.to_yaml())
         from raytune_hp.tb_logger import write_experiment_summary
 
-        write_experiment_summary(exp_dir, config.search_space())
+        write_experiment_summary(exp_dir, space)
     print(f"Experiment folder: {exp_dir}\nTensorBoard:       tensorboard --logdir {exp_dir}\n")
-    tuner.fit()
+    if config.search.strategy == "coarse-to-fine":
+        _coarse_to_fine(runner, config, space)
+    else:
+        runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
     trials = write_reports(exp_dir, config)
     return Outcome(exp_dir, trials, config.train.metric)
+
+
+def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: SearchSpace) -> None:
+    """Random search over the whole space, then TPE over the space around its best trials."""
+    coarse, fine = PHASES
+    coarse_samples = max(1, round(config.search.num_samples * config.search.coarse_fraction))
+    fine_samples = max(1, config.search.num_samples - coarse_samples)
+    runner.run(coarse, space, "random", coarse_samples)
+    fine_file = runner.exp_dir / FINE_SPACE_FILE
+    if fine_file.exists():
+        overrides = yaml.safe_load(fine_file.read_text())
+    else:
+        trials = [t for t in load_trials(runner.exp_dir / coarse, config) if t.best is not None]
+        top_k = config.search.top_k or max(3, math.ceil(0.2 * len(trials)))
+        from raytune_hp.search import narrowed_space
+
+        narrowed = narrowed_space(space, [t.hparams for t in trials[:top_k]])
+        overrides = {**_space_keys(config.space), **narrowed}
+        fine_file.write_text(yaml.safe_dump(overrides, sort_keys=False))
+    fine_space = resolve_space(space.model, overrides, tables=_tables(config))
+    runner.run(fine, fine_space, "bayes", fine_samples)
+
+
+def _space_keys(space: dict[str, Any]) -> dict[str, Any]:
+    """The config's whole-space keys (fine_tune, include) and its own hyperparameters, which the
+    fine phase keeps as they were."""
+    return {
+        key: value
+        for key, value in space.items()
+        if key in ("fine_tune", "include") or (isinstance(value, dict) and "kind" in value)
+    }
+
+
+def _tables(config: ExperimentConfig) -> list[str] | None:
+    if config.model.name != "custom":
+        return None
+    from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES
+
+    return config.model.tables or list(DEFAULT_CUSTOM_TABLES)
+
+
+class _PhaseRunner:
+    """Builds and runs one Tuner per phase inside the experiment folder."""
+
+    def __init__(
+        self, config: ExperimentConfig, exp_dir: Path, trainable: Any, resume: bool
+    ) -> None:
+        self.config, self.exp_dir, self.trainable, self.resume = config, exp_dir, trainable, resume
+
+    def run(
+        self,
+        phase: str | None,
+        space: SearchSpace,
+        strategy: str,
+        num_samples: int,
+        priors: list[Any] | None = None,
+    ) -> None:
+        from ray import tune
+
+        from raytune_hp.search import build_search
+
+        storage, name = (self.exp_dir, phase) if phase else (self.exp_dir.parent, self.exp_dir.name)
+        if self.resume and is_experiment(storage / name, own_config=False):
+            tune.Tuner.restore(
+                str(storage / name), self.trainable, resume_unfinished=True, resume_errored=True
+            ).fit()
+            return
+        if phase and (storage / name).exists():
+            return  # a finished phase of an experiment being resumed
+        slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
+        plan = build_search(self.config, space, slots, strategy, num_samples, priors or ())
+        tune.Tuner(
+            self.trainable,
+            param_space=plan.param_space,
+            tune_config=tune.TuneConfig(
+                search_alg=plan.searcher,
+                scheduler=_early_stopping(self.config),
+                num_samples=plan.num_samples,
+                reuse_actors=True,
+                trial_dirname_creator=_trial_dirname,
+            ),
+            run_config=_run_config(self.config, storage, name, space),
+        ).fit()
+
+
+def _early_stopping(config: ExperimentConfig) -> Any:
+    from raytune_hp.early_stopping import build_early_stopping
+
+    return build_early_stopping(config)
+
+
+def _run_config(config: ExperimentConfig, storage: Path, name: str, space: SearchSpace) -> Any:
+    from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(storage),
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        sync_config=tune.SyncConfig(sync_artifacts=True),
+        progress_reporter=_progress_reporter(config, space),
+        verbose=1,
+    )
 
 
 def trial_slots(config: ExperimentConfig, gpus_per_trial: float) -> int:
@@ -120,7 +237,7 @@ def trial_slots(config: ExperimentConfig, gpus_per_trial: float) -> int:
     return max(1, slots)
 
 
-def _gpus_per_trial(config: ExperimentConfig) -> float:
+def _gpus(config: ExperimentConfig) -> float:
     if config.resources.gpus_per_trial is not None:
         return config.resources.gpus_per_trial
     import ray
@@ -128,57 +245,75 @@ def _gpus_per_trial(config: ExperimentConfig) -> float:
     return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
-def _build_tuner(config: ExperimentConfig, exp_dir: Path, resume: bool) -> Any:
+def _user_code(config: ExperimentConfig) -> tuple[Any, Any]:
+    """The trial settings, with the user's own builder or training function, and the user's
+    data loader, all resolved from the config's import paths."""
+    from raytune_hp.plugins import resolve
+    from raytune_hp.trainable import TrialSettings
+
+    def optional(path: str | None, key: str) -> Any:
+        return resolve(path, key) if path else None
+
+    settings = TrialSettings(
+        config.model.name,
+        config.train.max_epochs,
+        config.seed,
+        builder=optional(config.model.builder, "model.builder"),
+        function=optional(config.train.function, "train.function"),
+    )
+    return settings, optional(config.data.loader, "data.loader")
+
+
+def _trainable(config: ExperimentConfig, settings: Any, loader: Any) -> Any:
+    """The function trainable, its resources, and the data: loaded once and handed to every
+    trial through Ray's object store."""
     from ray import tune
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from raytune_hp.data import load_data
-    from raytune_hp.early_stopping import build_early_stopping
-    from raytune_hp.search import build_searcher
-    from raytune_hp.trainable import TrialSettings, tune_trainable
+    from raytune_hp.data import as_dataset, load_data
+    from raytune_hp.trainable import tune_trainable
 
-    gpus = _gpus_per_trial(config)
-    data = load_data(config.data.name, config.data.val_fraction, config.seed)
-    settings = TrialSettings(config.model.name, config.train.max_epochs, config.seed)
-    trainable = tune.with_parameters(
-        tune.with_resources(tune_trainable, {"cpu": config.resources.cpus_per_trial, "gpu": gpus}),
-        data=data,
-        settings=settings,
-    )
-    if resume:
-        return tune.Tuner.restore(
-            str(exp_dir), trainable, resume_unfinished=True, resume_errored=True
-        )
-    slots = config.search.max_concurrent or trial_slots(config, gpus)
-    return tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=build_searcher(config, slots),
-            scheduler=build_early_stopping(config),
-            num_samples=config.search.num_samples,
-            reuse_actors=True,
-            trial_dirname_creator=_trial_dirname,
-        ),
-        run_config=tune.RunConfig(
-            name=config.name,
-            storage_path=str(exp_dir.parent),
-            callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            sync_config=tune.SyncConfig(sync_artifacts=True),
-            progress_reporter=_progress_reporter(config),
-            verbose=1,
-        ),
+    if loader is not None:
+        data = as_dataset(loader(config.data.val_fraction, config.seed), str(config.data.loader))
+    else:
+        data = load_data(config.data.name, config.data.val_fraction, config.seed)
+    resources = {"cpu": config.resources.cpus_per_trial, "gpu": _gpus(config)}
+    return tune.with_parameters(
+        tune.with_resources(tune_trainable, resources), data=data, settings=settings
     )
 
 
-def _progress_reporter(config: ExperimentConfig) -> Any:
+def _priors(config: ExperimentConfig, space: SearchSpace) -> list[Any]:
+    """Finished trials of the experiments named in ``search.warm_start`` that fit ``space``."""
+    from raytune_hp.search import Prior
+
+    priors = []
+    for folder in config.search.warm_start:
+        path = Path(folder).expanduser().resolve()
+        if not is_experiment(path):
+            raise ConfigError(
+                f"search.warm_start must name earlier experiment folders; got {folder!r} "
+                f"(no {CONFIG_FILE} and Ray experiment state in {path})"
+            )
+        earlier = load_config(path / CONFIG_FILE)
+        if earlier.train.metric != config.train.metric:
+            raise ConfigError(
+                f"search.warm_start must name experiments that optimized {config.train.metric}; "
+                f"got {folder!r}, which optimized {earlier.train.metric}"
+            )
+        for trial in load_trials(path, earlier):
+            if trial.best is not None and contains(space, trial.hparams):
+                priors.append(Prior(trial.hparams, trial.best))
+    return priors
+
+
+def _progress_reporter(config: ExperimentConfig, space: SearchSpace) -> Any:
     from ray.tune import CLIReporter
 
     from raytune_hp.metrics import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 
     return CLIReporter(
         metric_columns=[EPOCH, TRAIN_LOSS, VAL_LOSS, VAL_ACC],
-        parameter_columns=list(config.search_space().tuned),
+        parameter_columns=list(space.tuned),
         metric=config.train.metric,
         mode=config.train.mode,
         sort_by_metric=True,

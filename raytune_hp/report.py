@@ -25,6 +25,17 @@ from raytune_hp.spaces import flatten
 SUMMARY_FILE = "summary.md"
 BEST_CONFIG_FILE = "best_config.yaml"
 CONFIG_FILE = "config.yaml"
+FINE_SPACE_FILE = "fine_space.yaml"
+PHASES = ("coarse", "fine")
+_STATE_GLOB = "experiment_state-*.json"
+
+
+def is_experiment(path: Path, own_config: bool = True) -> bool:
+    """Whether ``path`` holds an experiment: Ray's experiment state (at the top or in its phase
+    folders) and, with ``own_config``, raytune-hp's ``config.yaml``."""
+    folders = [path, *(path / phase for phase in PHASES)]
+    has_state = any(any(folder.glob(_STATE_GLOB)) for folder in folders)
+    return has_state and (not own_config or (path / CONFIG_FILE).is_file())
 
 
 @dataclass(frozen=True)
@@ -37,19 +48,34 @@ class TrialRecord:
     best: float | None
     epochs: int
     error: str = ""
+    phase: str = ""
 
 
 def load_trials(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
-    """Every trial of the experiment in ``exp_dir``, best first, hyperparameters in table order.
+    """Every trial of the experiment in ``exp_dir`` (all phases), best first, hyperparameters in
+    table order.
 
     Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
     ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
     """
+    exp_dir = Path(exp_dir).resolve()
+    phases = [p for p in PHASES if any((exp_dir / p).glob(_STATE_GLOB))]
+    records = []
+    for phase in phases or [""]:
+        records += _phase_trials(exp_dir / phase, config, phase)
+    sign = -1 if config.train.mode == "max" else 1
+    records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
+    return records
+
+
+def _phase_trials(folder: Path, config: ExperimentConfig, phase: str) -> list[TrialRecord]:
     from ray.tune import ExperimentAnalysis
 
     metric, mode, max_epochs = config.train.metric, config.train.mode, config.train.max_epochs
     order = [dim.name for dim in config.search_space().dims]
-    analysis = ExperimentAnalysis(str(Path(exp_dir).resolve()))
+    if not any(folder.glob(_STATE_GLOB)):
+        return []
+    analysis = ExperimentAnalysis(str(folder))
     records = []
     for trial in analysis.trials:
         history = _history(analysis, trial)
@@ -78,10 +104,9 @@ def load_trials(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialReco
                 best,
                 epochs,
                 error,
+                phase,
             )
         )
-    sign = -1 if mode == "max" else 1
-    records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
     return records
 
 
@@ -107,25 +132,31 @@ def summary_markdown(trials: list[TrialRecord], metric: str, mode: str, title: s
     for trial in trials:
         keys += [k for k in trial.hparams if k not in keys]
     direction = "higher" if mode == "max" else "lower"
+    phased = any(trial.phase for trial in trials)
+    columns = ["rank", "trial", *(["phase"] if phased else []), *keys, metric, "epochs", "status"]
     head = [
         f"# {title}" if title else "# Experiment summary",
         "",
         f"{len(trials)} trials, sorted by `{metric}` (best epoch of each trial; {direction} is "
-        "better).",
+        "better). An empty cell: the hyperparameter does not apply to that trial.",
         "",
-        "| rank | trial | " + " | ".join(keys) + f" | {metric} | epochs | status |",
-        "|" + "---|" * (len(keys) + 5),
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
     ]
     rows = []
     for rank, trial in enumerate(trials, start=1):
-        cells = [_cell(trial.hparams.get(k, "")) for k in keys]
         best = f"{trial.best:.4f}" if trial.best is not None else "–"
         status = f"{trial.status}: {trial.error}" if trial.error else trial.status
-        rows.append(
-            f"| {rank} | {trial.name} | "
-            + " | ".join(cells)
-            + f" | {best} | {trial.epochs} | {status} |"
-        )
+        cells = [
+            str(rank),
+            trial.name,
+            *([trial.phase] if phased else []),
+            *(_cell(trial.hparams.get(k, "")) for k in keys),
+            best,
+            str(trial.epochs),
+            status,
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(head + rows) + "\n"
 
 

@@ -1,10 +1,12 @@
 """The recommendation tables as data, and their compilation to search spaces.
 
 The tables are the product's heart: the ranges experienced practitioners tune in (shared design
-§2). A model names the tables it draws from; a config may fix a value, narrow a range or restrict a
-choice. The resolved :class:`SearchSpace` compiles to a native HyperOpt space (the learning rate a
-true conditional on the optimizer, nested ``hp.choice``, never ``tune.sample_from``) and to Ray
-Tune domains, and serializes to plain dicts.
+§2). A model names the tables it draws from; a config may fix a value, narrow a range, restrict a
+choice, lower every learning rate for fine-tuning, include the optional tables (tricks, schedule),
+or add a hyperparameter of its own. The resolved :class:`SearchSpace` compiles to a native
+HyperOpt space (conditionals as nested ``hp.choice``: the learning rate on the optimizer, the
+schedule's parameters on the schedule; never ``tune.sample_from``), to Ray Tune domains, and to a
+grid.
 
 Example:
     >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}})
@@ -16,14 +18,21 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from raytune_hp.errors import SearchSpaceError
 
 Kind = Literal["log", "float", "int", "pow2", "choice"]
+KINDS: tuple[str, ...] = ("log", "float", "int", "pow2", "choice")
+LR = "lr"
+OPTIMIZER = "optimizer"
+FINE_TUNE_FACTOR = 0.01
+RESERVED_KEYS = ("fine_tune", "include")
+OUTSIDE = "outside_table"
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,8 @@ class Row:
     """One hyperparameter of a recommendation table.
 
     ``low``/``high`` bound numeric kinds; ``choices`` lists categorical ones. ``start`` is where
-    practitioners start; ``how`` says how finely to tune it.
+    practitioners start; ``how`` says how finely to tune it. ``when = (parent, values)`` makes the
+    row conditional: it exists only while ``parent`` takes one of ``values``.
     """
 
     name: str
@@ -53,12 +63,17 @@ class Row:
     start: Any = None
     how: str = ""
     note: str = ""
+    when: tuple[str, tuple[Any, ...]] | None = None
 
-    def choices_or_range(self) -> tuple[Any, ...]:
-        """The row's domain: its choices, or ``(low, high)`` for a range."""
-        if self.kind == "choice":
-            return self.choices
-        return (self.low, self.high)
+
+@dataclass(frozen=True)
+class Table:
+    """A recommendation table. Optional tables join a space only when a config includes them."""
+
+    name: str
+    title: str
+    rows: tuple[Row, ...]
+    optional: bool = False
 
 
 LR_TABLE: tuple[OptimizerRow, ...] = (
@@ -72,54 +87,116 @@ LR_TABLE: tuple[OptimizerRow, ...] = (
     OptimizerRow("adamw", "AdamW", 1e-4, 1e-2, "filled: Loshchilov & Hutter 2019"),
 )
 OPTIMIZERS: dict[str, OptimizerRow] = {row.name: row for row in LR_TABLE}
-LR = "lr"
-OPTIMIZER = "optimizer"
+SCHEDULES = ("constant", "step", "cosine", "noam", "bert")
 
-OPTIMIZATION_TABLE: tuple[Row, ...] = (
-    Row(
-        OPTIMIZER,
-        "choice",
-        choices=tuple(OPTIMIZERS),
-        start="adam",
-        how="by the problem",
-        note="optimizer's own parameters at library defaults",
+_TABLES: tuple[Table, ...] = (
+    Table(
+        "optimization",
+        "Optimization",
+        (
+            Row(OPTIMIZER, "choice", choices=tuple(OPTIMIZERS), start="adam", how="by the problem",
+                note="its own parameters at library defaults"),
+            Row(LR, "log", start="low end of the optimizer's range", how="finely, log scale",
+                note="range by optimizer (table lr); smoke test at 1e-4, then 1e-3",
+                when=(OPTIMIZER, tuple(OPTIMIZERS))),
+            Row("batch_size", "pow2", 1, 1024, start=128, how="finely",
+                note="with BatchNorm not too small"),
+        ),
     ),
-    Row(
-        LR,
-        "log",
-        start="low end of the optimizer's range",
-        how="finely, log scale",
-        note="range depends on the optimizer (table lr); smoke test at 1e-4 then 1e-3",
+    Table(
+        "regularization",
+        "Regularization",
+        (
+            Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely"),
+            Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2"),
+        ),
     ),
-    Row(
-        "batch_size",
-        "pow2",
-        1,
-        1024,
-        start=128,
-        how="finely",
-        note="powers of two; with BatchNorm not too small",
+    Table(
+        "cnn",
+        "CNN",
+        (
+            Row("kernel_size", "choice", choices=(1, 3, 5, 7), start=3, how="coarsely",
+                note="odd"),
+            Row("num_kernels", "int", 100, 600, start=100, how="coarsely",
+                note="kernels per layer"),
+            Row("num_layers", "int", 1, 4, start=1, how="coarsely",
+                note="filled; start with the simplest model"),
+        ),
     ),
-    Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely"),
-    Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2"),
-)
-
-CNN_TABLE: tuple[Row, ...] = (
-    Row("kernel_size", "choice", choices=(1, 3, 5, 7), start=3, how="coarsely", note="odd"),
-    Row("num_kernels", "int", 100, 600, start=100, how="coarsely", note="kernels per layer"),
-    Row(
-        "num_layers",
-        "int",
-        1,
-        4,
-        start=1,
-        how="coarsely",
-        note="filled; start with the simplest model",
+    Table(
+        "rnn",
+        "RNN (filled)",
+        (
+            Row("cell", "choice", choices=("lstm", "gru"), start="lstm", how="coarsely"),
+            Row("hidden_size", "pow2", 64, 1024, start=128, how="coarsely"),
+            Row("num_layers", "int", 1, 3, start=1, how="coarsely"),
+            Row("bidirectional", "choice", choices=(False, True), start=False, how="coarsely"),
+            Row("grad_clip", "float", 1.0, 5.0, start=5.0, how="coarsely",
+                note="gradient-norm clipping, Pascanu et al. 2013; dropout only on the input "
+                "and output layers, never inside the recurrence"),
+        ),
     ),
-)
-
-TABLES: dict[str, tuple[Row, ...]] = {"optimization": OPTIMIZATION_TABLE, "cnn": CNN_TABLE}
-MODEL_TABLES: dict[str, tuple[str, ...]] = {"cnn": ("optimization", "cnn")}
+    Table(
+        "transformer",
+        "Transformer (filled; Vaswani et al. 2017 base as start)",
+        (
+            Row("d_model", "choice", choices=(64, 128, 256, 512), start=512, how="coarsely"),
+            Row("num_heads", "choice", choices=(2, 4, 8), start=8, how="coarsely",
+                note="must divide d_model"),
+            Row("num_layers", "int", 1, 6, start=6, how="coarsely"),
+            Row("ff_mult", "choice", choices=(2, 4), start=4, how="coarsely",
+                note="feed-forward width = ff_mult × d_model"),
+            Row("dropout", "float", 0.0, 0.3, start=0.1, how="finely"),
+        ),
+    ),
+    Table(
+        "mlp",
+        "MLP (filled)",
+        (
+            Row("hidden_size", "pow2", 64, 1024, start=128, how="coarsely"),
+            Row("num_layers", "int", 1, 4, start=1, how="coarsely",
+                note="start with the simplest model"),
+        ),
+    ),
+    Table(
+        "tricks",
+        "Tricks (filled; optional: include: [tricks])",
+        (
+            Row("label_smoothing", "choice", choices=(0.0, 0.1), start=0.0, how="coarsely"),
+            Row("grad_clip", "float", 0.5, 5.0, start=1.0, how="coarsely",
+                note="gradient-norm clipping"),
+            Row("warmup_ratio", "float", 0.0, 0.1, start=0.0, how="coarsely",
+                note="linear warmup over this share of the steps (constant, step, cosine)"),
+        ),
+        optional=True,
+    ),
+    Table(
+        "schedule",
+        "Learning-rate schedules (optional: include: [schedule]; the Transformer has it)",
+        (
+            Row("schedule", "choice", choices=SCHEDULES, start="constant", how="coarsely",
+                note="noam: inverse-sqrt after linear warmup, peak = lr; bert: linear warmup, "
+                "then polynomial decay to end_lr"),
+            Row("warmup_steps", "int", 500, 8000, start=4000, how="coarsely",
+                note="Transformer table; Vaswani et al. 4000", when=("schedule", ("noam", "bert"))),
+            Row("power", "float", 0.5, 2.0, start=1.0, how="coarsely",
+                note="filled; BERT uses 1.0", when=("schedule", ("bert",))),
+            Row("end_lr", "float", 0.0, 1e-5, start=0.0, how="coarsely",
+                note="filled; BERT uses 0", when=("schedule", ("bert",))),
+        ),
+        optional=True,
+    ),
+)  # fmt: skip
+TABLES: dict[str, Table] = {table.name: table for table in _TABLES}
+# A model's own table comes before the general ones: its rows win where names meet (the
+# Transformer's dropout range, the RNN's clipping range).
+MODEL_TABLES: dict[str, tuple[str, ...]] = {
+    "cnn": ("optimization", "cnn", "regularization"),
+    "mlp": ("optimization", "mlp", "regularization"),
+    "rnn": ("optimization", "rnn", "regularization"),
+    "transformer": ("optimization", "transformer", "regularization", "schedule"),
+}
+DEFAULT_CUSTOM_TABLES = ("optimization", "regularization")
 
 
 @dataclass(frozen=True)
@@ -127,7 +204,9 @@ class Dimension:
     """One hyperparameter of a resolved space: a table row after the config's overrides.
 
     A fixed dimension has ``value`` set and is not tuned. ``lr_ranges`` is set only on the
-    learning rate: the (possibly narrowed) range for each optimizer the space allows.
+    learning rate: the range for each optimizer the space allows. ``outside`` marks an override
+    that leaves the table's range (allowed only when the config says ``outside_table: true``);
+    ``custom`` a hyperparameter the config added.
     """
 
     row: Row
@@ -137,6 +216,8 @@ class Dimension:
     value: Any = None
     fixed: bool = False
     lr_ranges: tuple[tuple[str, float, float], ...] = ()
+    outside: bool = False
+    custom: bool = False
 
     @property
     def name(self) -> str:
@@ -145,6 +226,10 @@ class Dimension:
     @property
     def kind(self) -> Kind:
         return self.row.kind
+
+    @property
+    def when(self) -> tuple[str, tuple[Any, ...]] | None:
+        return self.row.when
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -161,19 +246,30 @@ class Dimension:
             return self.choices
         return (_plain(self.low), _plain(self.high))
 
+    def range_for(self, parent_value: Any) -> tuple[float, float]:
+        """The numeric range under one value of the parent (the lr under one optimizer)."""
+        for name, low, high in self.lr_ranges:
+            if name == parent_value:
+                return low, high
+        return self.bounds
+
 
 @dataclass(frozen=True)
 class SearchSpace:
     """A model's search space: its tables' rows with a config's overrides applied."""
 
     model: str
-    dims: tuple[Dimension, ...] = field(default_factory=tuple)
+    dims: tuple[Dimension, ...] = ()
+    fine_tune: bool = False
 
     def __getitem__(self, name: str) -> Dimension:
         for dim in self.dims:
             if dim.name == name:
                 return dim
         raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(dim.name == name for dim in self.dims)
 
     @property
     def tuned(self) -> tuple[str, ...]:
@@ -182,43 +278,134 @@ class SearchSpace:
 
     def lr_range(self, optimizer: str) -> tuple[float, float]:
         """The learning-rate range this space allows for ``optimizer``."""
-        for name, low, high in self[LR].lr_ranges:
-            if name == optimizer:
-                return low, high
-        raise KeyError(optimizer)
+        return self[LR].range_for(optimizer)
+
+    def top_level(self) -> Iterator[Dimension]:
+        """Dimensions that are not conditional on another."""
+        return (dim for dim in self.dims if dim.when is None)
+
+    def children(self, parent: str) -> tuple[Dimension, ...]:
+        """Dimensions that exist only for some values of ``parent``."""
+        return tuple(dim for dim in self.dims if dim.when and dim.when[0] == parent)
+
+    def active(self, config: Mapping[str, Any]) -> tuple[Dimension, ...]:
+        """The dimensions a configuration has: conditional ones only under their parent's value."""
+        return tuple(
+            dim for dim in self.dims if dim.when is None or config.get(dim.when[0]) in dim.when[1]
+        )
 
 
-def table_rows(model: str) -> tuple[Row, ...]:
-    """Every row of the tables ``model`` draws from, in table order."""
+def table_names(model: str) -> tuple[str, ...]:
+    """The tables ``model`` draws from."""
     if model not in MODEL_TABLES:
-        raise SearchSpaceError(f"model must be one of {', '.join(MODEL_TABLES)}; got {model!r}")
-    return tuple(row for table in MODEL_TABLES[model] for row in TABLES[table])
+        raise SearchSpaceError(
+            f"model.name must be one of {', '.join(MODEL_TABLES)}; got {model!r}"
+        )
+    return MODEL_TABLES[model]
 
 
-def resolve_space(model: str, overrides: Mapping[str, Any] | None = None) -> SearchSpace:
-    """Applies a config's ``space`` overrides to the tables of ``model``.
+def resolve_space(
+    model: str, overrides: Mapping[str, Any] | None = None, tables: Sequence[str] | None = None
+) -> SearchSpace:
+    """Applies a config's ``space`` section to the tables of ``model`` (or to ``tables``).
 
-    An override is a value (fix it), ``{low, high}`` (narrow a range) or a list (restrict a
-    choice). Overrides must stay inside the table's range.
+    Per hyperparameter: a value fixes it, ``{low, high}`` narrows a range, a list (or
+    ``{choices: [...]}``) restricts a choice, ``{value: ...}`` fixes; any of the mapping forms may
+    add ``outside_table: true`` to leave the table's range on purpose. A name the tables lack is
+    the config's own hyperparameter when it says its ``kind``. The reserved keys ``fine_tune``
+    (lower every lr range 100×) and ``include`` (optional tables) shape the whole space.
 
     Raises:
-        SearchSpaceError: an unknown key, or an override outside the table.
+        SearchSpaceError: an unknown key, an override outside the table, a broken constraint.
     """
     overrides = dict(overrides or {})
-    rows = table_rows(model)
+    fine_tune = overrides.pop("fine_tune", False)
+    if not isinstance(fine_tune, bool):
+        raise SearchSpaceError(f"space.fine_tune must be true or false; got {fine_tune!r}")
+    names = list(tables) if tables is not None else list(table_names(model))
+    for name in _included(overrides.pop("include", [])):
+        if name not in names:
+            names.append(name)
+    rows = _merged_rows(names)
     known = {row.name for row in rows}
-    for key in overrides:
+    for key, spec in overrides.items():
         if key not in known:
-            raise SearchSpaceError(
-                f"space.{key} must be one of the {model} space's hyperparameters "
-                f"({', '.join(sorted(known))}); got {key!r}"
-            )
-    dims = [_resolve_row(row, overrides.get(row.name)) for row in rows if row.name != LR]
-    optimizer = next(d for d in dims if d.name == OPTIMIZER)
-    allowed = optimizer.choices_or_range()
-    lr_row = next(row for row in rows if row.name == LR)
-    dims.insert(1, _resolve_lr(lr_row, allowed, overrides.get(LR)))
-    return SearchSpace(model=model, dims=tuple(dims))
+            rows.append(_custom_row(key, spec, model, sorted(known)))
+    dims: list[Dimension] = []
+    for row in rows:
+        override = overrides.get(row.name)
+        if row.name == LR:
+            optimizers = next(d for d in dims if d.name == OPTIMIZER).choices_or_range()
+            dims.append(_resolve_lr(row, optimizers, override, fine_tune))
+        elif row.name in known:
+            dims.append(_resolve_row(row, override))
+        else:
+            dims.append(_resolve_custom(row))
+    dims = _drop_inactive(dims, overrides)
+    _check_constraints(dims)
+    return SearchSpace(model=model, dims=tuple(dims), fine_tune=fine_tune)
+
+
+def _included(include: Any) -> list[str]:
+    optional = [t.name for t in _TABLES if t.optional]
+    if not isinstance(include, list) or any(name not in optional for name in include):
+        raise SearchSpaceError(
+            f"space.include must be a list of the optional tables ({', '.join(optional)}); "
+            f"got {include!r}"
+        )
+    return include
+
+
+def _merged_rows(names: Sequence[str]) -> list[Row]:
+    rows: list[Row] = []
+    for name in names:
+        if name not in TABLES:
+            raise SearchSpaceError(f"model.tables must name tables of {list(TABLES)}; got {name!r}")
+        rows += [row for row in TABLES[name].rows if row.name not in {r.name for r in rows}]
+    return rows
+
+
+def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
+    key = f"space.{name}"
+    if not isinstance(spec, Mapping) or "kind" not in spec:
+        raise SearchSpaceError(
+            f"{key} must be one of the {model} space's hyperparameters ({', '.join(known)}), or "
+            "your own "
+            f"with a kind ({', '.join(KINDS)}) and its range or choices; got {name!r}"
+        )
+    kind = spec["kind"]
+    allowed = {"kind", "start", "choices"} if kind == "choice" else {"kind", "start", "low", "high"}
+    if kind not in KINDS or set(spec) - allowed or not (set(allowed) - {"start"}) <= set(spec):
+        raise SearchSpaceError(
+            f"{key} as your own hyperparameter must have kind (one of {', '.join(KINDS)}) and "
+            f"{'choices' if kind == 'choice' else 'low and high'} (start optional); "
+            f"got {dict(spec)}"
+        )
+    if kind == "choice":
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise SearchSpaceError(f"{key}.choices must be a non-empty list; got {choices!r}")
+        return Row(name, "choice", choices=tuple(choices), start=spec.get("start", choices[0]),
+                   how="your own", note="added by the config")  # fmt: skip
+    low, high = spec["low"], spec["high"]
+    numeric = all(_is_number(v) for v in (low, high))
+    if not numeric or low >= high or (kind == "log" and low <= 0):
+        rule = "0 < low < high" if kind == "log" else "low < high"
+        raise SearchSpaceError(
+            f"{key} must have numbers with {rule}; got low={low!r}, high={high!r}"
+        )
+    if kind in ("int", "pow2") and not all(isinstance(v, int) for v in (low, high)):
+        raise SearchSpaceError(f"{key} must have integer bounds; got low={low!r}, high={high!r}")
+    if kind == "pow2" and not (_is_pow2(low) and _is_pow2(high)):
+        raise SearchSpaceError(f"{key} must have powers of two as bounds; got {low}, {high}")
+    start = spec.get("start", low)
+    return Row(name, kind, low, high, start=start, how="your own", note="added by the config")
+
+
+def _resolve_custom(row: Row) -> Dimension:
+    if row.kind == "choice" and len(row.choices) == 1:
+        return Dimension(row, value=row.choices[0], fixed=True, custom=True)
+    return Dimension(row, low=row.low, high=row.high, choices=row.choices, custom=True)
 
 
 def _resolve_row(row: Row, override: Any) -> Dimension:
@@ -226,11 +413,31 @@ def _resolve_row(row: Row, override: Any) -> Dimension:
     if override is None:
         return Dimension(row, low=row.low, high=row.high, choices=row.choices)
     if isinstance(override, Mapping):
-        return _narrow(row, key, override)
+        spec = dict(override)
+        outside = spec.pop(OUTSIDE, False)
+        if not isinstance(outside, bool):
+            raise SearchSpaceError(f"{key}.{OUTSIDE} must be true or false; got {outside!r}")
+        if set(spec) == {"value"}:
+            _check_value(row, key, spec["value"], outside)
+            return Dimension(row, value=spec["value"], fixed=True, outside=_leaves(row, spec))
+        if set(spec) == {"choices"}:
+            return _restrict(row, key, spec["choices"], outside)
+        return _narrow(row, key, spec, outside)
     if isinstance(override, Sequence) and not isinstance(override, str):
-        return _restrict(row, key, list(override))
-    _check_value(row, key, override)
+        return _restrict(row, key, list(override), outside=False)
+    _check_value(row, key, override, outside=False)
     return Dimension(row, value=override, fixed=True)
+
+
+def _leaves(row: Row, spec: Mapping[str, Any]) -> bool:
+    """Whether an (already validated) override reaches beyond the table's own domain."""
+    values = [spec[k] for k in ("value", "low", "high") if k in spec] + list(
+        spec.get("choices", [])
+    )
+    if row.kind == "choice":
+        return any(v not in row.choices for v in values)
+    assert row.low is not None and row.high is not None
+    return any(not row.low <= v <= row.high for v in values)
 
 
 def _domain_text(row: Row) -> str:
@@ -243,92 +450,178 @@ def _domain_text(row: Row) -> str:
     return f"a number in [{_fmt(row.low)}, {_fmt(row.high)}]"
 
 
-def _check_value(row: Row, key: str, value: Any) -> None:
+def _check_value(row: Row, key: str, value: Any, outside: bool) -> None:
+    """Type always; the table's range unless ``outside`` says the config leaves it on purpose."""
+    hint = f" (or add {OUTSIDE}: true to leave the table on purpose)"
     if row.kind == "choice":
+        types = {type(c) for c in row.choices}
         # 3.0 == 3 and True == 1: a choice must match in type too, or 3.0 reaches the model.
-        if not any(type(value) is type(c) and value == c for c in row.choices):
-            raise SearchSpaceError(f"{key} must be {_domain_text(row)}; got {value!r}")
-        return
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    integral = numeric and isinstance(value, int)  # 64.0 would reach the DataLoader as a float
+        inside = any(type(value) is type(c) and value == c for c in row.choices)
+        if inside or (outside and type(value) in types):
+            return
+        raise SearchSpaceError(f"{key} must be {_domain_text(row)}{hint}; got {value!r}")
+    integral = row.kind in ("int", "pow2")
+    typed = (isinstance(value, int) if integral else _is_number(value)) and not isinstance(
+        value, bool
+    )
+    typed = typed and (row.kind != "pow2" or _is_pow2(value))
+    typed = typed and (row.kind != "log" or value > 0)
     assert row.low is not None and row.high is not None
-    ok = numeric and row.low <= value <= row.high
-    if row.kind in ("int", "pow2"):
-        ok = ok and integral
-    if row.kind == "pow2":
-        ok = ok and _is_pow2(int(value))
-    if not ok:
-        raise SearchSpaceError(f"{key} must be {_domain_text(row)}; got {value!r}")
+    if typed and (outside or row.low <= value <= row.high):
+        return
+    raise SearchSpaceError(
+        f"{key} must be {_domain_text(row)}{hint if typed else ''}; got {value!r}"
+    )
 
 
-def _narrow(row: Row, key: str, override: Mapping[str, Any]) -> Dimension:
+def _narrow(row: Row, key: str, spec: Mapping[str, Any], outside: bool) -> Dimension:
     if row.kind == "choice":
         raise SearchSpaceError(
-            f"{key} is a choice: give a value or a list of {list(row.choices)}; "
-            f"got {dict(override)}"
+            f"{key} is a choice: give a value or a list of {list(row.choices)}; got {dict(spec)}"
         )
-    if set(override) != {"low", "high"}:
+    if set(spec) != {"low", "high"}:
         raise SearchSpaceError(
-            f"{key} as a range must have exactly the keys low and high; got {dict(override)}"
+            f"{key} as a range must have the keys low and high ({OUTSIDE} optional); "
+            f"got {dict(spec)}"
         )
-    low, high = override["low"], override["high"]
-    _check_value(row, f"{key}.low", low)
-    _check_value(row, f"{key}.high", high)
+    low, high = spec["low"], spec["high"]
+    _check_value(row, f"{key}.low", low, outside)
+    _check_value(row, f"{key}.high", high, outside)
     if low > high:
         raise SearchSpaceError(f"{key}.low must be ≤ {key}.high; got low={low}, high={high}")
     if low == high:
-        return Dimension(row, value=low, fixed=True)
-    return Dimension(row, low=low, high=high)
+        return Dimension(row, value=low, fixed=True, outside=_leaves(row, spec))
+    return Dimension(row, low=low, high=high, outside=_leaves(row, spec))
 
 
-def _restrict(row: Row, key: str, values: list[Any]) -> Dimension:
+def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
     if row.kind not in ("choice", "pow2", "int"):
         raise SearchSpaceError(
-            f"{key} is a continuous range: give a value or {{low, high}}; got {values}"
+            f"{key} is a continuous range: give a value or {{low, high}}; got {values!r}"
         )
-    if not values:
-        raise SearchSpaceError(f"{key} must list at least one value; got []")
+    if not isinstance(values, list) or not values:
+        raise SearchSpaceError(f"{key} must list at least one value; got {values!r}")
     for value in values:
-        _check_value(row, key, value)
+        _check_value(row, key, value, outside)
     if len(values) != len(set(values)):
         raise SearchSpaceError(f"{key} must list each value once; got {values}")
+    leaves = _leaves(row, {"choices": values})
     if len(values) == 1:
-        return Dimension(row, value=values[0], fixed=True)
-    return Dimension(replace(row, kind="choice"), choices=tuple(values))
+        return Dimension(row, value=values[0], fixed=True, outside=leaves)
+    return Dimension(replace(row, kind="choice"), choices=tuple(values), outside=leaves)
 
 
-def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any) -> Dimension:
+def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
     key = f"space.{LR}"
-    table = [(name, OPTIMIZERS[name].low, OPTIMIZERS[name].high) for name in optimizers]
+    scale = FINE_TUNE_FACTOR if fine_tune else 1.0
+    table = [(n, OPTIMIZERS[n].low * scale, OPTIMIZERS[n].high * scale) for n in optimizers]
+    row = replace(row, when=(OPTIMIZER, tuple(optimizers)))
     if override is None:
         return Dimension(row, lr_ranges=tuple(table))
-    if isinstance(override, Mapping):
-        if set(override) != {"low", "high"}:
+    spec = dict(override) if isinstance(override, Mapping) else {"value": override}
+    outside = spec.pop(OUTSIDE, False)
+    if not isinstance(outside, bool):
+        raise SearchSpaceError(f"{key}.{OUTSIDE} must be true or false; got {outside!r}")
+    if set(spec) and set(spec) <= set(OPTIMIZERS):
+        return _lr_per_optimizer(row, table, spec, outside)
+    if set(spec) == {"value"}:
+        value = spec["value"]
+        if not _is_positive(value):
+            raise SearchSpaceError(f"{key} must be a number > 0; got {value!r}")
+        misses = [(n, lo, hi) for n, lo, hi in table if not lo <= value <= hi]
+        if misses and not outside:
+            name, low, high = misses[0]
             raise SearchSpaceError(
-                f"{key} as a range must have exactly the keys low and high; got {dict(override)}"
+                f"{key} must lie in the range of every optimizer in the space ({name}: "
+                f"[{_fmt(low)}, {_fmt(high)}]; or add {OUTSIDE}: true); got {value!r}"
             )
-        low, high = override["low"], override["high"]
-        if not all(_is_positive_number(v) for v in (low, high)) or low >= high:
-            raise SearchSpaceError(
-                f"{key} must be a range with 0 < low < high; got low={low!r}, high={high!r}"
-            )
-        narrowed = []
-        for name, t_low, t_high in table:
-            if low > t_high or high < t_low:
-                raise SearchSpaceError(
-                    f"{key} must overlap the range of every optimizer in the space; "
-                    f"[{_fmt(low)}, {_fmt(high)}] misses {name}'s [{_fmt(t_low)}, {_fmt(t_high)}]"
-                    f" (restrict space.optimizer)"
-                )
-            narrowed.append((name, max(low, t_low), min(high, t_high)))
-        return Dimension(row, lr_ranges=tuple(narrowed))
+        return Dimension(row, value=value, fixed=True, lr_ranges=tuple(table), outside=bool(misses))
+    if set(spec) != {"low", "high"}:
+        raise SearchSpaceError(
+            f"{key} must be a value, {{low, high}} or {{<optimizer>: {{low, high}}}}; "
+            f"got {dict(override) if isinstance(override, Mapping) else override!r}"
+        )
+    low, high = spec["low"], spec["high"]
+    if not (_is_positive(low) and _is_positive(high)) or low >= high:
+        raise SearchSpaceError(f"{key} must be a range with 0 < low < high; got {low!r}, {high!r}")
+    if outside:
+        leaves = any(low < lo or high > hi for _, lo, hi in table)
+        return Dimension(row, lr_ranges=tuple((n, low, high) for n, _, _ in table), outside=leaves)
+    narrowed = []
     for name, t_low, t_high in table:
-        if not _is_positive_number(override) or not t_low <= override <= t_high:
+        if low > t_high or high < t_low:
             raise SearchSpaceError(
-                f"{key} must lie in the range of every optimizer in the space "
-                f"({name}: [{_fmt(t_low)}, {_fmt(t_high)}]); got {override!r}"
+                f"{key} must overlap the range of every optimizer in the space; "
+                f"[{_fmt(low)}, {_fmt(high)}] misses {name}'s [{_fmt(t_low)}, {_fmt(t_high)}] "
+                f"(restrict space.optimizer, or add {OUTSIDE}: true)"
             )
-    return Dimension(row, value=override, fixed=True, lr_ranges=tuple(table))
+        narrowed.append((name, max(low, t_low), min(high, t_high)))
+    return Dimension(row, lr_ranges=tuple(narrowed))
+
+
+def _lr_per_optimizer(
+    row: Row, table: list[tuple[str, float, float]], spec: Mapping[str, Any], outside: bool
+) -> Dimension:
+    ranges = []
+    for name, t_low, t_high in table:
+        given = spec.get(name)
+        if given is None:
+            ranges.append((name, t_low, t_high))
+            continue
+        key = f"space.{LR}.{name}"
+        if not isinstance(given, Mapping) or set(given) != {"low", "high"}:
+            raise SearchSpaceError(f"{key} must be {{low, high}}; got {given!r}")
+        low, high = given["low"], given["high"]
+        if not (_is_positive(low) and _is_positive(high)) or low > high:
+            raise SearchSpaceError(f"{key} must have 0 < low ≤ high; got {low!r}, {high!r}")
+        if not outside and (low < t_low or high > t_high):
+            raise SearchSpaceError(
+                f"{key} must lie in [{_fmt(t_low)}, {_fmt(t_high)}] (or add {OUTSIDE}: true); "
+                f"got [{_fmt(low)}, {_fmt(high)}]"
+            )
+        ranges.append((name, low, high))
+    unknown = set(spec) - {name for name, _, _ in table}
+    if unknown:
+        raise SearchSpaceError(
+            f"space.{LR} must name only optimizers in the space "
+            f"({', '.join(n for n, _, _ in table)}); got {sorted(unknown)}"
+        )
+    leaves = any(lo < t[1] or hi > t[2] for (_, lo, hi), t in zip(ranges, table, strict=True))
+    return Dimension(row, lr_ranges=tuple(ranges), outside=leaves)
+
+
+def _drop_inactive(dims: list[Dimension], overrides: Mapping[str, Any]) -> list[Dimension]:
+    """Removes conditional dimensions whose parent can never take their values."""
+    by_name = {dim.name: dim for dim in dims}
+    kept = []
+    for dim in dims:
+        if dim.when is None or dim.name == LR:
+            kept.append(dim)
+            continue
+        parent, values = dim.when
+        possible = by_name[parent].choices_or_range() if parent in by_name else ()
+        if any(value in values for value in possible):
+            kept.append(dim)
+        elif dim.name in overrides:
+            raise SearchSpaceError(
+                f"space.{dim.name} applies only when {parent} is one of {list(values)}; "
+                f"got {parent} limited to {list(possible)}"
+            )
+    return kept
+
+
+def _check_constraints(dims: Sequence[Dimension]) -> None:
+    """Rules that span hyperparameters, checked over every combination the space allows."""
+    by_name = {dim.name: dim for dim in dims}
+    if "d_model" in by_name and "num_heads" in by_name:
+        for d_model, heads in itertools.product(
+            by_name["d_model"].choices_or_range(), by_name["num_heads"].choices_or_range()
+        ):
+            if d_model % heads:
+                raise SearchSpaceError(
+                    "space.num_heads must divide every d_model the space allows; "
+                    f"got num_heads {heads} with d_model {d_model}"
+                )
 
 
 def start_point(space: SearchSpace) -> dict[str, Any]:
@@ -339,11 +632,10 @@ def start_point(space: SearchSpace) -> dict[str, Any]:
     point: dict[str, Any] = {}
     for dim in space.dims:
         if dim.name == LR:
-            continue
-        point[dim.name] = _start_value(dim)
-    lr = space[LR]
-    point[LR] = lr.value if lr.fixed else space.lr_range(point[OPTIMIZER])[0]
-    return _ordered(space, point)
+            point[LR] = dim.value if dim.fixed else space.lr_range(point[OPTIMIZER])[0]
+        elif dim.when is None or point.get(dim.when[0]) in dim.when[1]:
+            point[dim.name] = _start_value(dim)
+    return point
 
 
 def _start_value(dim: Dimension) -> Any:
@@ -352,49 +644,144 @@ def _start_value(dim: Dimension) -> Any:
     start = dim.row.start
     if dim.kind == "choice":
         return start if start in dim.choices else dim.choices[0]
-    assert dim.low is not None and dim.high is not None
-    clipped = min(max(start, dim.low), dim.high)
+    low, high = dim.bounds
+    clipped = min(max(start, low), high)
     return int(clipped) if dim.kind in ("int", "pow2") else float(clipped)
 
 
 def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
     """Compiles ``space`` to a native HyperOpt space.
 
-    The learning rate lives inside an ``hp.choice`` over the optimizers (label ``lr_<optimizer>``),
-    so TPE models it per optimizer. Powers of two are sampled as integer exponents, so TPE sees
+    A parent with conditional children becomes ``hp.choice`` over one dict per value holding the
+    children that exist under it (labels ``<child>_<value>``: ``lr_adam``, ``warmup_steps_noam``),
+    so TPE models them per branch. Powers of two are sampled as integer exponents, so TPE sees
     their order. The sampled dict is nested; :func:`flatten` makes it one level.
     """
     from hyperopt import hp
 
-    compiled: dict[str, Any] = {}
-    for dim in space.dims:
-        if dim.name == LR:
-            continue
+    def expr(dim: Dimension, label: str, parent_value: Any = None) -> Any:
         if dim.fixed:
-            compiled[dim.name] = dim.value
-        elif dim.kind == "log":
-            low, high = dim.bounds
-            compiled[dim.name] = hp.loguniform(dim.name, math.log(low), math.log(high))
-        elif dim.kind == "float":
-            compiled[dim.name] = hp.uniform(dim.name, *dim.bounds)
-        elif dim.kind == "int":
-            compiled[dim.name] = hp.uniformint(dim.name, *dim.bounds)
-        elif dim.kind == "pow2":
-            exponents = [int(math.log2(bound)) for bound in dim.bounds]
-            compiled[dim.name] = 2 ** hp.uniformint(_exponent_label(dim.name), *exponents)
-        else:
-            compiled[dim.name] = hp.choice(dim.name, list(dim.choices))
-    lr = space[LR]
-    branches = []
-    for name, low, high in lr.lr_ranges:
-        value = (
-            lr.value if lr.fixed else hp.loguniform(_lr_label(name), math.log(low), math.log(high))
-        )
-        branches.append({OPTIMIZER: name, LR: value})
-    if space[OPTIMIZER].fixed:
-        compiled[OPTIMIZER] = branches[0]
-    else:
-        compiled[OPTIMIZER] = hp.choice(OPTIMIZER, branches)
+            return dim.value
+        if dim.kind == "choice":
+            return hp.choice(label, list(dim.choices))
+        low, high = dim.range_for(parent_value)
+        if dim.kind == "log":
+            return hp.loguniform(label, math.log(low), math.log(high))
+        if dim.kind == "float":
+            return hp.uniform(label, low, high)
+        if dim.kind == "int":
+            return hp.uniformint(label, low, high)
+        exponents = [int(math.log2(bound)) for bound in (low, high)]
+        return 2 ** hp.uniformint(_exponent_label(label), *exponents)
+
+    return _compile(space, expr, lambda name, branches: hp.choice(name, branches))
+
+
+def to_tune(space: SearchSpace) -> dict[str, Any]:
+    """Compiles ``space`` to Ray Tune domains (``tune.choice`` of per-value dicts for
+    conditionals, which Ray resolves natively; :func:`flatten` makes samples one level)."""
+    from ray import tune
+
+    def expr(dim: Dimension, label: str, parent_value: Any = None) -> Any:
+        if dim.fixed:
+            return dim.value
+        if dim.kind == "choice":
+            return tune.choice(list(dim.choices))
+        low, high = dim.range_for(parent_value)
+        if dim.kind == "log":
+            return tune.loguniform(low, high)
+        if dim.kind == "float":
+            return tune.uniform(low, high)
+        if dim.kind == "int":
+            return tune.randint(int(low), int(high) + 1)
+        return tune.choice(powers_of_two(low, high))
+
+    return _compile(space, expr, lambda name, branches: tune.choice(branches))
+
+
+def to_grid(space: SearchSpace, points: int) -> dict[str, Any]:
+    """Compiles ``space`` to a Ray Tune grid: every combination of ``points`` values per range
+    (log-spaced on log ranges and powers of two) and every choice; a parent's grid lists one dict
+    per value and per combination of its children, so the lr grid follows each optimizer."""
+    from ray import tune
+
+    def branch_grid(dim: Dimension, parent_value: Any = None) -> list[Any]:
+        return grid_values(dim, points, parent_value)
+
+    grid: dict[str, Any] = {}
+    for dim in space.top_level():
+        children = space.children(dim.name)
+        if not children:
+            grid[dim.name] = tune.grid_search(branch_grid(dim))
+            continue
+        branches = []
+        for value in dim.choices_or_range():
+            active = [c for c in children if value in c.when[1]]  # type: ignore[index]
+            for combo in itertools.product(*(branch_grid(c, value) for c in active)):
+                names = [c.name for c in active]
+                branches.append({dim.name: value, **dict(zip(names, combo, strict=True))})
+        grid[dim.name] = tune.grid_search(branches)
+    return grid
+
+
+def grid_values(dim: Dimension, points: int, parent_value: Any = None) -> list[Any]:
+    """The grid's values for one dimension: its choices, or ``points`` spread over its range."""
+    if dim.fixed:
+        return [dim.value]
+    if dim.kind == "choice":
+        return list(dim.choices)
+    low, high = dim.range_for(parent_value)
+    if dim.kind == "pow2":
+        powers = powers_of_two(low, high)
+        picks = _spread(0, len(powers) - 1, min(points, len(powers)))
+        return sorted({powers[round(i)] for i in picks})
+    if dim.kind == "int":
+        return sorted({round(v) for v in _spread(low, high, points)})
+    if dim.kind == "log":
+        logs = _spread(math.log10(low), math.log10(high), points)
+        return [float(f"{10**v:.3g}") for v in logs]
+    return [float(f"{v:.3g}") for v in _spread(low, high, points)]
+
+
+def grid_size(space: SearchSpace, points: int) -> int:
+    """How many trials the grid of ``space`` has."""
+    size = 1
+    for dim in space.top_level():
+        children = space.children(dim.name)
+        if not children:
+            size *= len(grid_values(dim, points))
+            continue
+        branches = 0
+        for value in dim.choices_or_range():
+            active = [c for c in children if c.when is not None and value in c.when[1]]
+            branches += math.prod(len(grid_values(c, points, value)) for c in active)
+        size *= branches
+    return size
+
+
+def _spread(low: float, high: float, points: int) -> list[float]:
+    if points == 1:
+        return [low]
+    return [low + (high - low) * i / (points - 1) for i in range(points)]
+
+
+def _compile(space: SearchSpace, expr: Any, choice: Any) -> dict[str, Any]:
+    compiled: dict[str, Any] = {}
+    for dim in space.top_level():
+        children = space.children(dim.name)
+        if not children:
+            compiled[dim.name] = expr(dim, dim.name)
+            continue
+        branches = [
+            {dim.name: value}
+            | {
+                c.name: expr(c, f"{c.name}_{value}", value)
+                for c in children
+                if value in c.when[1]  # type: ignore[index]
+            }
+            for value in dim.choices_or_range()
+        ]
+        compiled[dim.name] = branches[0] if dim.fixed else choice(dim.name, branches)
     return compiled
 
 
@@ -405,56 +792,28 @@ def to_hyperopt_point(space: SearchSpace, config: Mapping[str, Any]) -> dict[str
     ``points_to_evaluate`` breaks it (ray-project/ray #28753, #37582).
     """
     point: dict[str, Any] = {}
-    for dim in space.dims:
-        if dim.fixed or dim.name == LR:
-            continue
+
+    def put(dim: Dimension, label: str) -> None:
         value = config[dim.name]
+        if dim.fixed:
+            return
         if dim.kind == "choice":
-            point[dim.name] = list(dim.choices).index(value)
+            point[label] = list(dim.choices).index(value)
         elif dim.kind == "pow2":
-            point[_exponent_label(dim.name)] = int(math.log2(value))
+            point[_exponent_label(label)] = int(math.log2(value))
         else:
-            point[dim.name] = value
-    if not space[LR].fixed:
-        point[_lr_label(config[OPTIMIZER])] = config[LR]
+            point[label] = value
+
+    for dim in space.top_level():
+        put(dim, dim.name)
+        for child in space.children(dim.name):
+            if config[dim.name] in child.when[1]:  # type: ignore[index]
+                put(child, f"{child.name}_{config[dim.name]}")
     return point
 
 
-def to_tune(space: SearchSpace) -> dict[str, Any]:
-    """Compiles ``space`` to Ray Tune domains (for random search with Ray's own generator).
-
-    The conditional learning rate is a ``tune.choice`` of per-optimizer dicts, which Ray resolves
-    natively; :func:`flatten` makes sampled configs one level.
-    """
-    from ray import tune
-
-    compiled: dict[str, Any] = {}
-    for dim in space.dims:
-        if dim.name == LR:
-            continue
-        if dim.fixed:
-            compiled[dim.name] = dim.value
-        elif dim.kind == "log":
-            compiled[dim.name] = tune.loguniform(*dim.bounds)
-        elif dim.kind == "float":
-            compiled[dim.name] = tune.uniform(*dim.bounds)
-        elif dim.kind == "int":
-            compiled[dim.name] = tune.randint(int(dim.bounds[0]), int(dim.bounds[1]) + 1)
-        elif dim.kind == "pow2":
-            compiled[dim.name] = tune.choice(powers_of_two(*dim.bounds))
-        else:
-            compiled[dim.name] = tune.choice(list(dim.choices))
-    lr = space[LR]
-    branches = [
-        {OPTIMIZER: name, LR: lr.value if lr.fixed else tune.loguniform(low, high)}
-        for name, low, high in lr.lr_ranges
-    ]
-    compiled[OPTIMIZER] = branches[0] if space[OPTIMIZER].fixed else tune.choice(branches)
-    return compiled
-
-
 def flatten(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Lifts the conditional branch into one level and turns numpy scalars into Python ones.
+    """Lifts conditional branches into one level and turns numpy scalars into Python ones.
 
     ``{"optimizer": {"optimizer": "adam", "lr": 0.003}, "dropout": 0.1}`` becomes
     ``{"optimizer": "adam", "lr": 0.003, "dropout": 0.1}``. Flat configs pass through unchanged.
@@ -475,30 +834,42 @@ def sample(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
 
     rng = np.random.default_rng(seed)
     compiled = to_hyperopt(space)
-    return [_ordered(space, flatten(stochastic.sample(compiled, rng=rng))) for _ in range(n)]
+    return [ordered(space, flatten(stochastic.sample(compiled, rng=rng))) for _ in range(n)]
 
 
 def contains(space: SearchSpace, config: Mapping[str, Any]) -> bool:
-    """Whether a flat configuration lies inside the space (every value in its domain)."""
-    return all(_dim_contains(space, dim, config) for dim in space.dims)
+    """Whether a flat configuration is one of the space's: exactly the active dimensions, each
+    value inside its domain."""
+    active = space.active(config)
+    if set(config) != {dim.name for dim in active}:
+        return False
+    return all(_dim_contains(dim, config) for dim in active)
 
 
-def _dim_contains(space: SearchSpace, dim: Dimension, config: Mapping[str, Any]) -> bool:
-    value = config.get(dim.name)
+def _dim_contains(dim: Dimension, config: Mapping[str, Any]) -> bool:
+    value: Any = config.get(dim.name)
     if dim.fixed:
         return bool(value == dim.value)
     if dim.kind == "choice":
         return value in dim.choices
-    low, high = space.lr_range(config[OPTIMIZER]) if dim.name == LR else dim.bounds
-    if not isinstance(value, (int, float)) or (dim.kind == "pow2" and not _is_pow2(value)):
+    if not _is_number(value) or (dim.kind == "pow2" and not _is_pow2(value)):
         return False
-    return low <= value <= high
+    parent_value = config.get(dim.when[0]) if dim.when else None
+    low, high = dim.range_for(parent_value)
+    return bool(low <= value <= high)
+
+
+def ordered(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with keys in the space's order (tables' order), unknown keys last."""
+    order = [d.name for d in space.dims]
+    known = {k: config[k] for k in order if k in config}
+    return known | {k: v for k, v in config.items() if k not in known}
 
 
 def format_tables(names: Sequence[str] | None = None) -> str:
     """The recommendation tables as Markdown, for ``raytune-hp spaces``."""
-    names = list(names or ["lr", *TABLES])
     valid = ["lr", *TABLES]
+    names = list(names or valid)
     for name in names:
         if name not in valid:
             raise SearchSpaceError(f"TABLE must be one of {', '.join(valid)}; got {name!r}")
@@ -506,38 +877,83 @@ def format_tables(names: Sequence[str] | None = None) -> str:
     for name in names:
         if name == "lr":
             lines = [
-                "## Learning rate by optimizer (log-uniform; fine-tuning: ×0.01)",
+                "## Learning rate by optimizer (always log-uniform)",
                 "",
-                "| optimizer | name in configs | lr range | notes |",
-                "|---|---|---|---|",
+                "| optimizer | name in configs | lr range | fine-tuning (×0.01) | notes |",
+                "|---|---|---|---|---|",
             ]
-            lines += [
-                f"| {r.label} | `{r.name}` | [{_fmt(r.low)}, {_fmt(r.high)}] | {r.note} |"
-                for r in LR_TABLE
-            ]
+            for opt in LR_TABLE:
+                table_range = f"[{_fmt(opt.low)}, {_fmt(opt.high)}]"
+                fine = f"[{_fmt(opt.low * FINE_TUNE_FACTOR)}, {_fmt(opt.high * FINE_TUNE_FACTOR)}]"
+                lines.append(
+                    f"| {opt.label} | `{opt.name}` | {table_range} | {fine} | {opt.note} |"
+                )
         else:
+            table = TABLES[name]
             lines = [
-                f"## {name.upper() if name == 'cnn' else name.capitalize()}",
+                f"## {table.title}",
                 "",
                 "| hyperparameter | range | start from | how to tune | notes |",
                 "|---|---|---|---|---|",
             ]
-            for r in TABLES[name]:
+            for r in table.rows:
                 domain = "table lr" if r.name == LR else _domain_text(r)
+                if r.when and r.name != LR:
+                    domain += f" (when {r.when[0]} is {' or '.join(map(str, r.when[1]))})"
                 lines.append(f"| `{r.name}` | {domain} | {r.start} | {r.how} | {r.note} |")
         parts.append("\n".join(lines))
+    models = "\n".join(f"- `{m}`: {', '.join(t)}" for m, t in MODEL_TABLES.items())
+    parts.append(f"## Tables each model draws from\n\n{models}")
     return "\n\n".join(parts) + "\n"
 
 
-def _ordered(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
-    order = [d.name for d in space.dims]
-    return {k: config[k] for k in order if k in config} | {
-        k: v for k, v in config.items() if k not in order
-    }
+def format_space(space: SearchSpace) -> str:
+    """One config's resolved space as Markdown: what is searched, fixed, added or outside."""
+    title = f"## Search space of the {space.model} model" + (
+        " (fine-tuning)" if space.fine_tune else ""
+    )
+    lines = [title, "", "| hyperparameter | searched over | start | note |", "|---|---|---|---|"]
+    start = start_point(space)
+    for dim in space.dims:
+        if dim.name == LR and not dim.fixed:
+            domain = ", ".join(f"{n}: [{_fmt(lo)}, {_fmt(hi)}]" for n, lo, hi in dim.lr_ranges)
+            domain = f"log-uniform by optimizer: {domain}"
+        elif dim.fixed:
+            domain = f"fixed at {dim.value}"
+        elif dim.kind == "choice":
+            domain = f"one of {list(dim.choices)}"
+        else:
+            low, high = dim.bounds
+            domain = f"{dim.kind} [{_fmt(low)}, {_fmt(high)}]"
+        notes = []
+        if dim.outside:
+            notes.append("**outside the table** (outside_table: true)")
+        if dim.custom:
+            notes.append("the config's own hyperparameter")
+        if dim.when and dim.name != LR:
+            notes.append(f"when {dim.when[0]} is {' or '.join(map(str, dim.when[1]))}")
+        lines.append(
+            f"| `{dim.name}` | {domain} | {start.get(dim.name, '–')} | {'; '.join(notes)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
-def _lr_label(optimizer: str) -> str:
-    return f"{LR}_{optimizer}"
+def outside_notes(space: SearchSpace) -> list[str]:
+    """One line per override that leaves its table, for commands to show beside their output."""
+    return [
+        f"space.{dim.name} leaves the recommendation table on purpose ({OUTSIDE}: true): "
+        f"{'fixed at ' + str(dim.value) if dim.fixed else _describe_domain(dim)}"
+        for dim in space.dims
+        if dim.outside
+    ]
+
+
+def _describe_domain(dim: Dimension) -> str:
+    if dim.lr_ranges:
+        return ", ".join(f"{n} [{_fmt(lo)}, {_fmt(hi)}]" for n, lo, hi in dim.lr_ranges)
+    if dim.kind == "choice":
+        return f"one of {list(dim.choices)}"
+    return f"[{_fmt(dim.bounds[0])}, {_fmt(dim.bounds[1])}]"
 
 
 def _exponent_label(name: str) -> str:
@@ -546,7 +962,7 @@ def _exponent_label(name: str) -> str:
 
 def powers_of_two(low: float, high: float) -> list[int]:
     """The powers of two in ``[low, high]``."""
-    return [2**e for e in range(int(math.log2(low)), int(math.log2(high)) + 1)]
+    return [2**e for e in range(math.ceil(math.log2(low)), math.floor(math.log2(high)) + 1)]
 
 
 def _is_pow2(value: Any) -> bool:
@@ -558,8 +974,12 @@ def _is_pow2(value: Any) -> bool:
     )
 
 
-def _is_positive_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_positive(value: Any) -> bool:
+    return _is_number(value) and value > 0
 
 
 def _plain(value: Any) -> Any:

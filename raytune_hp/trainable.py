@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from raytune_hp.data import Dataset
+from raytune_hp.lr_schedules import build_scheduler
 from raytune_hp.metrics import DIVERGED, EPOCH, LR, NUM_PARAMS, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from raytune_hp.models import build_model, count_parameters
 from raytune_hp.spaces import OPTIMIZER, flatten
@@ -41,12 +43,18 @@ Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """What every trial of an experiment shares: the model family, the epoch budget, the seed."""
+    """What every trial of an experiment shares: the model, the epoch budget, the seed.
+
+    ``model`` is a built-in model's name; ``builder`` a user's model builder and ``function`` a
+    user's whole training function, both resolved from the config's import paths.
+    """
 
     model: str
     max_epochs: int
     seed: int
     cpu_threads: int = 1
+    builder: Callable[..., nn.Module] | None = None
+    function: Callable[..., None] | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -80,27 +88,49 @@ def select_device() -> torch.device:
     return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
 
+@dataclass(frozen=True)
+class StepRule:
+    """How one optimizer step is taken: the tricks of the tables that act on every step."""
+
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+
+    @classmethod
+    def from_hp(cls, hp: Mapping[str, Any]) -> StepRule:
+        clip = hp.get("grad_clip")
+        return cls(float(hp.get("label_smoothing", 0.0)), float(clip) if clip else None)
+
+
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     x: torch.Tensor,
     y: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
     on_step: Callable[[float, float], None],
+    rule: StepRule = StepRule(),
 ) -> float:
-    """One pass over ``(x, y)`` in a seeded random order; returns the mean training loss."""
+    """One pass over ``(x, y)`` in a seeded random order; returns the mean training loss.
+
+    ``on_step(loss, lr)`` sees every step's loss and the learning rate that step used.
+    """
     model.train()
     order = torch.randperm(len(x), generator=generator).to(x.device)
     total = torch.zeros((), device=x.device)
     for start in range(0, len(x), batch_size):
         idx = order[start : start + batch_size]
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(model(x[idx]), y[idx], label_smoothing=rule.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if rule.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), rule.grad_clip)
+        lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
+        scheduler.step()
         total += loss.detach() * len(idx)
-        on_step(loss.item(), optimizer.param_groups[0]["lr"])
+        on_step(loss.item(), lr)
     return float(total) / len(x)
 
 
@@ -137,13 +167,21 @@ def train(
     torch.set_num_threads(max(1, settings.cpu_threads))
     seed_everything(settings.seed)
     device = select_device()
-    model = build_model(settings.model, hp, data.input_shape, data.num_classes).to(device)
-    optimizer = build_optimizer(hp[OPTIMIZER], model.parameters(), hp[LR], hp["weight_decay"])
+    builder = settings.builder or functools.partial(build_model, settings.model)
+    model = builder(hp, data.input_shape, data.num_classes).to(device)
+    optimizer = build_optimizer(
+        hp[OPTIMIZER], model.parameters(), hp[LR], hp.get("weight_decay", 0.0)
+    )
+    batch_size = int(hp["batch_size"])
+    total_steps = settings.max_epochs * math.ceil(len(data.x_train) / batch_size)
+    scheduler = build_scheduler(optimizer, hp, total_steps)
+    rule = StepRule.from_hp(hp)
     generator = torch.Generator().manual_seed(settings.seed)
     first_epoch, step = 1, 0
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
         first_epoch, step = state["epoch"] + 1, state["step"]
@@ -161,7 +199,7 @@ def train(
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
             train_loss = train_one_epoch(
-                model, optimizer, x_train, y_train, int(hp["batch_size"]), generator, on_step
+                model, optimizer, scheduler, x_train, y_train, batch_size, generator, on_step, rule
             )
             val_loss, val_acc = evaluate(model, x_val, y_val)
             diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
@@ -182,6 +220,7 @@ def train(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
                     "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     "epoch": epoch,
@@ -220,4 +259,48 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
             torch.save(trial_state, os.path.join(folder, _STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(config, data, settings, context.get_trial_dir(), report, state)
+    if settings.function is not None:
+        run_function(
+            settings.function, config, data, settings, context.get_trial_dir(), report, state
+        )
+    else:
+        train(config, data, settings, context.get_trial_dir(), report, state)
+
+
+def run_function(
+    function: Callable[..., None],
+    hp: Mapping[str, Any],
+    data: Dataset,
+    settings: TrialSettings,
+    log_dir: str | Path,
+    report: Report,
+    state: Mapping[str, Any] | None = None,
+) -> None:
+    """Runs a user's whole training function with raytune-hp's reporting around it.
+
+    The function is called as ``function(hp, data, report, max_epochs=..., state=...)`` and calls
+    ``report(metrics, state=None)`` once per epoch; ``metrics`` must hold ``epoch`` and at least
+    one of the metrics the search can optimize. Every report goes to TensorBoard and to Ray Tune
+    (with ``state`` as the checkpoint), so ASHA, the searchers and the summary work as for a
+    built-in model.
+    """
+    hp = flatten(hp)
+    seed_everything(settings.seed)
+    writer = TrialWriter(log_dir, hp)
+
+    def user_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> None:
+        if EPOCH not in metrics or not {VAL_ACC, VAL_LOSS} & set(metrics):
+            raise ValueError(
+                f"train.function's report(metrics) must include {EPOCH!r} and {VAL_ACC!r} or "
+                f"{VAL_LOSS!r}; got keys {sorted(metrics)}"
+            )
+        epoch = int(metrics[EPOCH])
+        writer.epoch(epoch, metrics)
+        if epoch >= settings.max_epochs:
+            writer.finished()
+        report(dict(metrics), dict(state or {}))
+
+    try:
+        function(hp, data, user_report, max_epochs=settings.max_epochs, state=state)
+    finally:
+        writer.close()

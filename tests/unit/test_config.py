@@ -103,8 +103,13 @@ def test_a_wrong_type_or_impossible_value_names_key_rule_and_value(
 @pytest.mark.parametrize(
     ("text", "key", "valid", "given"),
     [
-        ("search:\n  strategy: grid\n", "search.strategy", ["'bayes'", "'random'"], "'grid'"),
-        ("model:\n  name: rnn\n", "model.name", ["'cnn'"], "'rnn'"),
+        (
+            "search:\n  strategy: hyperband\n",
+            "search.strategy",
+            ["'grid'", "'random'", "'bayes'", "'coarse-to-fine'"],
+            "'hyperband'",
+        ),
+        ("model:\n  name: vit\n", "model.name", ["'cnn'", "'rnn'", "'transformer'"], "'vit'"),
         ("early_stopping:\n  name: median\n", "early_stopping.name", ["'asha'", "'none'"],
          "'median'"),
         ("train:\n  metric: acc\n", "train.metric", ["'val_acc'", "'val_loss'"], "'acc'"),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.search import build_searcher, initial_points
+from raytune_hp.search import hyperopt_searcher, initial_points
 from raytune_hp.spaces import contains, start_point
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
@@ -18,6 +18,12 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 
 def _config(*overrides: str) -> ExperimentConfig:
     return load_config(QUICKSTART, list(overrides))
+
+
+def build_searcher(config: ExperimentConfig, max_concurrent: int) -> Any:
+    space = config.search_space()
+    strategy, budget = config.search.strategy, config.search.num_samples
+    return hyperopt_searcher(config, space, max_concurrent, strategy, budget)
 
 
 def _drive(

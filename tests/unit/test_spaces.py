@@ -175,8 +175,9 @@ def test_a_single_optimizer_is_fixed() -> None:
 
 
 def test_an_unknown_model_lists_the_valid_ones() -> None:
-    with pytest.raises(SearchSpaceError, match=r"^model must be one of cnn; got 'rnn'$"):
-        resolve_space("rnn")
+    message = r"^model.name must be one of cnn, mlp, rnn, transformer; got 'vit'$"
+    with pytest.raises(SearchSpaceError, match=message):
+        resolve_space("vit")
 
 
 # --- the starting point ------------------------------------------------------------------------
@@ -269,6 +270,9 @@ def test_format_tables_prints_only_the_tables_asked_for() -> None:
 
 
 def test_format_tables_refuses_an_unknown_table() -> None:
-    message = r"^TABLE must be one of lr, optimization, cnn; got 'nope'$"
+    message = (
+        r"^TABLE must be one of lr, optimization, regularization, cnn, rnn, transformer, mlp, "
+        r"tricks, schedule; got 'nope'$"
+    )
     with pytest.raises(SearchSpaceError, match=message):
         format_tables(["nope"])
