@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from raytune_hp.errors import RaytuneHPError
 
@@ -40,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--resume", action="store_true", help="continue an existing experiment")
     tune.add_argument("--address", help="attach to a running Ray cluster, e.g. auto")
 
-    spaces = commands.add_parser("spaces", help="print the recommendation tables")
-    spaces.add_argument("tables", nargs="*", metavar="TABLE", help="lr, optimization, cnn")
+    spaces = commands.add_parser(
+        "spaces", help="print the recommendation tables, or one config's resolved space"
+    )
+    spaces.add_argument("tables", nargs="*", metavar="TABLE", help="e.g. lr, optimization, cnn")
+    spaces.add_argument("--config", help="print this experiment config's space instead")
+    spaces.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     sample = commands.add_parser("sample", help="print configurations drawn from a config's space")
     sample.add_argument("config")
@@ -53,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code."""
     args = _parser().parse_args(argv)
+    # As with `python -m`, the current folder is importable: configs name the user's own code
+    # (model.builder, data.loader, train.function) by import path from there.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return _COMMANDS[args.command](args)
     except RaytuneHPError as exc:
@@ -95,10 +105,24 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _spaces(args: argparse.Namespace) -> int:
-    from raytune_hp.spaces import format_tables
+    from raytune_hp.spaces import format_space, format_tables
 
+    if args.config:
+        from raytune_hp.config import load_config
+
+        space = load_config(args.config, args.overrides).search_space()
+        print(format_space(space), end="")
+        _print_outside_notes(space)
+        return EXIT_OK
     print(format_tables(args.tables or None), end="")
     return EXIT_OK
+
+
+def _print_outside_notes(space: Any) -> None:
+    from raytune_hp.spaces import outside_notes
+
+    for note in outside_notes(space):
+        print(f"raytune-hp: note: {note}", file=sys.stderr)
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -109,7 +133,9 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"-n must be an integer ≥ 1; got {args.n}")
     config = load_config(args.config, args.overrides)
-    for point in sample(config.search_space(), args.n, config.seed):
+    space = config.search_space()
+    _print_outside_notes(space)
+    for point in sample(space, args.n, config.seed):
         print(json.dumps(point))
     return EXIT_OK
 

@@ -128,29 +128,26 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
     coarse_samples = max(1, round(config.search.num_samples * config.search.coarse_fraction))
     fine_samples = max(1, config.search.num_samples - coarse_samples)
     runner.run(coarse, space, "random", coarse_samples)
+    from raytune_hp.search import Prior, narrowed_space
+
+    trials = [t for t in load_trials(runner.exp_dir / coarse, config) if t.best is not None]
     fine_file = runner.exp_dir / FINE_SPACE_FILE
     if fine_file.exists():
         overrides = yaml.safe_load(fine_file.read_text())
     else:
-        trials = [t for t in load_trials(runner.exp_dir / coarse, config) if t.best is not None]
         top_k = config.search.top_k or max(3, math.ceil(0.2 * len(trials)))
-        from raytune_hp.search import narrowed_space
-
         narrowed = narrowed_space(space, [t.hparams for t in trials[:top_k]])
-        overrides = {**_space_keys(config.space), **narrowed}
+        # What the config fixed, added or set for the whole space stays as it was.
+        overrides = {**config.space, **narrowed}
         fine_file.write_text(yaml.safe_dump(overrides, sort_keys=False))
     fine_space = resolve_space(space.model, overrides, tables=_tables(config))
-    runner.run(fine, fine_space, "bayes", fine_samples)
-
-
-def _space_keys(space: dict[str, Any]) -> dict[str, Any]:
-    """The config's whole-space keys (fine_tune, include) and its own hyperparameters, which the
-    fine phase keeps as they were."""
-    return {
-        key: value
-        for key, value in space.items()
-        if key in ("fine_tune", "include") or (isinstance(value, dict) and "kind" in value)
-    }
+    # The coarse trials inside the fine space are TPE's history from the start; none is re-run.
+    priors = [
+        Prior(t.hparams, t.best)
+        for t in trials
+        if t.best is not None and contains(fine_space, t.hparams)
+    ]
+    runner.run(fine, fine_space, "bayes", fine_samples, priors, start_points=[])
 
 
 def _tables(config: ExperimentConfig) -> list[str] | None:
@@ -176,6 +173,7 @@ class _PhaseRunner:
         strategy: str,
         num_samples: int,
         priors: list[Any] | None = None,
+        start_points: list[dict[str, Any]] | None = None,
     ) -> None:
         from ray import tune
 
@@ -190,7 +188,9 @@ class _PhaseRunner:
         if phase and (storage / name).exists():
             return  # a finished phase of an experiment being resumed
         slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
-        plan = build_search(self.config, space, slots, strategy, num_samples, priors or ())
+        plan = build_search(
+            self.config, space, slots, strategy, num_samples, priors or (), start_points
+        )
         tune.Tuner(
             self.trainable,
             param_space=plan.param_space,

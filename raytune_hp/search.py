@@ -6,8 +6,8 @@ a conditional space: its ``points_to_evaluate`` merge fails on nested choices). 
 tables' recommended starting point first, both are seeded from the config, and concurrency is
 always explicit so TPE stays model-based (ray-project/ray #14770). ``bayes`` can be warm-started:
 earlier experiments' trials join TPE's history and their best configuration goes first. ``grid``
-is Ray's own generator over :func:`raytune_hp.spaces.to_grid`. ``coarse-to-fine`` is two of
-these phases; :func:`narrowed_space` draws the second phase's space around the first's best.
+hands out :func:`raytune_hp.spaces.grid`'s points. ``coarse-to-fine`` is two phases (random,
+then TPE); :func:`narrowed_space` draws the second phase's space around the first's best.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +30,8 @@ from raytune_hp.spaces import (
     OUTSIDE,
     SearchSpace,
     flatten,
+    grid,
     start_point,
-    to_grid,
     to_hyperopt,
     to_hyperopt_point,
 )
@@ -70,18 +71,23 @@ def build_search(
     strategy: str | None = None,
     num_samples: int | None = None,
     priors: Sequence[Prior] = (),
+    start_points: Sequence[dict[str, Any]] | None = None,
 ) -> SearchPlan:
     """The searcher for ``strategy`` (default: the config's) over ``space``, limited to
-    ``max_concurrent`` open trials. ``priors`` warm-start TPE (``bayes`` only)."""
+    ``max_concurrent`` open trials. ``priors`` warm-start TPE (``bayes`` only); ``start_points``
+    replace the default first trials (the priors' best, then the tables' start)."""
     strategy = strategy or config.search.strategy
     num_samples = num_samples or config.search.num_samples
     if strategy == "grid":
-        from ray.tune.search.basic_variant import BasicVariantGenerator
+        from ray.tune.search import ConcurrencyLimiter
 
-        grid = to_grid(space, config.search.grid_points)
-        return SearchPlan(BasicVariantGenerator(max_concurrent=max_concurrent), 1, grid)
+        points = grid(space, config.search.grid_points)
+        searcher = _grid_searcher_class()(points, config.train.metric, config.train.mode)
+        return SearchPlan(ConcurrencyLimiter(searcher, max_concurrent), len(points))
     return SearchPlan(
-        hyperopt_searcher(config, space, max_concurrent, strategy, num_samples, priors),
+        hyperopt_searcher(
+            config, space, max_concurrent, strategy, num_samples, priors, start_points
+        ),
         num_samples,
     )
 
@@ -93,17 +99,22 @@ def hyperopt_searcher(
     strategy: str,
     num_samples: int,
     priors: Sequence[Prior] = (),
+    start_points: Sequence[dict[str, Any]] | None = None,
 ) -> Any:
     """``HyperOptSearch`` (TPE for ``bayes``, random sampling for ``random``) behind a
-    ``ConcurrencyLimiter``; the earlier experiments' best first, then the tables' start."""
+    ``ConcurrencyLimiter``; unless ``start_points`` says otherwise, the earlier experiments' best
+    first, then the tables' start."""
     import hyperopt
     from ray.tune.search import ConcurrencyLimiter
 
     sign = -1.0 if config.train.mode == "max" else 1.0
-    points = [start_point(space)]
-    if priors:
-        best = min(priors, key=lambda prior: sign * prior.metric)
-        points = [best.config] + [p for p in points if p != best.config]
+    if start_points is not None:
+        points = list(start_points)
+    else:
+        points = [start_point(space)]
+        if priors:
+            best = min(priors, key=lambda prior: sign * prior.metric)
+            points = [best.config] + [p for p in points if p != best.config]
     searcher = _tables_hyperopt_search_class()(
         space=to_hyperopt(space),
         metric=config.train.metric,
@@ -166,6 +177,42 @@ def _widened(
     new_high = min(to(high), to(max(values)) + step)
     # exp(log(x)) can miss x by an ulp: clip back into the coarse range.
     return max(low, min(back(new_low), min(values))), min(high, max(back(new_high), max(values)))
+
+
+def _grid_searcher_class() -> Any:
+    """A Ray ``Searcher`` that hands out a fixed list of flat configurations, then finishes.
+
+    Ray's own grid generator would nest the conditional lr under the optimizer in every trial's
+    config; this keeps configs flat like every other strategy's.
+    """
+    from ray.tune.search import Searcher
+
+    class GridSearcher(Searcher):  # type: ignore[misc]
+        def __init__(self, points: list[dict[str, Any]], metric: str, mode: str) -> None:
+            super().__init__(metric=metric, mode=mode)
+            self._queue = list(points)
+
+        def suggest(self, trial_id: str) -> Any:
+            return self._queue.pop(0) if self._queue else Searcher.FINISHED
+
+        def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+            return None
+
+        def get_state(self) -> dict[str, Any]:
+            return {"queue": self._queue}
+
+        def set_state(self, state: dict[str, Any]) -> None:
+            self._queue = state["queue"]
+
+        def save(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "wb") as file:
+                pickle.dump(self.get_state(), file)
+
+        def restore(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "rb") as file:
+                self.set_state(pickle.load(file))
+
+    return GridSearcher
 
 
 def _tables_hyperopt_search_class() -> Any:

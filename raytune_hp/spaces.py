@@ -6,7 +6,7 @@ choice, lower every learning rate for fine-tuning, include the optional tables (
 or add a hyperparameter of its own. The resolved :class:`SearchSpace` compiles to a native
 HyperOpt space (conditionals as nested ``hp.choice``: the learning rate on the optimizer, the
 schedule's parameters on the schedule; never ``tune.sample_from``), to Ray Tune domains, and to a
-grid.
+list of grid points.
 
 Example:
     >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}})
@@ -699,29 +699,24 @@ def to_tune(space: SearchSpace) -> dict[str, Any]:
     return _compile(space, expr, lambda name, branches: tune.choice(branches))
 
 
-def to_grid(space: SearchSpace, points: int) -> dict[str, Any]:
-    """Compiles ``space`` to a Ray Tune grid: every combination of ``points`` values per range
-    (log-spaced on log ranges and powers of two) and every choice; a parent's grid lists one dict
-    per value and per combination of its children, so the lr grid follows each optimizer."""
-    from ray import tune
-
-    def branch_grid(dim: Dimension, parent_value: Any = None) -> list[Any]:
-        return grid_values(dim, points, parent_value)
-
-    grid: dict[str, Any] = {}
+def grid(space: SearchSpace, points: int) -> list[dict[str, Any]]:
+    """Every combination of the space's grid values, as flat configurations: ``points`` values
+    per range (log-spaced on log ranges and powers of two) and every choice; the children of a
+    conditional (the lr under each optimizer) get their own grid under each of its values."""
+    axes: list[list[dict[str, Any]]] = []
     for dim in space.top_level():
         children = space.children(dim.name)
-        if not children:
-            grid[dim.name] = tune.grid_search(branch_grid(dim))
-            continue
-        branches = []
-        for value in dim.choices_or_range():
-            active = [c for c in children if value in c.when[1]]  # type: ignore[index]
-            for combo in itertools.product(*(branch_grid(c, value) for c in active)):
-                names = [c.name for c in active]
-                branches.append({dim.name: value, **dict(zip(names, combo, strict=True))})
-        grid[dim.name] = tune.grid_search(branches)
-    return grid
+        axis = []
+        for value in grid_values(dim, points):
+            active = [c for c in children if c.when is not None and value in c.when[1]]
+            names = [c.name for c in active]
+            for combo in itertools.product(*(grid_values(c, points, value) for c in active)):
+                axis.append({dim.name: value, **dict(zip(names, combo, strict=True))})
+        axes.append(axis)
+    return [
+        ordered(space, {k: v for part in combo for k, v in part.items()})
+        for combo in itertools.product(*axes)
+    ]
 
 
 def grid_values(dim: Dimension, points: int, parent_value: Any = None) -> list[Any]:

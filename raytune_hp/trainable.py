@@ -14,13 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
 import random
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ _STATE_FILE = "state.pt"
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class TrialSettings:
     """What every trial of an experiment shares: the model, the epoch budget, the seed.
 
@@ -88,7 +88,7 @@ def select_device() -> torch.device:
     return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class StepRule:
     """How one optimizer step is taken: the tricks of the tables that act on every step."""
 
@@ -243,9 +243,7 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
 
     context = tune.get_context()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
-    settings = TrialSettings(
-        settings.model, settings.max_epochs, settings.seed, cpu_threads=max(1, int(cpus))
-    )
+    settings = dataclasses.replace(settings, cpu_threads=max(1, int(cpus)))
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
