@@ -72,7 +72,12 @@ def train(
             logits = model(data.x_val)
             val_loss = float(loss_fn(logits, data.y_val))
             val_acc = float((logits.argmax(1) == data.y_val).float().mean())
-        metrics = {"epoch": epoch, "train_loss": float(loss), "val_loss": val_loss, "val_acc": val_acc}
+        metrics = {
+            "epoch": epoch,
+            "train_loss": float(loss),
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+        }
         report(
             metrics,
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},

@@ -513,8 +513,10 @@ def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
 
 def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
     key = f"space.{LR}"
-    scale = FINE_TUNE_FACTOR if fine_tune else 1.0
-    table = [(n, OPTIMIZERS[n].low * scale, OPTIMIZERS[n].high * scale) for n in optimizers]
+    # Divide rather than multiply by 0.01: 1e-4 * 0.01 is 1.0000000000000002e-06, which would
+    # refuse lr 1e-6 for a fine-tuned AdamW while the message says its range is [1e-06, ...].
+    divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1
+    table = [(n, OPTIMIZERS[n].low / divisor, OPTIMIZERS[n].high / divisor) for n in optimizers]
     row = replace(row, when=(OPTIMIZER, tuple(optimizers)))
     if override is None:
         return Dimension(row, lr_ranges=tuple(table))
