@@ -1,1 +1,1 @@
-"""Examples of a user's own code plugged into raytune-hp by import path (see configs/custom*.yaml)."""
+"""A user's own code, plugged into raytune-hp by import path (configs/custom*.yaml)."""
