@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from raytune_hp.spaces import SCHEDULES  # the schedule table's choices
+
 __all__ = [
     "SCHEDULES",
     "bert_lr",
@@ -43,8 +45,6 @@ __all__ = [
     "noam_lr",
     "step_decay",
 ]
-
-SCHEDULES = ("constant", "step", "cosine", "noam", "bert")
 
 
 def noam_lr(step: int, d_model: int, warmup: int) -> float:

@@ -36,8 +36,6 @@ from raytune_hp.spaces import (
     to_hyperopt_point,
 )
 
-STRATEGIES = ("grid", "random", "bayes", "coarse-to-fine")
-
 
 @dataclass(frozen=True)
 class Prior:

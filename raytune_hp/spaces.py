@@ -31,7 +31,6 @@ KINDS: tuple[str, ...] = ("log", "float", "int", "pow2", "choice")
 LR = "lr"
 OPTIMIZER = "optimizer"
 FINE_TUNE_FACTOR = 0.01
-RESERVED_KEYS = ("fine_tune", "include")
 OUTSIDE = "outside_table"
 
 
