@@ -144,7 +144,8 @@ def narrowed_space(
             continue
         if dim.name == LR:
             ranges = {}
-            for optimizer in {config[OPTIMIZER] for config in best}:
+            chosen = {config[OPTIMIZER] for config in best}
+            for optimizer in [name for name, _, _ in dim.lr_ranges if name in chosen]:
                 mine = [c[LR] for c in best if c[OPTIMIZER] == optimizer]
                 low, high = _widened(mine, *dim.range_for(optimizer), log=True, points=points)
                 ranges[optimizer] = {"low": low, "high": high}
