@@ -88,7 +88,8 @@ def _tune(args: argparse.Namespace) -> int:
     outcome = run_experiment(config, resume=args.resume, address=args.address)
     best = outcome.best
     print()
-    print(f"Experiment: {outcome.exp_dir}  ({len(outcome.trials)} trials)")
+    where = outcome.location
+    print(f"Experiment: {where}  ({len(outcome.trials)} trials)")
     if best is None:
         print("No trial reported a metric: see summary.md for the errors.", file=sys.stderr)
         return EXIT_FAILED
@@ -98,9 +99,9 @@ def _tune(args: argparse.Namespace) -> int:
     )
     for key, value in best.hparams.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
-    print(f"Summary:      {outcome.exp_dir / 'summary.md'}")
-    print(f"Best config:  {outcome.exp_dir / 'best_config.yaml'}")
-    print(f"TensorBoard:  tensorboard --logdir {outcome.exp_dir}")
+    print(f"Summary:      {where}/summary.md")
+    print(f"Best config:  {where}/best_config.yaml")
+    print(f"TensorBoard:  tensorboard --logdir {where}")
     return EXIT_OK
 
 

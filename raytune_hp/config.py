@@ -112,11 +112,13 @@ class TrainConfig(_Section):
 
     ``function`` names your own whole training function (``package.module:function``), called as
     ``function(hp, data, report, state)``; it must report ``epoch`` and the metric every epoch.
+    ``retries``: how often a failed trial (an error, a lost node) restarts from its checkpoint.
     """
 
     max_epochs: int = Field(20, ge=1)
     metric: Literal["val_acc", "val_loss"] = "val_acc"
     function: str | None = Field(None, pattern=IMPORT_PATH)
+    retries: int = Field(2, ge=0)
 
     @property
     def mode(self) -> Literal["min", "max"]:
@@ -162,6 +164,9 @@ class ResourcesConfig(_Section):
 class ExperimentConfig(_Section):
     """A whole experiment: what to train, over which space, with which strategy.
 
+    ``storage`` is a folder or a URI (``s3://bucket/runs``, ``gs://...``). On a cluster of more
+    than one node a folder must be one every node sees (NFS): say so with ``shared_storage``.
+
     ``space`` holds overrides of the recommendation tables: a value fixes a hyperparameter,
     ``{low, high}`` narrows a range, a list restricts a choice.
     """
@@ -169,6 +174,7 @@ class ExperimentConfig(_Section):
     name: str = Field(pattern=_NAME_PATTERN)
     seed: int = Field(0, ge=0)
     storage: str = "runs"
+    shared_storage: bool = False
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -225,14 +231,19 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
+def load_config(
+    path: str | Path, overrides: Iterable[str] = (), text: str | None = None
+) -> ExperimentConfig:
     """Reads, overrides (``KEY=VALUE``, dotted keys) and validates an experiment config.
+
+    ``text``, when given, is the file's content (read from shared storage); ``path`` then only
+    names it in messages.
 
     Raises:
         ConfigError: with one line naming the file, the key, the rule and the value given.
     """
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = _read_yaml(path, text)
     raw.setdefault("name", path.stem)
     for item in overrides:
         _apply_override(raw, item)
@@ -286,9 +297,9 @@ def _check_importable(path: Path, key: str, value: str) -> None:
         )
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, text: str | None = None) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text() if text is None else text
     except OSError as exc:
         raise ConfigError(f"{path}: the config file must be readable; got {exc.strerror}") from None
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,15 +36,21 @@ from raytune_hp.report import (
     write_reports,
 )
 from raytune_hp.spaces import SearchSpace, contains, resolve_space
+from raytune_hp.storage import ExperimentStore
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a finished experiment tells the user."""
+    """What a finished experiment tells the user. ``location`` is a path or a URI."""
 
-    exp_dir: Path
+    location: str
     trials: list[TrialRecord]
     metric: str
+
+    @property
+    def exp_dir(self) -> Path:
+        """The experiment folder, for local storage."""
+        return Path(self.location)
 
     @property
     def best(self) -> TrialRecord | None:
@@ -54,9 +61,9 @@ class Outcome:
         return self.best.best if self.best else None
 
 
-def experiment_dir(config: ExperimentConfig) -> Path:
-    """``<storage>/<name>`` as an absolute path (Ray needs one for local storage)."""
-    return (Path(config.storage).expanduser() / config.name).resolve()
+def experiment_store(config: ExperimentConfig) -> ExperimentStore:
+    """``<storage>/<name>``: an absolute path (Ray needs one for local storage) or a URI."""
+    return ExperimentStore.of(config.storage, config.name)
 
 
 def run_experiment(
@@ -69,18 +76,19 @@ def run_experiment(
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve.
     """
-    exp_dir = experiment_dir(config)
+    store = experiment_store(config)
+    where = store.location
     if resume:
-        if not is_experiment(exp_dir):
-            found = "a folder without them" if exp_dir.exists() else "no such folder"
+        if not is_experiment(store):
+            found = "a folder without them" if store.exists() else "no such folder"
             raise ExperimentExistsError(
-                f"--resume: {exp_dir} must hold an earlier experiment (its {CONFIG_FILE} and Ray's "
+                f"--resume: {where} must hold an earlier experiment (its {CONFIG_FILE} and Ray's "
                 f"experiment state); got {found}"
             )
-        config = load_config(exp_dir / CONFIG_FILE)
-    elif exp_dir.exists():
+        config = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+    elif store.exists():
         raise ExperimentExistsError(
-            f"{exp_dir} must not exist yet for a new experiment; got an existing folder "
+            f"{where} must not exist yet for a new experiment; got an existing folder "
             "(pass --resume to continue it, or --name to start another)"
         )
     space = config.search_space()
@@ -106,20 +114,43 @@ def run_experiment(
             log_to_driver=False,
             configure_logging=True,
         )
-    runner = _PhaseRunner(config, exp_dir, _trainable(config, settings, loader), resume)
+    _check_storage_is_shared(config, store)
+    runner = _PhaseRunner(config, store, _trainable(config, settings, loader), resume)
     if not resume:
-        exp_dir.mkdir(parents=True)
-        (exp_dir / CONFIG_FILE).write_text(config.to_yaml())
-        from raytune_hp.tb_logger import write_experiment_summary
-
-        write_experiment_summary(exp_dir, space)
-    print(f"Experiment folder: {exp_dir}\nTensorBoard:       tensorboard --logdir {exp_dir}\n")
+        store.write_text(CONFIG_FILE, config.to_yaml())
+        _write_experiment_summary(store, space)
+    print(f"Experiment folder: {where}\nTensorBoard:       tensorboard --logdir {where}\n")
     if config.search.strategy == "coarse-to-fine":
         _coarse_to_fine(runner, config, space)
     else:
         runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
-    trials = write_reports(exp_dir, config)
-    return Outcome(exp_dir, trials, config.train.metric)
+    trials = write_reports(store, config)
+    return Outcome(where, trials, config.train.metric)
+
+
+def _check_storage_is_shared(config: ExperimentConfig, store: ExperimentStore) -> None:
+    """Since Ray 2.7 the head no longer gathers trial folders: on more than one node every node
+    must write to one shared place (ray-project/ray #37177)."""
+    import ray
+
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+    if nodes > 1 and store.is_local and not config.shared_storage:
+        raise ConfigError(
+            f"storage must be shared by all {nodes} nodes of the cluster (s3://..., gs://..., or "
+            "an NFS folder with shared_storage: true); got the local folder "
+            f"{config.storage!r}"
+        )
+
+
+def _write_experiment_summary(store: ExperimentStore, space: SearchSpace) -> None:
+    from raytune_hp.tb_logger import write_experiment_summary
+
+    if store.is_local:
+        write_experiment_summary(store.location, space)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        write_experiment_summary(folder, space)
+        store.upload(folder)
 
 
 def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: SearchSpace) -> None:
@@ -130,16 +161,15 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
     runner.run(coarse, space, "random", coarse_samples)
     from raytune_hp.search import Prior, narrowed_space
 
-    trials = [t for t in load_trials(runner.exp_dir / coarse, config) if t.best is not None]
-    fine_file = runner.exp_dir / FINE_SPACE_FILE
-    if fine_file.exists():
-        overrides = yaml.safe_load(fine_file.read_text())
+    trials = [t for t in load_trials(runner.store.child(coarse), config) if t.best is not None]
+    if runner.store.exists(FINE_SPACE_FILE):
+        overrides = yaml.safe_load(runner.store.read_text(FINE_SPACE_FILE))
     else:
         top_k = config.search.top_k or max(3, math.ceil(0.2 * len(trials)))
         narrowed = narrowed_space(space, [t.hparams for t in trials[:top_k]])
         # What the config fixed, added or set for the whole space stays as it was.
         overrides = {**config.space, **narrowed}
-        fine_file.write_text(yaml.safe_dump(overrides, sort_keys=False))
+        runner.store.write_text(FINE_SPACE_FILE, yaml.safe_dump(overrides, sort_keys=False))
     fine_space = resolve_space(space.model, overrides, tables=_tables(config))
     # The coarse trials inside the fine space are TPE's history from the start; none is re-run.
     priors = [
@@ -162,9 +192,9 @@ class _PhaseRunner:
     """Builds and runs one Tuner per phase inside the experiment folder."""
 
     def __init__(
-        self, config: ExperimentConfig, exp_dir: Path, trainable: Any, resume: bool
+        self, config: ExperimentConfig, store: ExperimentStore, trainable: Any, resume: bool
     ) -> None:
-        self.config, self.exp_dir, self.trainable, self.resume = config, exp_dir, trainable, resume
+        self.config, self.store, self.trainable, self.resume = config, store, trainable, resume
 
     def run(
         self,
@@ -179,13 +209,24 @@ class _PhaseRunner:
 
         from raytune_hp.search import build_search
 
-        storage, name = (self.exp_dir, phase) if phase else (self.exp_dir.parent, self.exp_dir.name)
-        if self.resume and is_experiment(storage / name, own_config=False):
+        target = self.store.child(phase) if phase else self.store
+        if phase:
+            storage, name = self.store.location, phase
+        else:
+            storage = self.config.storage
+            if self.store.is_local:
+                storage = str(Path(storage).expanduser().resolve())
+            name = self.config.name
+        if self.resume and is_experiment(target, own_config=False):
             tune.Tuner.restore(
-                str(storage / name), self.trainable, resume_unfinished=True, resume_errored=True
+                target.path,
+                self.trainable,
+                resume_unfinished=True,
+                resume_errored=True,
+                storage_filesystem=target.fs,
             ).fit()
             return
-        if phase and (storage / name).exists():
+        if phase and target.exists():
             return  # a finished phase of an experiment being resumed
         slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
         plan = build_search(
@@ -211,15 +252,16 @@ def _early_stopping(config: ExperimentConfig) -> Any:
     return build_early_stopping(config)
 
 
-def _run_config(config: ExperimentConfig, storage: Path, name: str, space: SearchSpace) -> Any:
+def _run_config(config: ExperimentConfig, storage: str, name: str, space: SearchSpace) -> Any:
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     return tune.RunConfig(
         name=name,
-        storage_path=str(storage),
+        storage_path=storage,
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),
         progress_reporter=_progress_reporter(config, space),
         verbose=1,

@@ -9,6 +9,10 @@ VAL_ACC = "val_acc"
 LR = "lr"
 NUM_PARAMS = "num_params"
 DIVERGED = "diverged"
+# Where a trial ran (strings, in results only).
+NODE_ID = "node_id"
+GPU_IDS = "gpu_ids"
+DEVICE = "device"
 
 EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
 HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)

@@ -21,6 +21,7 @@ import yaml
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import DIVERGED, EPOCH
 from raytune_hp.spaces import flatten
+from raytune_hp.storage import ExperimentStore
 
 SUMMARY_FILE = "summary.md"
 BEST_CONFIG_FILE = "best_config.yaml"
@@ -30,12 +31,20 @@ PHASES = ("coarse", "fine")
 _STATE_GLOB = "experiment_state-*.json"
 
 
-def is_experiment(path: Path, own_config: bool = True) -> bool:
-    """Whether ``path`` holds an experiment: Ray's experiment state (at the top or in its phase
+def as_store(where: ExperimentStore | str | Path) -> ExperimentStore:
+    """An experiment folder given as a store, a local path or a URI."""
+    if isinstance(where, ExperimentStore):
+        return where
+    return ExperimentStore(str(where) if "://" in str(where) else str(Path(where).resolve()))
+
+
+def is_experiment(where: ExperimentStore | str | Path, own_config: bool = True) -> bool:
+    """Whether ``where`` holds an experiment: Ray's experiment state (at the top or in its phase
     folders) and, with ``own_config``, raytune-hp's ``config.yaml``."""
-    folders = [path, *(path / phase for phase in PHASES)]
-    has_state = any(any(folder.glob(_STATE_GLOB)) for folder in folders)
-    return has_state and (not own_config or (path / CONFIG_FILE).is_file())
+    store = as_store(where)
+    folders = [store, *(store.child(phase) for phase in PHASES)]
+    has_state = any(folder.glob(_STATE_GLOB) for folder in folders)
+    return has_state and (not own_config or store.exists(CONFIG_FILE))
 
 
 @dataclass(frozen=True)
@@ -51,31 +60,33 @@ class TrialRecord:
     phase: str = ""
 
 
-def load_trials(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
-    """Every trial of the experiment in ``exp_dir`` (all phases), best first, hyperparameters in
+def load_trials(where: ExperimentStore | str | Path, config: ExperimentConfig) -> list[TrialRecord]:
+    """Every trial of the experiment in ``where`` (all phases), best first, hyperparameters in
     table order.
 
     Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
     ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
     """
-    exp_dir = Path(exp_dir).resolve()
-    phases = [p for p in PHASES if any((exp_dir / p).glob(_STATE_GLOB))]
+    store = as_store(where)
+    phases = [p for p in PHASES if store.child(p).glob(_STATE_GLOB)]
     records = []
     for phase in phases or [""]:
-        records += _phase_trials(exp_dir / phase, config, phase)
+        records += _phase_trials(store.child(phase) if phase else store, config, phase)
     sign = -1 if config.train.mode == "max" else 1
     records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
     return records
 
 
-def _phase_trials(folder: Path, config: ExperimentConfig, phase: str) -> list[TrialRecord]:
+def _phase_trials(
+    folder: ExperimentStore, config: ExperimentConfig, phase: str
+) -> list[TrialRecord]:
     from ray.tune import ExperimentAnalysis
 
     metric, mode, max_epochs = config.train.metric, config.train.mode, config.train.max_epochs
     order = [dim.name for dim in config.search_space().dims]
-    if not any(folder.glob(_STATE_GLOB)):
+    if not folder.glob(_STATE_GLOB):
         return []
-    analysis = ExperimentAnalysis(str(folder))
+    analysis = ExperimentAnalysis(folder.path, storage_filesystem=folder.fs)
     records = []
     for trial in analysis.trials:
         history = _history(analysis, trial)
@@ -92,9 +103,9 @@ def _phase_trials(folder: Path, config: ExperimentConfig, phase: str) -> list[Tr
         else:
             status = trial.status
         error = ""
-        error_file = Path(trial.storage.trial_fs_path) / "error.txt"  # type: ignore[union-attr]
-        if error_file.exists():
-            lines = error_file.read_text().strip().splitlines()
+        trial_folder = folder.child(str(trial.storage.trial_dir_name))  # type: ignore[union-attr]
+        if trial_folder.exists("error.txt"):
+            lines = trial_folder.read_text("error.txt").strip().splitlines()
             error = lines[-1] if lines else ""
         records.append(
             TrialRecord(
@@ -171,15 +182,18 @@ def best_config(config: ExperimentConfig, best: TrialRecord) -> dict[str, Any]:
     return data
 
 
-def write_reports(exp_dir: str | Path, config: ExperimentConfig) -> list[TrialRecord]:
-    """(Re)writes ``summary.md`` and ``best_config.yaml`` from what is on disk."""
-    exp_dir = Path(exp_dir)
-    trials = load_trials(exp_dir, config)
-    text = summary_markdown(trials, config.train.metric, config.train.mode, config.name)
-    (exp_dir / SUMMARY_FILE).write_text(text)
+def write_reports(
+    where: ExperimentStore | str | Path, config: ExperimentConfig
+) -> list[TrialRecord]:
+    """(Re)writes ``summary.md`` and ``best_config.yaml`` from what the folder holds."""
+    store = as_store(where)
+    trials = load_trials(store, config)
+    store.write_text(
+        SUMMARY_FILE, summary_markdown(trials, config.train.metric, config.train.mode, config.name)
+    )
     if trials and trials[0].best is not None:
         text = yaml.safe_dump(best_config(config, trials[0]), sort_keys=False)
-        (exp_dir / BEST_CONFIG_FILE).write_text(text)
+        store.write_text(BEST_CONFIG_FILE, text)
     return trials
 
 

@@ -31,7 +31,18 @@ from torch import nn
 
 from raytune_hp.data import Dataset
 from raytune_hp.lr_schedules import build_scheduler
-from raytune_hp.metrics import DIVERGED, EPOCH, LR, NUM_PARAMS, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from raytune_hp.metrics import (
+    DEVICE,
+    DIVERGED,
+    EPOCH,
+    GPU_IDS,
+    LR,
+    NODE_ID,
+    NUM_PARAMS,
+    TRAIN_LOSS,
+    VAL_ACC,
+    VAL_LOSS,
+)
 from raytune_hp.models import build_model, count_parameters
 from raytune_hp.spaces import OPTIMIZER, flatten
 from raytune_hp.tb_logger import TrialWriter
@@ -237,10 +248,17 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
     """The Ray Tune function trainable: :func:`train` with ``tune.report`` and checkpoints.
 
     ``data`` arrives through Ray's object store (``tune.with_parameters``), loaded once per
-    experiment. The trial uses as many torch threads as CPUs Ray reserved for it.
+    experiment. The trial uses as many torch threads as CPUs Ray reserved for it. Every result
+    also says where the trial ran: its node, the GPU ids Ray gave it, and its torch device.
     """
+    import ray
     from ray import tune
 
+    placement = {
+        NODE_ID: ray.get_runtime_context().get_node_id(),
+        GPU_IDS: ",".join(str(gpu) for gpu in ray.get_gpu_ids()),
+        DEVICE: str(select_device()),
+    }
     context = tune.get_context()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
     settings = dataclasses.replace(settings, cpu_threads=max(1, int(cpus)))
@@ -255,7 +273,7 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
     def report(metrics: dict[str, Any], trial_state: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             torch.save(trial_state, os.path.join(folder, _STATE_FILE))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(metrics | placement, checkpoint=tune.Checkpoint.from_directory(folder))
 
     if settings.function is not None:
         run_function(

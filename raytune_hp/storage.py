@@ -1,0 +1,95 @@
+"""Where an experiment folder lives: a local path, or a URI on shared storage (``s3://``,
+``gs://``, ``file://``), read and written through one pyarrow filesystem either way.
+
+Example:
+    >>> store = ExperimentStore.of("runs", "quickstart")
+    >>> store.location.endswith("/runs/quickstart")
+    True
+    >>> ExperimentStore.of("s3://bucket/runs?region=us-west-2", "x").location
+    's3://bucket/runs/x?region=us-west-2'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def is_uri(storage: str) -> bool:
+    """Whether ``storage`` names a filesystem by scheme (``s3://...``) rather than a path."""
+    return "://" in storage
+
+
+@dataclass(frozen=True)
+class ExperimentStore:
+    """The experiment folder ``location`` (absolute path or URI) and its filesystem."""
+
+    location: str
+    fs: Any = field(init=False, repr=False, compare=False)
+    path: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        import pyarrow.fs
+
+        fs, path = pyarrow.fs.FileSystem.from_uri(self.location)
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "path", path)
+
+    @classmethod
+    def of(cls, storage: str, name: str) -> ExperimentStore:
+        """The folder ``name`` under ``storage`` (a URI's query, e.g. an endpoint, stays last)."""
+        if not is_uri(storage):
+            return cls(str((Path(storage).expanduser() / name).resolve()))
+        base, sep, query = storage.partition("?")
+        return cls(f"{base.rstrip('/')}/{name}{sep}{query}")
+
+    @property
+    def is_local(self) -> bool:
+        return not is_uri(self.location)
+
+    def child(self, name: str) -> ExperimentStore:
+        """A sub-folder (a coarse-to-fine phase) as a store of its own."""
+        if self.is_local:
+            return ExperimentStore(str(Path(self.location) / name))
+        base, sep, query = self.location.partition("?")
+        return ExperimentStore(f"{base}/{name}{sep}{query}")
+
+    def exists(self, name: str = "") -> bool:
+        import pyarrow.fs
+
+        return self.fs.get_file_info(self._join(name)).type != pyarrow.fs.FileType.NotFound
+
+    def glob(self, pattern: str) -> list[str]:
+        """Names of the entries directly in the folder that match ``pattern``."""
+        import pyarrow.fs
+
+        if not self.exists():
+            return []
+        infos = self.fs.get_file_info(pyarrow.fs.FileSelector(self.path))
+        return [info.base_name for info in infos if fnmatch.fnmatch(info.base_name, pattern)]
+
+    def read_text(self, name: str) -> str:
+        with self.fs.open_input_stream(self._join(name)) as stream:
+            return bytes(stream.read()).decode()
+
+    def write_text(self, name: str, text: str) -> None:
+        self.fs.create_dir(self.path, recursive=True)
+        with self.fs.open_output_stream(self._join(name)) as stream:
+            stream.write(text.encode())
+
+    def upload(self, local_dir: str | Path) -> None:
+        """Copies the files of ``local_dir`` into the folder."""
+        import pyarrow.fs
+
+        self.fs.create_dir(self.path, recursive=True)
+        pyarrow.fs.copy_files(
+            str(local_dir),
+            self.path,
+            source_filesystem=pyarrow.fs.LocalFileSystem(),
+            destination_filesystem=self.fs,
+        )
+
+    def _join(self, name: str) -> str:
+        return f"{self.path}/{name}" if name else self.path

@@ -1,0 +1,102 @@
+"""An experiment whose storage is S3: a real S3 server (moto's) on loopback, reached through the
+same ``s3://`` URI a cluster would use. Trials write their results and checkpoints there; the
+reports are read back from there."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from raytune_hp.config import load_config
+from raytune_hp.errors import ExperimentExistsError
+from raytune_hp.experiment import run_experiment
+from raytune_hp.storage import ExperimentStore
+
+pytestmark = pytest.mark.slow
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_uri() -> Iterator[str]:
+    import pyarrow.fs
+
+    port = _free_port()
+    # Credentials for the local server only; set before Ray starts so its workers inherit them.
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the S3 server did not start"
+                time.sleep(0.2)
+        endpoint = f"127.0.0.1:{port}"
+        s3 = pyarrow.fs.S3FileSystem(
+            endpoint_override=endpoint, scheme="http", allow_bucket_creation=True
+        )
+        s3.create_dir("experiments")
+        yield f"s3://experiments/runs?endpoint_override={endpoint}&scheme=http"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ray_on_s3(s3_uri: str) -> Iterator[None]:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_an_experiment_lives_entirely_on_s3(s3_uri: str, ray_on_s3: None) -> None:
+    tiny = [
+        "search.num_samples=2",
+        "train.max_epochs=2",
+        "early_stopping.name=none",
+        "space.num_kernels=100",
+        "name=on-s3",
+    ]
+    config = load_config(QUICKSTART, [*tiny, f"storage={s3_uri}"])
+    outcome = run_experiment(config)
+    assert outcome.location.startswith("s3://experiments/runs/on-s3?")
+    assert [t.status for t in outcome.trials] == ["completed", "completed"]
+
+    store = ExperimentStore.of(s3_uri, "on-s3")
+    names = set(store.glob("*"))
+    assert {"config.yaml", "summary.md", "best_config.yaml"} <= names
+    assert any(name.startswith("events.out.tfevents") for name in names)
+    for trial in outcome.trials:
+        folder = store.child(trial.name)
+        files = set(folder.glob("*"))
+        assert "result.json" in files and any(f.startswith("events.out.tfevents") for f in files)
+        assert any(f.startswith("checkpoint_") for f in files)
+    summary = store.read_text("summary.md")
+    assert all(trial.name in summary for trial in outcome.trials)
+
+    with pytest.raises(ExperimentExistsError):
+        run_experiment(config)
