@@ -24,8 +24,11 @@ def _config(name: str, tmp: Path, *overrides: str) -> ExperimentConfig:
 
 
 def _first_trial_config(ray_experiment: Path) -> dict[str, object]:
-    """The config of the trial Ray created first (its experiment state keeps creation order)."""
-    return flatten(ExperimentAnalysis(str(ray_experiment)).trials[0].config)
+    """The config of the trial Ray created first: its experiment tag starts with the count of
+    trials the searcher had created (the state file does not keep creation order)."""
+    trials = ExperimentAnalysis(str(ray_experiment)).trials
+    first = min(trials, key=lambda trial: int(trial.experiment_tag.split("_")[0]))
+    return flatten(first.config)
 
 
 def test_coarse_to_fine_narrows_around_the_best_inside_the_coarse_space(
