@@ -51,3 +51,18 @@ def test_resume_of_something_that_is_not_an_experiment_says_so(tmp_path: Path) -
     assert run.returncode == 2
     assert run.stderr.startswith("raytune-hp: --resume: ") and run.stderr.count("\n") == 1
     assert "must hold an earlier experiment" in run.stderr
+
+
+def test_the_submit_script_is_the_tune_command(tmp_path: Path) -> None:
+    # `ray submit` copies the script alone to the head: it must work from any folder.
+    script = tmp_path / "tune.py"
+    script.write_text((REPO / "scripts" / "tune.py").read_text())
+    run = subprocess.run(
+        [sys.executable, str(script), str(REPO / "configs" / "quickstart.yaml"), "--set", "x=1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert "x is not a known key" in run.stderr and run.stderr.count("\n") == 1
