@@ -275,12 +275,13 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
             torch.save(trial_state, os.path.join(folder, _STATE_FILE))
             tune.report(metrics | placement, checkpoint=tune.Checkpoint.from_directory(folder))
 
+    # The trial's working folder is what Ray syncs to storage (sync_artifacts); get_trial_dir()
+    # can be a driver-side staging folder that a worker on another node never uploads.
+    log_dir = context.get_storage().trial_working_directory
     if settings.function is not None:
-        run_function(
-            settings.function, config, data, settings, context.get_trial_dir(), report, state
-        )
+        run_function(settings.function, config, data, settings, log_dir, report, state)
     else:
-        train(config, data, settings, context.get_trial_dir(), report, state)
+        train(config, data, settings, log_dir, report, state)
 
 
 def run_function(
