@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from raytune_hp.errors import RaytuneHPError
+from raytune_hp.errors import ConfigError, RaytuneHPError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -29,14 +29,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser("tune", help="run (or resume) a tuning experiment")
     tune.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
-    tune.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set search.num_samples=8",
-    )
+    _add_set(tune)
     tune.add_argument("--name", help="experiment name (default: the config's, or the file name)")
     tune.add_argument("--storage", help="folder the experiment folder goes in (default: runs)")
     tune.add_argument("--resume", action="store_true", help="continue an existing experiment")
@@ -47,13 +40,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     spaces.add_argument("tables", nargs="*", metavar="TABLE", help="e.g. lr, optimization, cnn")
     spaces.add_argument("--config", help="print this experiment config's space instead")
-    spaces.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    _add_set(spaces)
+
+    check = commands.add_parser("check", help="pre-flight checks; exit 1 on a blocking problem")
+    check.add_argument("config")
+    _add_set(check)
+
+    lr_find = commands.add_parser("lr-find", help="learning-rate range test and smoke test")
+    lr_find.add_argument("config")
+    lr_find.add_argument("--steps", type=int, default=300, help="steps of the range test")
+    lr_find.add_argument("--out", help="folder for the plot (default: <storage>/<name>-lr-find)")
+    _add_set(lr_find)
+
+    batch = commands.add_parser("batch-study", help="time to a target across batch sizes")
+    batch.add_argument("config")
+    batch.add_argument("--batch-sizes", help="comma-separated powers of two, e.g. 16,64,256")
+    batch.add_argument("--target", type=float, help="metric value to reach (default: see README)")
+    batch.add_argument("--max-epochs", type=int, help="epochs at most per batch size")
+    batch.add_argument(
+        "--out", help="folder for plot and table (default: <storage>/<name>-batch-study)"
+    )
+    _add_set(batch)
+
+    report = commands.add_parser("report", help="(re)write summary.md and plots of an experiment")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="an experiment folder (or URI)")
 
     sample = commands.add_parser("sample", help="print configurations drawn from a config's space")
     sample.add_argument("config")
     sample.add_argument("-n", type=int, default=5, help="how many (default 5)")
-    sample.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    _add_set(sample)
     return parser
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set search.num_samples=8",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,7 +155,6 @@ def _print_outside_notes(space: Any) -> None:
 
 def _sample(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
-    from raytune_hp.errors import ConfigError
     from raytune_hp.spaces import sample
 
     if args.n < 1:
@@ -141,4 +167,36 @@ def _sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"tune": _tune, "spaces": _spaces, "sample": _sample}
+def _check(args: argparse.Namespace) -> int:
+    from raytune_hp.checks import format_report, run_checks
+    from raytune_hp.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    report = run_checks(config)
+    print(format_report(report, args.config), end="")
+    return EXIT_FAILED if report.blocking else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from raytune_hp.config import load_config
+    from raytune_hp.report import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment, write_reports
+
+    store = as_store(args.run_dir)
+    if not is_experiment(store):
+        raise ConfigError(
+            f"RUN_DIR must be an experiment folder (its {CONFIG_FILE} and Ray's experiment "
+            f"state); got {args.run_dir!r}"
+        )
+    config = load_config(f"{store.location}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+    trials = write_reports(store, config)
+    print(f"{len(trials)} trials: {store.location}/{SUMMARY_FILE}")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "tune": _tune,
+    "spaces": _spaces,
+    "sample": _sample,
+    "check": _check,
+    "report": _report,
+}

@@ -113,12 +113,15 @@ class TrainConfig(_Section):
     ``function`` names your own whole training function (``package.module:function``), called as
     ``function(hp, data, report, state)``; it must report ``epoch`` and the metric every epoch.
     ``retries``: how often a failed trial (an error, a lost node) restarts from its checkpoint.
+    ``allow_oversized``: train configurations whose model has more trainable parameters than
+    half the training samples (the capacity rule); by default they are skipped before training.
     """
 
     max_epochs: int = Field(20, ge=1)
     metric: Literal["val_acc", "val_loss"] = "val_acc"
     function: str | None = Field(None, pattern=IMPORT_PATH)
     retries: int = Field(2, ge=0)
+    allow_oversized: bool = False
 
     @property
     def mode(self) -> Literal["min", "max"]:

@@ -24,8 +24,10 @@ from typing import Any
 
 import yaml
 
+from raytune_hp.checks import capacity_limit
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import ConfigError, ExperimentExistsError
+from raytune_hp.plugins import UserCode
 from raytune_hp.report import (
     CONFIG_FILE,
     FINE_SPACE_FILE,
@@ -105,7 +107,7 @@ def run_experiment(
     # A checkpoint every epoch is what ASHA and resume need; Ray warns about the state
     # snapshots that follow it, which cost milliseconds on this scale.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    settings, loader = _user_code(config)  # resolved before Ray starts or anything is written
+    code = UserCode.of(config)  # resolved before Ray starts or anything is written
     if not ray.is_initialized():
         ray.init(
             address=address,
@@ -115,7 +117,7 @@ def run_experiment(
             configure_logging=True,
         )
     _check_storage_is_shared(config, store)
-    runner = _PhaseRunner(config, store, _trainable(config, settings, loader), resume)
+    runner = _PhaseRunner(config, store, _trainable(config, code), resume)
     if not resume:
         store.write_text(CONFIG_FILE, config.to_yaml())
         _write_experiment_summary(store, space)
@@ -287,37 +289,23 @@ def _gpus(config: ExperimentConfig) -> float:
     return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
-def _user_code(config: ExperimentConfig) -> tuple[Any, Any]:
-    """The trial settings, with the user's own builder or training function, and the user's
-    data loader, all resolved from the config's import paths."""
-    from raytune_hp.plugins import resolve
-    from raytune_hp.trainable import TrialSettings
+def _trainable(config: ExperimentConfig, code: UserCode) -> Any:
+    """The function trainable, its resources, and the data: loaded once and handed to every
+    trial through Ray's object store. Unless the config allows it, a configuration whose model
+    has more parameters than half the training samples is skipped before training."""
+    from ray import tune
 
-    def optional(path: str | None, key: str) -> Any:
-        return resolve(path, key) if path else None
+    from raytune_hp.trainable import TrialSettings, tune_trainable
 
+    data = code.dataset(config)
     settings = TrialSettings(
         config.model.name,
         config.train.max_epochs,
         config.seed,
-        builder=optional(config.model.builder, "model.builder"),
-        function=optional(config.train.function, "train.function"),
+        builder=code.builder,
+        function=code.function,
+        max_params=None if config.train.allow_oversized else capacity_limit(len(data.x_train)),
     )
-    return settings, optional(config.data.loader, "data.loader")
-
-
-def _trainable(config: ExperimentConfig, settings: Any, loader: Any) -> Any:
-    """The function trainable, its resources, and the data: loaded once and handed to every
-    trial through Ray's object store."""
-    from ray import tune
-
-    from raytune_hp.data import as_dataset, load_data
-    from raytune_hp.trainable import tune_trainable
-
-    if loader is not None:
-        data = as_dataset(loader(config.data.val_fraction, config.seed), str(config.data.loader))
-    else:
-        data = load_data(config.data.name, config.data.val_fraction, config.seed)
     resources = {"cpu": config.resources.cpus_per_trial, "gpu": _gpus(config)}
     return tune.with_parameters(
         tune.with_resources(tune_trainable, resources), data=data, settings=settings

@@ -9,6 +9,8 @@ VAL_ACC = "val_acc"
 LR = "lr"
 NUM_PARAMS = "num_params"
 DIVERGED = "diverged"
+SKIPPED = "skipped"
+TRAIN_SAMPLES = "train_samples"
 # Where a trial ran (strings, in results only).
 NODE_ID = "node_id"
 GPU_IDS = "gpu_ids"

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from raytune_hp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from raytune_hp.config import ExperimentConfig
+    from raytune_hp.data import Dataset
 
 
 def resolve(path: str, key: str, source: str = "") -> Callable[..., Any]:
@@ -42,3 +47,48 @@ def resolve(path: str, key: str, source: str = "") -> Callable[..., Any]:
 
     cloudpickle.register_pickle_by_value(module)
     return function
+
+
+@dataclass(frozen=True)
+class UserCode:
+    """The user's own code a config names, resolved: each ``None`` where the config names none."""
+
+    builder: Callable[..., Any] | None = None
+    function: Callable[..., Any] | None = None
+    loader: Callable[..., Any] | None = None
+
+    @classmethod
+    def of(cls, config: ExperimentConfig) -> UserCode:
+        """Resolves ``model.builder``, ``train.function`` and ``data.loader``.
+
+        Raises:
+            ConfigError: a path that does not resolve.
+        """
+
+        def optional(path: str | None, key: str) -> Callable[..., Any] | None:
+            return resolve(path, key) if path else None
+
+        return cls(
+            optional(config.model.builder, "model.builder"),
+            optional(config.train.function, "train.function"),
+            optional(config.data.loader, "data.loader"),
+        )
+
+    def dataset(self, config: ExperimentConfig) -> Dataset:
+        """The experiment's data: the user's loader's, or a built-in set's."""
+        from raytune_hp.data import as_dataset, load_data
+
+        if self.loader is not None:
+            loaded = self.loader(config.data.val_fraction, config.seed)
+            return as_dataset(loaded, str(config.data.loader))
+        return load_data(config.data.name, config.data.val_fraction, config.seed)
+
+    def model_builder(self, config: ExperimentConfig) -> Callable[..., Any]:
+        """``(hp, input_shape, num_classes) -> nn.Module``: the user's, or the built-in model's."""
+        if self.builder is not None:
+            return self.builder
+        import functools
+
+        from raytune_hp.models import build_model
+
+        return functools.partial(build_model, config.model.name)

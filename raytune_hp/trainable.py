@@ -39,7 +39,9 @@ from raytune_hp.metrics import (
     LR,
     NODE_ID,
     NUM_PARAMS,
+    SKIPPED,
     TRAIN_LOSS,
+    TRAIN_SAMPLES,
     VAL_ACC,
     VAL_LOSS,
 )
@@ -48,6 +50,7 @@ from raytune_hp.spaces import OPTIMIZER, flatten
 from raytune_hp.tb_logger import TrialWriter
 
 _STATE_FILE = "state.pt"
+_WORST_LOSS = 1e9  # finite: HyperOpt orders losses
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -57,7 +60,8 @@ class TrialSettings:
     """What every trial of an experiment shares: the model, the epoch budget, the seed.
 
     ``model`` is a built-in model's name; ``builder`` a user's model builder and ``function`` a
-    user's whole training function, both resolved from the config's import paths.
+    user's whole training function, both resolved from the config's import paths. A model with
+    more trainable parameters than ``max_params`` is skipped before training.
     """
 
     model: str
@@ -66,6 +70,7 @@ class TrialSettings:
     cpu_threads: int = 1
     builder: Callable[..., nn.Module] | None = None
     function: Callable[..., None] | None = None
+    max_params: int | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -196,9 +201,15 @@ def train(
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
         first_epoch, step = state["epoch"] + 1, state["step"]
+    num_params = count_parameters(model)
+    if settings.max_params is not None and num_params > settings.max_params:
+        # Recorded with the numbers, and as the worst result, so the searcher moves away.
+        worst = {VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS}
+        skipped = {EPOCH: 0, NUM_PARAMS: num_params, TRAIN_SAMPLES: len(data.x_train)}
+        report(worst | skipped | {SKIPPED: True, DIVERGED: False}, {})
+        return
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)
-    num_params = count_parameters(model)
 
     writer = TrialWriter(log_dir, hp)
 
@@ -221,6 +232,8 @@ def train(
                 VAL_ACC: val_acc,
                 LR: optimizer.param_groups[0]["lr"],
                 NUM_PARAMS: num_params,
+                TRAIN_SAMPLES: len(data.x_train),
+                SKIPPED: False,
                 DIVERGED: diverged,
             }
             writer.epoch(epoch, metrics)

@@ -1,0 +1,306 @@
+"""``raytune-hp check``: the rules of thumb practitioners check by hand before a search.
+
+Each finding says what, why and what to do. Capacity: trainable parameters at most half the
+training samples, ideally a tenth. Batch sizes powers of two; BatchNorm not with batches under 16;
+no dropout directly before BatchNorm; an RNN's dropout only on its input and output; a grid only
+over at most 4 hyperparameters; every seed fixed; and how big the space is.
+
+Example:
+    >>> from raytune_hp.config import load_config
+    >>> report = run_checks(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
+    >>> report.blocking  # doctest: +SKIP
+    False
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from raytune_hp.config import MAX_GRID_DIMENSIONS, ExperimentConfig
+from raytune_hp.spaces import LR, SearchSpace, grid_size, start_point
+
+Level = Literal["blocking", "warning", "ok"]
+CAPACITY_RULE = 0.5  # trainable parameters per training sample, at most
+CAPACITY_IDEAL = 0.1  # ... and ideally
+SMALL_BATCH_FOR_BATCHNORM = 16
+
+
+def capacity_limit(train_samples: int) -> int:
+    """The most trainable parameters the capacity rule allows for ``train_samples``."""
+    return math.floor(CAPACITY_RULE * train_samples)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict: what was found, why it matters, what to do."""
+
+    level: Level
+    what: str
+    why: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        parts = [f"{self.level.upper():8} {self.what}"]
+        if self.why:
+            parts.append(f"why: {self.why}")
+        if self.fix:
+            parts.append(f"do: {self.fix}")
+        return "\n         ".join(parts)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """All findings, with the numbers behind the capacity rule."""
+
+    findings: list[Finding] = field(default_factory=list)
+    train_samples: int = 0
+    params_start: int = 0
+    params_largest: int = 0
+
+    @property
+    def blocking(self) -> bool:
+        return any(f.level == "blocking" for f in self.findings)
+
+
+def run_checks(
+    config: ExperimentConfig, data: Any = None, builder: Callable[..., Any] | None = None
+) -> CheckReport:
+    """Runs every check on ``config``: the recommended and the largest configuration's model are
+    built (not trained) and compared with the training data.
+
+    ``data`` and ``builder`` default to the config's own (built-in or named by import path).
+    """
+    from raytune_hp.models import count_parameters
+    from raytune_hp.plugins import UserCode
+
+    code = UserCode.of(config)
+    data = data if data is not None else code.dataset(config)
+    builder = builder or code.model_builder(config)
+    space = config.search_space()
+    samples = len(data.x_train)
+    start, largest = start_point(space), largest_point(space)
+    model_start = builder(start, data.input_shape, data.num_classes)
+    model_largest = builder(largest, data.input_shape, data.num_classes)
+    params_start, params_largest = count_parameters(model_start), count_parameters(model_largest)
+    findings = [
+        *_capacity(config, samples, params_start, params_largest),
+        *_batch_sizes(space, model_largest),
+        *_dropout_before_batchnorm(model_largest),
+        *_rnn_dropout(model_largest),
+        *_grid(config, space),
+        _seeds(config),
+        _space_size(config, space),
+    ]
+    return CheckReport(findings, samples, params_start, params_largest)
+
+
+def largest_point(space: SearchSpace) -> dict[str, Any]:
+    """The configuration with every size at its largest: numeric ranges at their high end,
+    numeric choices at their maximum, switches on; the rest as recommended."""
+    point = start_point(space)
+    for dim in space.dims:
+        if dim.fixed or dim.name == LR or dim.name not in point:
+            continue
+        if dim.kind == "choice":
+            values = list(dim.choices)
+            if all(isinstance(v, (int, float)) for v in values):  # bools too: True is larger
+                point[dim.name] = max(values)
+        else:
+            high = dim.bounds[1]
+            point[dim.name] = int(high) if dim.kind in ("int", "pow2") else high
+    return point
+
+
+def _capacity(
+    config: ExperimentConfig, samples: int, params_start: int, params_largest: int
+) -> list[Finding]:
+    limit, ideal = capacity_limit(samples), math.floor(CAPACITY_IDEAL * samples)
+    numbers = (
+        f"{samples:,} training samples: at most {limit:,} parameters (½), ideally {ideal:,} (1/10)"
+    )
+    why = (
+        "a model with more parameters than half its training samples can memorise them and "
+        "learns little that generalises; its trials waste the budget"
+    )
+    allowed = config.train.allow_oversized
+    findings = []
+    if params_start > limit:
+        level: Level = "warning" if allowed else "blocking"
+        findings.append(
+            Finding(
+                level,
+                f"capacity: the recommended configuration's model has {params_start:,} trainable "
+                f"parameters ({params_start / samples:.1f} per sample) for {numbers}",
+                why,
+                "a smaller model (fewer kernels, units or layers), more data, or "
+                "train.allow_oversized: true to train such models anyway"
+                + (" (set here: they are trained)" if allowed else ""),
+            )
+        )
+    elif params_start > ideal:
+        findings.append(
+            Finding(
+                "warning",
+                f"capacity: the recommended model has {params_start:,} parameters, within the ½ "
+                f"rule but above the ideal 1/10 for {numbers}",
+                why,
+                "prefer the smaller end of the size ranges",
+            )
+        )
+    if params_largest > limit and params_largest > params_start:
+        fate = "are trained anyway (allow_oversized)" if allowed else "will be skipped"
+        findings.append(
+            Finding(
+                "warning",
+                f"capacity: the largest configuration has {params_largest:,} parameters "
+                f"({params_largest / samples:.1f} per sample); configurations above {limit:,} "
+                f"{fate}",
+                why,
+                "narrow the size ranges in space so the budget goes to models that can learn",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding("ok", f"capacity: {params_largest:,} parameters at most, for {numbers}")
+        )
+    return findings
+
+
+def _batch_sizes(space: SearchSpace, model: Any) -> list[Finding]:
+    if "batch_size" not in space:
+        return []
+    dim = space["batch_size"]
+    if dim.kind == "pow2" and not dim.fixed:
+        values = [int(dim.bounds[0]), int(dim.bounds[1])]
+    else:
+        values = [int(v) for v in dim.choices_or_range()]
+    findings = []
+    odd = [v for v in values if v & (v - 1)]
+    if odd:
+        findings.append(
+            Finding(
+                "warning",
+                f"batch size: {odd} not a power of two",
+                "powers of two fill the hardware's vector units and memory pages evenly",
+                "use powers of two (space.batch_size: {low: 32, high: 256})",
+            )
+        )
+    if _has(model, "BatchNorm") and min(values) < SMALL_BATCH_FOR_BATCHNORM:
+        findings.append(
+            Finding(
+                "warning",
+                f"BatchNorm with batch sizes from {min(values)}, under {SMALL_BATCH_FOR_BATCHNORM}",
+                "batch statistics from a handful of samples are noisy; training becomes unstable",
+                f"batch_size low ≥ {SMALL_BATCH_FOR_BATCHNORM}, or GroupNorm/LayerNorm",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding("ok", f"batch sizes: powers of two in [{min(values)}, {max(values)}]")
+        )
+    return findings
+
+
+def _dropout_before_batchnorm(model: Any) -> list[Finding]:
+    from torch import nn
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    pairs = [
+        (a, b)
+        for a, b in itertools.pairwise(leaves)
+        if isinstance(a, nn.Dropout) and type(b).__name__.startswith("BatchNorm")
+    ]
+    if not pairs:
+        return []
+    return [
+        Finding(
+            "warning",
+            f"dropout directly before BatchNorm ({len(pairs)} place(s))",
+            "dropout changes the variance BatchNorm sees in training but not at inference "
+            "(variance shift): the model behaves differently when evaluated",
+            "put dropout after the last BatchNorm, or drop one of the two",
+        )
+    ]
+
+
+def _rnn_dropout(model: Any) -> list[Finding]:
+    from torch import nn
+
+    inside = [m for m in model.modules() if isinstance(m, nn.RNNBase) and m.dropout > 0]
+    if not inside:
+        return []
+    return [
+        Finding(
+            "warning",
+            f"dropout inside an RNN's recurrence ({inside[0].__class__.__name__}"
+            f"(dropout={inside[0].dropout}))",
+            "the tables put dropout on an RNN's input and output layers only",
+            "dropout=0 in the recurrent module; nn.Dropout before and after it",
+        )
+    ]
+
+
+def _grid(config: ExperimentConfig, space: SearchSpace) -> list[Finding]:
+    tuned = space.tuned
+    if config.search.strategy != "grid" or len(tuned) <= MAX_GRID_DIMENSIONS:
+        return []
+    size = grid_size(space, config.search.grid_points)
+    return [
+        Finding(
+            "warning",
+            f"grid over {len(tuned)} hyperparameters ({size:,} trials), forced",
+            f"a grid grows exponentially; more than {MAX_GRID_DIMENSIONS} hyperparameters "
+            "waste most trials on unimportant ones",
+            "random or bayes, or fix the hyperparameters that matter little",
+        )
+    ]
+
+
+def _seeds(config: ExperimentConfig) -> Finding:
+    return Finding(
+        "ok",
+        f"seeds: fixed at {config.seed} (the searcher, every trial's torch, NumPy and Python "
+        "generators, and the data split)",
+    )
+
+
+def _space_size(config: ExperimentConfig, space: SearchSpace) -> Finding:
+    tuned = [dim for dim in space.dims if not dim.fixed]
+    continuous = [d.name for d in tuned if d.kind in ("log", "float")]
+    discrete = [d for d in tuned if d.kind not in ("log", "float")]
+    combos = math.prod(_count(d) for d in discrete)
+    grid = grid_size(space, config.search.grid_points)
+    return Finding(
+        "ok",
+        f"space: {len(tuned)} tuned hyperparameters; {combos:,} discrete combinations"
+        + (f" × {len(continuous)} continuous ({', '.join(continuous)})" if continuous else "")
+        + f"; a {config.search.grid_points}-point grid would be {grid:,} trials; "
+        f"budget {config.search.num_samples} trials",
+    )
+
+
+def _count(dim: Any) -> int:
+    if dim.kind == "choice":
+        return len(dim.choices)
+    low, high = dim.bounds
+    if dim.kind == "pow2":
+        return int(math.log2(high) - math.log2(low)) + 1
+    return int(high - low) + 1
+
+
+def _has(model: Any, kind: str) -> bool:
+    return any(type(m).__name__.startswith(kind) for m in model.modules())
+
+
+def format_report(report: CheckReport, source: str) -> str:
+    """The findings as text, blocking first."""
+    order = {"blocking": 0, "warning": 1, "ok": 2}
+    lines = [f"raytune-hp check {source}"]
+    lines += [f.line() for f in sorted(report.findings, key=lambda f: order[f.level])]
+    verdict = "blocking problems found" if report.blocking else "no blocking problem"
+    lines.append(f"{verdict}: {sum(f.level != 'ok' for f in report.findings)} finding(s)")
+    return "\n".join(lines) + "\n"
