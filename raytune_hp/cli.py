@@ -177,6 +177,51 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.blocking else EXIT_OK
 
 
+def _lr_find(args: argparse.Namespace) -> int:
+    from raytune_hp.diagnostics import lr_find
+
+    config, data, out = _diagnostic_inputs(args, "lr-find")
+    result = lr_find(config, data, out, steps=args.steps)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _batch_study(args: argparse.Namespace) -> int:
+    from raytune_hp.diagnostics import batch_study
+
+    sizes = None
+    if args.batch_sizes:
+        try:
+            sizes = [int(size) for size in args.batch_sizes.split(",")]
+        except ValueError:
+            raise ConfigError(
+                f"--batch-sizes must be comma-separated integers; got {args.batch_sizes!r}"
+            ) from None
+    config, data, out = _diagnostic_inputs(args, "batch-study")
+    result = batch_study(
+        config, data, out, batch_sizes=sizes, target=args.target, max_epochs=args.max_epochs
+    )
+    print(result.markdown())
+    print(f"Plot: {result.plot}\nTable: {result.table}")
+    return EXIT_OK
+
+
+def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any]:
+    """The config, its data, and a new output folder (an existing one is never overwritten)."""
+    from pathlib import Path
+
+    from raytune_hp.config import load_config
+    from raytune_hp.plugins import UserCode
+
+    config = load_config(args.config, args.overrides)
+    out = Path(args.out or Path(config.storage) / f"{config.name}-{command}")
+    if out.exists():
+        raise ConfigError(
+            f"--out must be a folder that does not exist yet; got {str(out)!r} (pass --out)"
+        )
+    return config, UserCode.of(config).dataset(config), out
+
+
 def _report(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
     from raytune_hp.report import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment, write_reports
@@ -188,6 +233,7 @@ def _report(args: argparse.Namespace) -> int:
             f"state); got {args.run_dir!r}"
         )
     config = load_config(f"{store.location}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+    print("raytune-hp: reading the trials, writing summary.md and plots…", file=sys.stderr)
     trials = write_reports(store, config)
     print(f"{len(trials)} trials: {store.location}/{SUMMARY_FILE}")
     return EXIT_OK
@@ -198,5 +244,7 @@ _COMMANDS = {
     "spaces": _spaces,
     "sample": _sample,
     "check": _check,
+    "lr-find": _lr_find,
+    "batch-study": _batch_study,
     "report": _report,
 }

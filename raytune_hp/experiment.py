@@ -126,6 +126,7 @@ def run_experiment(
         _coarse_to_fine(runner, config, space)
     else:
         runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
+    print("Writing summary.md, best_config.yaml and plots…")
     trials = write_reports(store, config)
     return Outcome(where, trials, config.train.metric)
 

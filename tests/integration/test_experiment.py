@@ -200,3 +200,18 @@ def test_random_search_without_early_stopping_trains_every_trial_fully(
     configs = [t.hparams for t in outcome.trials]
     assert start_point(config.search_space()) in configs
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == 3
+
+
+def test_report_rewrites_summary_and_plots_from_disk(
+    bayes_run: Outcome, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from raytune_hp.cli import main
+
+    summary = bayes_run.exp_dir / "summary.md"
+    summary.unlink()
+    assert main(["report", str(bayes_run.exp_dir)]) == 0
+    assert f"6 trials: {bayes_run.exp_dir}/summary.md" in capsys.readouterr().out
+    text = summary.read_text()
+    for plot in ("learning_curves", "metric_vs_hparams", "parallel_coordinates"):
+        assert f"(plots/{plot}.png)" in text
+        assert (bayes_run.exp_dir / "plots" / f"{plot}.png").stat().st_size > 10_000

@@ -1,0 +1,63 @@
+"""The diagnostic commands as a user runs them: outputs written, nothing overwritten, bad
+arguments answered with exit 2 and one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raytune_hp.cli import main
+
+QUICKSTART = str(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
+
+
+def test_lr_find_writes_its_plot_and_suggests_a_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lr"
+    assert main(["lr-find", QUICKSTART, "--steps", "60", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "suggested lr:" in printed and "smoke test" in printed
+    assert (out / "lr_find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batch_study_writes_plot_and_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bs"
+    args = ["batch-study", QUICKSTART, "--batch-sizes", "64,256", "--max-epochs", "2"]
+    assert main([*args, "--target", "0.5", "--out", str(out)]) == 0
+    table = (out / "batch_study.md").read_text()
+    assert "| 64 |" in table and "| 256 |" in table
+    assert (out / "batch_study.png").stat().st_size > 10_000
+    assert "Reading:" in capsys.readouterr().out
+
+
+def test_an_existing_output_folder_is_never_overwritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["lr-find", QUICKSTART, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out must be a folder that does not exist yet" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["batch-study", QUICKSTART, "--batch-sizes", "64,abc"], "--batch-sizes must be"),
+        (["batch-study", QUICKSTART, "--batch-sizes", "48"], "powers of two"),
+        (["report", "/nonexistent/run"], "RUN_DIR must be an experiment folder"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if args[0] == "batch-study":
+        args = [*args, "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written

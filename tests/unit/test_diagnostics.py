@@ -1,0 +1,298 @@
+"""The lr range test, its smoke test and the batch-size study, on digits with the quickstart config.
+
+Runs use one torch thread: timings on a machine whose cores other processes share are far
+steadier with one thread than with all of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.data import Dataset, load_data
+from raytune_hp.diagnostics import (
+    BatchStudyResult,
+    BatchStudyRow,
+    LrFindResult,
+    _default_batch_sizes,
+    _reading,
+    _suggest,
+    batch_study,
+    lr_find,
+    smoke_test,
+)
+from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.models import build_model
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_data("digits", 0.2, 0)
+
+
+@pytest.fixture(scope="module")
+def quickstart() -> ExperimentConfig:
+    return load_config("configs/quickstart.yaml")
+
+
+@pytest.fixture(scope="module")
+def found(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path_factory: pytest.TempPathFactory
+) -> LrFindResult:
+    """The real thing: 300 steps from 1e-7 to 10, with the smoke test at 1e-4 and 1e-3."""
+    return lr_find(quickstart, digits, tmp_path_factory.mktemp("lr"), progress=False, threads=1)
+
+
+@pytest.fixture(scope="module")
+def study(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path_factory: pytest.TempPathFactory
+) -> BatchStudyResult:
+    return batch_study(
+        quickstart,
+        digits,
+        tmp_path_factory.mktemp("bs"),
+        batch_sizes=(256, 32),
+        target=0.5,
+        max_epochs=3,
+        progress=False,
+        threads=1,
+    )
+
+
+def _assert_png(path: Path) -> None:
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 300 and width > 600
+
+
+# --- lr range test ----------------------------------------------------------------------------
+
+
+def test_lr_find_suggests_a_plausible_rate_and_plots_it(found: LrFindResult) -> None:
+    assert 1e-4 <= found.suggestion <= 1.0
+    assert "steep" in found.reason
+    assert found.optimizer == "adam"
+    assert found.search_range == (1e-3, 1e-2)
+    assert found.in_range == (1e-3 <= found.suggestion <= 1e-2)
+    _assert_png(found.plot)
+    assert found.plot.name == "lr_find.png"
+    assert f"{found.suggestion:.2e}" in found.summary()
+
+
+def test_lr_find_sweeps_the_rate_exponentially(found: LrFindResult) -> None:
+    lrs = found.lrs
+    assert len(lrs) == 300 and not found.diverged
+    assert lrs[0] == pytest.approx(1e-7) and lrs[-1] == pytest.approx(10.0)
+    ratios = [b / a for a, b in itertools.pairwise(lrs)]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-6)
+
+
+def test_lr_find_loss_falls_then_rises(found: LrFindResult) -> None:
+    smoothed = found.smoothed
+    lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+    assert 0 < lowest < len(smoothed) - 1  # the valley lies strictly inside the run
+    assert smoothed[0] > smoothed[lowest] * 2  # it fell a lot...
+    assert smoothed[-1] > smoothed[lowest] * 1.5  # ...and rose again at the end
+    assert found.lrs[lowest] > found.suggestion  # the suggestion lies on the way down
+
+
+def test_lr_find_stops_after_the_given_steps(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path: Path
+) -> None:
+    before = torch.get_num_threads()
+    result = lr_find(
+        quickstart, digits, tmp_path, steps=8, start_lr=1e-7, end_lr=1e-6,
+        progress=False, smoke_lrs=(), threads=1,
+    )  # fmt: skip
+    assert len(result.lrs) == len(result.losses) == len(result.smoothed) == 8
+    assert not result.diverged
+    assert result.lrs[-1] == pytest.approx(1e-6)
+    assert result.smoke_tests == ()
+    assert torch.get_num_threads() == before
+    _assert_png(result.plot)
+
+
+def test_lr_find_stops_once_the_smoothed_loss_exceeds_four_times_its_minimum(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path: Path
+) -> None:
+    result = lr_find(
+        quickstart, digits, tmp_path, steps=40, start_lr=1e-3, end_lr=1e4,
+        progress=False, smoke_lrs=(), threads=1,
+    )  # fmt: skip
+    smoothed = result.smoothed
+    assert result.diverged and len(smoothed) < 40
+    last = smoothed[-1]
+    assert not math.isfinite(last) or last > 4 * min(smoothed)
+    # It stops at the first step that breaks the rule, not later.
+    assert all(s <= 4 * min(smoothed[: i + 1]) for i, s in enumerate(smoothed[:-1]))
+    assert "stopped" in result.summary()
+    _assert_png(result.plot)
+
+
+def test_lr_find_uses_the_builder_it_is_given(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path: Path
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> Any:
+        calls.append(dict(hp))
+        mlp = {"hidden_size": 16, "num_layers": 1, "dropout": 0.0}
+        return build_model("mlp", mlp, input_shape, num_classes)
+
+    lr_find(
+        quickstart, digits, tmp_path, steps=5, progress=False, builder=builder,
+        smoke_lrs=(1e-3,), threads=1,
+    )  # fmt: skip
+    assert len(calls) == 2  # the range test's model and the smoke test's
+    assert calls[0]["optimizer"] == "adam" and calls[0]["batch_size"] == 128
+
+
+def test_lr_find_refuses_bad_arguments(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path: Path
+) -> None:
+    with pytest.raises(RaytuneHPError, match=r"steps must be an integer ≥ 2; got 1"):
+        lr_find(quickstart, digits, tmp_path, steps=1, progress=False)
+    with pytest.raises(RaytuneHPError, match=r"0 < start_lr < end_lr; got start_lr 1.0"):
+        lr_find(quickstart, digits, tmp_path, start_lr=1.0, end_lr=1e-3, progress=False)
+
+
+def test_lr_find_needs_a_builder_when_a_function_trains(digits: Dataset, tmp_path: Path) -> None:
+    config = load_config("configs/quickstart.yaml", ["train.function=examples.custom:train"])
+    with pytest.raises(ConfigError, match=r"model.builder must be given .* got train.function"):
+        lr_find(config, digits, tmp_path, progress=False)
+
+
+def test_suggestion_is_the_steepest_descent_of_the_smoothed_loss() -> None:
+    lrs = [10 ** (-6 + i * 0.1) for i in range(61)]
+    # A sigmoid-shaped drop centred on lr 1e-3, then a rise: steepest at 1e-3.
+    losses = [2 - 1.5 / (1 + math.exp(-4 * (math.log10(lr) + 3))) for lr in lrs]
+    losses[-10:] = [losses[-11] + 0.2 * k for k in range(1, 11)]
+    lr, reason = _suggest(lrs, losses, steps=61)
+    assert lr == pytest.approx(1e-3, rel=0.3)
+    assert "steep" in reason and "min/10" in reason
+
+
+def test_suggestion_falls_back_to_min_over_ten_when_the_loss_never_falls() -> None:
+    lrs = [10 ** (-6 + i * 0.1) for i in range(30)]
+    lr, reason = _suggest(lrs, [1.0 + 0.01 * i for i in range(30)], steps=30)
+    assert lr == pytest.approx(lrs[3] / 10)  # the first point after the skipped tenth
+    assert "never fell" in reason
+
+
+# --- smoke test -------------------------------------------------------------------------------
+
+
+def test_smoke_test_learns_at_1e_3_from_one_initialisation(found: LrFindResult) -> None:
+    low, high = found.smoke_tests
+    assert (low.lr, high.lr) == (1e-4, 1e-3)
+    assert low.loss_before == high.loss_before  # the same initial weights
+    assert high.learns and high.loss_after < 0.9 * high.loss_before
+    assert high.loss_after < low.loss_after  # 1e-3 learns faster than 1e-4 here
+    assert "learns" in high.describe()
+
+
+def test_smoke_test_says_when_a_rate_does_not_learn(
+    quickstart: ExperimentConfig, digits: Dataset
+) -> None:
+    (tiny,) = smoke_test(quickstart, digits, lrs=(1e-7,), steps=20, threads=1)
+    assert not tiny.learns
+    assert tiny.loss_after == pytest.approx(tiny.loss_before, rel=0.01)
+    assert "not clearly learning" in tiny.describe()
+
+
+# --- batch-size study -------------------------------------------------------------------------
+
+
+def test_batch_study_writes_a_plot_and_a_table(study: BatchStudyResult) -> None:
+    _assert_png(study.plot)
+    assert study.plot.name == "batch_study.png"
+    table = study.table.read_text()
+    assert study.table.name == "batch_study.md"
+    assert "| batch size | s / epoch (mean) | epochs to target |" in table
+    assert "| 32 |" in table and "| 256 |" in table
+    assert "Reading: " in table and "fastest to the target: batch " in table
+    assert study.device in table and "1 torch thread." in table
+
+
+def test_batch_study_rows_hold_the_measurements(study: BatchStudyResult) -> None:
+    assert study.metric == "val_acc" and study.target == 0.5 and study.max_epochs == 3
+    assert study.lr == 1e-3 and study.threads == 1
+    assert [row.batch_size for row in study.rows] == [32, 256]
+    for row in study.rows:
+        assert isinstance(row, BatchStudyRow)
+        assert 1 <= row.epochs_run <= 3 and row.seconds_per_epoch > 0
+        if row.epochs_to_target is None:
+            assert row.seconds_to_target is None and row.epochs_run == 3
+            assert row.final_metric < 0.5
+        else:
+            assert row.epochs_to_target == row.epochs_run and row.final_metric >= 0.5
+            assert row.seconds_to_target is not None
+            assert row.seconds_to_target >= row.seconds_per_epoch * row.epochs_run * 0.5
+    assert study.rows[0].epochs_to_target is not None  # 45 steps an epoch reach 50 % at once
+
+
+def test_bigger_batches_run_faster_epochs(digits: Dataset, tmp_path: Path) -> None:
+    # The quickstart's own model, with the space's small MLP in place of the CNN: on a CPU the
+    # CNN's epoch is per-sample compute (about 0.15-0.2 s at every batch size from 32 to 256),
+    # so the per-step overhead that bigger batches save is lost in timing noise; the MLP's epoch
+    # is mostly that overhead, so the effect the study measures is well above the noise.
+    config = load_config("configs/quickstart.yaml", ["model.name=mlp"])
+    study = batch_study(
+        config, digits, tmp_path, batch_sizes=(32, 256), target=0.5, max_epochs=3,
+        progress=False, threads=1,
+    )  # fmt: skip
+    small, large = study.rows
+    assert large.seconds_per_epoch < 0.7 * small.seconds_per_epoch
+    assert "bigger batches → faster epochs" in study.reading
+
+
+def test_default_batch_sizes_are_the_spaces_powers_of_two_within_16_to_512(
+    quickstart: ExperimentConfig,
+) -> None:
+    assert _default_batch_sizes(quickstart, 1437) == [32, 64, 128, 256]
+    wide = load_config("configs/quickstart.yaml", ["space.batch_size=64"])  # fixed: table range
+    assert _default_batch_sizes(wide, 1437) == [16, 32, 64, 128, 256, 512]
+    assert _default_batch_sizes(wide, 100) == [16, 32, 64]
+
+
+def test_batch_study_refuses_a_batch_size_that_is_not_a_power_of_two(
+    quickstart: ExperimentConfig, digits: Dataset, tmp_path: Path
+) -> None:
+    with pytest.raises(RaytuneHPError, match=r"powers of two ≥ 1; got \[32, 100\]"):
+        batch_study(quickstart, digits, tmp_path, batch_sizes=[32, 100], progress=False)
+
+
+def test_reading_reports_what_the_numbers_say() -> None:
+    row = functools.partial(BatchStudyRow, epochs_run=5, final_metric=0.96)
+    usual = [
+        row(32, 0.4, epochs_to_target=2, seconds_to_target=1.0),
+        row(256, 0.1, epochs_to_target=5, seconds_to_target=0.6),
+    ]
+    text = _reading(usual, "val_acc")
+    assert "bigger batches → faster epochs" in text and "4.0× faster" in text
+    assert "more epochs needed (5 at 256 vs 2 at 32)" in text
+    assert "fastest to the target: batch 256" in text
+    odd = [
+        row(32, 0.1, epochs_to_target=None, seconds_to_target=None),
+        row(256, 0.2, epochs_to_target=None, seconds_to_target=None),
+    ]
+    text = _reading(odd, "val_acc")
+    assert "did not give faster epochs" in text and "no batch size reached" in text
+    close = [
+        row(32, 0.20, epochs_to_target=3, seconds_to_target=0.7),
+        row(256, 0.18, epochs_to_target=3, seconds_to_target=0.6),
+    ]
+    text = _reading(close, "val_acc")
+    assert "epochs take about as long at 256 as at 32 (0.18 s vs 0.20 s" in text
+    assert "no more epochs needed (3 at 256 vs 3 at 32)" in text
