@@ -1,7 +1,10 @@
 """Early stopping: ASHA prunes weak trials at rungs of epochs, or nothing stops them early.
 
 Ray calls this a "scheduler", PyTorch uses the word for learning-rate schedules; here it is early
-stopping.
+stopping. Ray does not restore a scheduler's state when an experiment resumes
+(ray-project/ray #30838), so ASHA's rungs (every result recorded at every milestone) are kept in
+the experiment folder after each result and read back on resume: a resumed experiment prunes
+against the same history as before.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -10,22 +13,74 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pickle
+from typing import Any
 
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import EPOCH
 
-if TYPE_CHECKING:
-    from ray.tune.schedulers import TrialScheduler
+RUNGS_FILE = "asha_rungs.pkl"
 
 
-def build_early_stopping(config: ExperimentConfig) -> TrialScheduler:
-    """ASHA with ``epoch`` as its time attribute, or FIFO (no early stopping)."""
+def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:
+    """ASHA with ``epoch`` as its time attribute, its rungs kept in ``store`` (an
+    :class:`~raytune_hp.storage.ExperimentStore`), or FIFO (no early stopping)."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if config.early_stopping.name == "none":
         return FIFOScheduler()
-    return ASHAScheduler(
+
+    class PersistentASHA(ASHAScheduler):  # type: ignore[misc]
+        """ASHA that writes its rungs to the experiment folder and reads them back on resume."""
+
+        def __init__(self, store: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._store = store
+            self._rungs_loaded = False
+
+        def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+            if not self._rungs_loaded:
+                self._load_rungs()
+            super().on_trial_add(tune_controller, trial)
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+            action = super().on_trial_result(tune_controller, trial, result)
+            self._save_rungs()
+            return str(action)
+
+        def on_trial_complete(
+            self, tune_controller: Any, trial: Any, result: dict[str, Any]
+        ) -> None:
+            super().on_trial_complete(tune_controller, trial, result)
+            self._save_rungs()
+
+        def rungs(self) -> list[list[tuple[float, dict[str, float]]]]:
+            """Per bracket, per rung: its milestone and the results recorded there."""
+            return [
+                [(milestone, dict(recorded)) for milestone, recorded in bracket._rungs]
+                for bracket in self._brackets
+            ]
+
+        def _save_rungs(self) -> None:
+            if self._store is not None:
+                state = {"rungs": self.rungs(), "num_stopped": self._num_stopped}
+                self._store.write_bytes(RUNGS_FILE, pickle.dumps(state))
+
+        def _load_rungs(self) -> None:
+            self._rungs_loaded = True
+            if self._store is None or not self._store.exists(RUNGS_FILE):
+                return
+            state = pickle.loads(self._store.read_bytes(RUNGS_FILE))
+            for bracket, rungs in zip(self._brackets, state["rungs"], strict=True):
+                for (milestone, recorded), (saved_milestone, saved) in zip(
+                    bracket._rungs, rungs, strict=True
+                ):
+                    if milestone == saved_milestone:
+                        recorded.update(saved)
+            self._num_stopped = state["num_stopped"]
+
+    return PersistentASHA(
+        store,
         time_attr=EPOCH,
         metric=config.train.metric,
         mode=config.train.mode,

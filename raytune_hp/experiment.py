@@ -26,6 +26,7 @@ import yaml
 
 from raytune_hp.checks import capacity_limit
 from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.plugins import UserCode
 from raytune_hp.report import (
@@ -37,7 +38,7 @@ from raytune_hp.report import (
     load_trials,
     write_reports,
 )
-from raytune_hp.spaces import SearchSpace, contains, resolve_space
+from raytune_hp.spaces import SearchSpace, contains, grid, resolve_space
 from raytune_hp.storage import ExperimentStore
 
 
@@ -48,6 +49,7 @@ class Outcome:
     location: str
     trials: list[TrialRecord]
     metric: str
+    interrupted: bool = False
 
     @property
     def exp_dir(self) -> Path:
@@ -122,13 +124,24 @@ def run_experiment(
         store.write_text(CONFIG_FILE, config.to_yaml())
         _write_experiment_summary(store, space)
     print(f"Experiment folder: {where}\nTensorBoard:       tensorboard --logdir {where}\n")
-    if config.search.strategy == "coarse-to-fine":
-        _coarse_to_fine(runner, config, space)
-    else:
-        runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
+    try:
+        if config.search.strategy == "coarse-to-fine":
+            _coarse_to_fine(runner, config, space)
+        else:
+            runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
+        interrupted = False
+    except _Interrupted:
+        interrupted = True
     print("Writing summary.md, best_config.yaml and plots…")
     trials = write_reports(store, config)
-    return Outcome(where, trials, config.train.metric)
+    return Outcome(where, trials, config.train.metric, interrupted)
+
+
+class _Interrupted(Exception):
+    """A phase stopped before all its trials finished (Ctrl-C): later phases must not start."""
+
+
+_UNFINISHED = ("RUNNING", "PENDING", "PAUSED")
 
 
 def _check_storage_is_shared(config: ExperimentConfig, store: ExperimentStore) -> None:
@@ -228,6 +241,7 @@ class _PhaseRunner:
                 resume_errored=True,
                 storage_filesystem=target.fs,
             ).fit()
+            self._check_finished(target, num_samples, strategy, space)
             return
         if phase and target.exists():
             return  # a finished phase of an experiment being resumed
@@ -240,19 +254,24 @@ class _PhaseRunner:
             param_space=plan.param_space,
             tune_config=tune.TuneConfig(
                 search_alg=plan.searcher,
-                scheduler=_early_stopping(self.config),
+                scheduler=build_early_stopping(self.config, target),
                 num_samples=plan.num_samples,
                 reuse_actors=True,
                 trial_dirname_creator=_trial_dirname,
             ),
             run_config=_run_config(self.config, storage, name, space),
         ).fit()
+        self._check_finished(target, plan.num_samples, strategy, space)
 
-
-def _early_stopping(config: ExperimentConfig) -> Any:
-    from raytune_hp.early_stopping import build_early_stopping
-
-    return build_early_stopping(config)
+    def _check_finished(
+        self, target: ExperimentStore, num_samples: int, strategy: str, space: SearchSpace
+    ) -> None:
+        """Raises :class:`_Interrupted` unless every trial of the phase ended (Ray returns
+        early, state saved, when the run is interrupted)."""
+        trials = load_trials(target, self.config)
+        expected = len(grid(space, self.config.search.grid_points)) if strategy == "grid" else None
+        if any(t.status in _UNFINISHED for t in trials) or len(trials) < (expected or num_samples):
+            raise _Interrupted
 
 
 def _run_config(config: ExperimentConfig, storage: str, name: str, space: SearchSpace) -> Any:

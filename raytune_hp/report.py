@@ -139,6 +139,8 @@ def _phase_trials(
         if trial_folder.exists("error.txt"):
             lines = trial_folder.read_text("error.txt").strip().splitlines()
             error = lines[-1] if lines else ""
+            if trial.status == "TERMINATED":
+                error = f"retried from its checkpoint after {error}"
         records.append(
             TrialRecord(
                 trial.trial_id,

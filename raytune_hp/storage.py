@@ -71,13 +71,22 @@ class ExperimentStore:
         return [info.base_name for info in infos if fnmatch.fnmatch(info.base_name, pattern)]
 
     def read_text(self, name: str) -> str:
+        return self.read_bytes(name).decode()
+
+    def read_bytes(self, name: str) -> bytes:
         with self.fs.open_input_stream(self._join(name)) as stream:
-            return bytes(stream.read()).decode()
+            return bytes(stream.read())
 
     def write_text(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode())
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Writes a whole file at once: a reader (or a crash) never sees half of it."""
         self.fs.create_dir(self.path, recursive=True)
-        with self.fs.open_output_stream(self._join(name)) as stream:
-            stream.write(text.encode())
+        partial = self._join(f".{name}.partial")
+        with self.fs.open_output_stream(partial) as stream:
+            stream.write(data)
+        self.fs.move(partial, self._join(name))
 
     def upload(self, local_dir: str | Path) -> None:
         """Copies the files of ``local_dir`` into the folder."""

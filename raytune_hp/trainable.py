@@ -225,6 +225,10 @@ def train(
             )
             val_loss, val_acc = evaluate(model, x_val, y_val)
             diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
+            if diverged:
+                # The worst finite result: the searcher learns this region is bad (HyperOpt
+                # cannot order NaN).
+                train_loss, val_loss = _WORST_LOSS, _WORST_LOSS
             metrics = {
                 EPOCH: epoch,
                 TRAIN_LOSS: train_loss,
