@@ -7,20 +7,76 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from raytune_hp.errors import ConfigError, RaytuneHPError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors follow the same contract: one line, exit 2.
-        self.exit(EXIT_BAD_INPUT, f"raytune-hp: {message}\n")
+        # argparse's own usage errors follow the same contract: one line, exit 2, the grammar.
+        ours = re.fullmatch(r"argument ([^:]+): (must .*)", message)
+        if ours:  # raised by one of the argument types below
+            message = f"{ours[1]} {ours[2]}"
+        else:
+            message = f"the arguments must be as `{self.prog} --help` shows; got {message}"
+        self.exit(EXIT_BAD_INPUT, f"raytune-hp: {_one_line(message)}\n")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.splitlines())
+
+
+def _given(text: str) -> str:
+    """A command-line value as a message quotes it: a number bare, anything else quoted."""
+    try:
+        return str(int(text))
+    except ValueError:
+        return repr(text)
+
+
+def _integer(minimum: int) -> Callable[[str], int]:
+    """An argument type: an integer ≥ ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer ≥ {minimum}; got {_given(text)}")
+        return value
+
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text!r}")
+    return value
+
+
+def _batch_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(size) for size in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(size < 1 or size & (size - 1) for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated powers of two ≥ 1, e.g. 16,64,256; got {text!r}"
+        )
+    return sizes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,15 +104,21 @@ def _parser() -> argparse.ArgumentParser:
 
     lr_find = commands.add_parser("lr-find", help="learning-rate range test and smoke test")
     lr_find.add_argument("config")
-    lr_find.add_argument("--steps", type=int, default=300, help="steps of the range test")
+    lr_find.add_argument(
+        "--steps", type=_integer(2), default=300, help="steps of the range test (≥ 2)"
+    )
     lr_find.add_argument("--out", help="folder for the plot (default: <storage>/<name>-lr-find)")
     _add_set(lr_find)
 
     batch = commands.add_parser("batch-study", help="time to a target across batch sizes")
     batch.add_argument("config")
-    batch.add_argument("--batch-sizes", help="comma-separated powers of two, e.g. 16,64,256")
-    batch.add_argument("--target", type=float, help="metric value to reach (default: see README)")
-    batch.add_argument("--max-epochs", type=int, help="epochs at most per batch size")
+    batch.add_argument(
+        "--batch-sizes", type=_batch_sizes, help="comma-separated powers of two, e.g. 16,64,256"
+    )
+    batch.add_argument(
+        "--target", type=_positive_number, help="metric value to reach (default: see README)"
+    )
+    batch.add_argument("--max-epochs", type=_integer(1), help="epochs at most per batch size")
     batch.add_argument(
         "--out", help="folder for plot and table (default: <storage>/<name>-batch-study)"
     )
@@ -67,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="print configurations drawn from a config's space")
     sample.add_argument("config")
-    sample.add_argument("-n", type=int, default=5, help="how many (default 5)")
+    sample.add_argument("-n", type=_integer(1), default=5, help="how many (default 5)")
     _add_set(sample)
     return parser
 
@@ -85,7 +147,10 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse's --help, and its errors (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     # As with `python -m`, the current folder is importable: configs name the user's own code
     # (model.builder, data.loader, train.function) by import path from there.
     if os.getcwd() not in sys.path:
@@ -93,22 +158,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except RaytuneHPError as exc:
-        print(f"raytune-hp: {exc}", file=sys.stderr)
+        print(f"raytune-hp: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("raytune-hp: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` items, with ``--name`` and ``--storage`` as two more (taken literally, not read
+    as YAML: ``--name 2024`` is a name). A key given twice, or a key and one inside it, is
+    refused: which one wins would depend on the order."""
+    given = [(f"--set {item}", item) for item in args.overrides]
+    for flag in ("name", "storage"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            given.append((f"--{flag} {value}", f"{flag}={json.dumps(value)}"))
+    keys = [(flag, item.partition("=")[0]) for flag, item in given if "=" in item]
+    for i, (first, key) in enumerate(keys):
+        for second, other in keys[i + 1 :]:
+            if key == other or other.startswith(f"{key}.") or key.startswith(f"{other}."):
+                outer = min(key, other, key=len)
+                raise ConfigError(
+                    f"--set {outer} must be given once, with nothing set inside it (which would "
+                    f"win depends on the order); got {first} and {second}"
+                )
+    return [item for _, item in given]
 
 
 def _tune(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
 
-    overrides = list(args.overrides)
-    if args.name:
-        overrides.append(f"name={args.name}")
-    if args.storage:
-        overrides.append(f"storage={args.storage}")
-    config = load_config(args.config, overrides)
+    if args.resume and args.overrides:
+        given = " ".join(f"--set {item}" for item in args.overrides)
+        raise ConfigError(
+            "--set must not be given with --resume (the experiment resumes as configured in its "
+            f"config.yaml); got {given}"
+        )
+    config = load_config(args.config, _overrides(args))
 
     from raytune_hp.experiment import run_experiment
 
@@ -117,6 +204,12 @@ def _tune(args: argparse.Namespace) -> int:
     print()
     where = outcome.location
     print(f"Experiment: {where}  ({len(outcome.trials)} trials)")
+    if outcome.interrupted:
+        print(
+            f"Interrupted; nothing is lost. Resume with:\n  raytune-hp tune {args.config} "
+            f"--resume --name {config.name} --storage {config.storage}",
+            file=sys.stderr,
+        )
     if best is None:
         print("No trial reported a metric: see summary.md for the errors.", file=sys.stderr)
         return EXIT_FAILED
@@ -129,16 +222,24 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"Summary:      {where}/summary.md")
     print(f"Best config:  {where}/best_config.yaml")
     print(f"TensorBoard:  tensorboard --logdir {where}")
-    return EXIT_OK
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
 
 def _spaces(args: argparse.Namespace) -> int:
     from raytune_hp.spaces import format_space, format_tables
 
-    if args.config:
+    if args.config is not None and args.tables:
+        raise ConfigError(
+            "TABLE must not be given with --config (which prints that config's space); "
+            f"got {' '.join(args.tables)}"
+        )
+    if args.config is None and args.overrides:
+        given = " ".join(f"--set {item}" for item in args.overrides)
+        raise ConfigError(f"--set must be given only with --config; got {given}")
+    if args.config is not None:
         from raytune_hp.config import load_config
 
-        space = load_config(args.config, args.overrides).search_space()
+        space = load_config(args.config, _overrides(args)).search_space()
         print(format_space(space), end="")
         _print_outside_notes(space)
         return EXIT_OK
@@ -157,9 +258,7 @@ def _sample(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
     from raytune_hp.spaces import sample
 
-    if args.n < 1:
-        raise ConfigError(f"-n must be an integer ≥ 1; got {args.n}")
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, _overrides(args))
     space = config.search_space()
     _print_outside_notes(space)
     for point in sample(space, args.n, config.seed):
@@ -171,35 +270,32 @@ def _check(args: argparse.Namespace) -> int:
     from raytune_hp.checks import format_report, run_checks
     from raytune_hp.config import load_config
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, _overrides(args))
     report = run_checks(config)
     print(format_report(report, args.config), end="")
     return EXIT_FAILED if report.blocking else EXIT_OK
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    from raytune_hp.diagnostics import lr_find
-
     config, data, out = _diagnostic_inputs(args, "lr-find")
+    from raytune_hp.diagnostics import lr_find  # torch: only once the input is known to be good
+
     result = lr_find(config, data, out, steps=args.steps)
     print(result.summary())
     return EXIT_OK
 
 
 def _batch_study(args: argparse.Namespace) -> int:
-    from raytune_hp.diagnostics import batch_study
-
-    sizes = None
-    if args.batch_sizes:
-        try:
-            sizes = [int(size) for size in args.batch_sizes.split(",")]
-        except ValueError:
-            raise ConfigError(
-                f"--batch-sizes must be comma-separated integers; got {args.batch_sizes!r}"
-            ) from None
     config, data, out = _diagnostic_inputs(args, "batch-study")
+    from raytune_hp.diagnostics import batch_study  # torch: only once the input is known good
+
     result = batch_study(
-        config, data, out, batch_sizes=sizes, target=args.target, max_epochs=args.max_epochs
+        config,
+        data,
+        out,
+        batch_sizes=args.batch_sizes,
+        target=args.target,
+        max_epochs=args.max_epochs,
     )
     print(result.markdown())
     print(f"Plot: {result.plot}\nTable: {result.table}")
@@ -213,7 +309,12 @@ def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any
     from raytune_hp.config import load_config
     from raytune_hp.plugins import UserCode
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, _overrides(args))
+    target = getattr(args, "target", None)
+    if target is not None and config.train.metric == "val_acc" and target > 1:
+        raise ConfigError(
+            f"--target must be an accuracy in (0, 1] for train.metric val_acc; got {target}"
+        )
     out = Path(args.out or Path(config.storage) / f"{config.name}-{command}")
     if out.exists():
         raise ConfigError(
@@ -226,7 +327,13 @@ def _report(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
     from raytune_hp.report import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment, write_reports
 
-    store = as_store(args.run_dir)
+    try:
+        store = as_store(args.run_dir)
+    except ValueError as exc:  # pyarrow's ArrowInvalid: a URI of no filesystem it knows
+        raise ConfigError(
+            f"RUN_DIR must be an experiment folder, or its s3://, gs://, ... URI; "
+            f"got {args.run_dir!r} ({exc})"
+        ) from None
     if not is_experiment(store):
         raise ConfigError(
             f"RUN_DIR must be an experiment folder (its {CONFIG_FILE} and Ray's experiment "

@@ -6,16 +6,21 @@ Example:
     (torch.Size([1, 8, 8]), 10)
     >>> load_data("digits_sequences", val_fraction=0.2, seed=0).input_shape
     (8, 8)
+    >>> load_data("npz", 0.2, 0, path="digits.npz")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
+
+from raytune_hp.config import NPZ_ARRAYS
+from raytune_hp.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,66 @@ LOADERS: dict[str, Callable[[float, int], Dataset]] = {
 }
 
 
-def load_data(name: str, val_fraction: float, seed: int) -> Dataset:
-    """Loads data set ``name`` with a validation split that depends only on ``seed``."""
+def load_data(name: str, val_fraction: float, seed: int, path: str | None = None) -> Dataset:
+    """Loads data set ``name`` with a validation split that depends only on ``seed``.
+
+    ``npz`` reads the file ``path`` (see :func:`load_npz`); its own validation arrays are the
+    split, so ``val_fraction`` and ``seed`` do not apply.
+
+    Raises:
+        ConfigError: ``npz`` without a ``path``, or a file that breaks :func:`load_npz`'s rules.
+    """
+    if name == "npz":
+        if path is None:
+            raise ConfigError("data.path must be given when data.name is npz; got nothing")
+        return load_npz(path)
     return LOADERS[name](val_fraction, seed)
+
+
+def load_npz(path: str | Path) -> Dataset:
+    """A classification set from an ``.npz`` file with the arrays ``x_train``, ``y_train``,
+    ``x_val`` and ``y_val`` (as ``numpy.savez`` writes them): x numbers with one row per sample,
+    y integer class indices 0, 1, ….
+
+    Raises:
+        ConfigError: a file that is missing, not an .npz of plain arrays, or whose arrays break
+            these rules, naming the file and the array.
+    """
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in NPZ_ARRAYS if name not in archive.files]
+            if missing:
+                raise ConfigError(
+                    f"{path}: the file must hold the arrays {', '.join(NPZ_ARRAYS)}; "
+                    f"got no {', '.join(missing)}"
+                )
+            arrays = {name: archive[name] for name in NPZ_ARRAYS}
+    except (OSError, ValueError, EOFError) as exc:  # missing, not a zip, or pickled objects
+        raise ConfigError(
+            f"{path}: data.path must be an .npz file of plain arrays (numpy.savez); got {exc}"
+        ) from None
+    for part in ("train", "val"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+            raise ConfigError(
+                f"{path}: y_{part} must be integer class indices ≥ 0, one per sample (1-D); "
+                f"got {y.dtype} of shape {y.shape}"
+                + (f" with minimum {y.min()}" if y.size and y.ndim == 1 else "")
+            )
+        numeric = np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
+        if not numeric or x.ndim < 2 or len(x) != len(y) or len(y) == 0:
+            raise ConfigError(
+                f"{path}: x_{part} must be numbers with one row per label of y_{part} "
+                f"({len(y)}) and at least one feature axis; got {x.dtype} of shape {x.shape}"
+            )
+    if arrays["x_train"].shape[1:] != arrays["x_val"].shape[1:]:
+        raise ConfigError(
+            f"{path}: x_val must have the sample shape of x_train "
+            f"{arrays['x_train'].shape[1:]}; got {arrays['x_val'].shape[1:]}"
+        )
+    return as_dataset(tuple(arrays[name] for name in NPZ_ARRAYS), str(path))
 
 
 def as_dataset(loaded: Any, source: str) -> Dataset:
@@ -85,8 +147,6 @@ def as_dataset(loaded: Any, source: str) -> Dataset:
     Raises:
         ConfigError: anything else, naming ``source`` (the loader's import path).
     """
-    from raytune_hp.errors import ConfigError
-
     if isinstance(loaded, Dataset):
         return loaded
     pair = isinstance(loaded, (tuple, list)) and len(loaded) == 2

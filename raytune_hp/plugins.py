@@ -81,7 +81,9 @@ class UserCode:
         if self.loader is not None:
             loaded = self.loader(config.data.val_fraction, config.seed)
             return as_dataset(loaded, str(config.data.loader))
-        return load_data(config.data.name, config.data.val_fraction, config.seed)
+        return load_data(
+            config.data.name, config.data.val_fraction, config.seed, path=config.data.path
+        )
 
     def model_builder(self, config: ExperimentConfig) -> Callable[..., Any]:
         """``(hp, input_shape, num_classes) -> nn.Module``: the user's, or the built-in model's."""

@@ -21,8 +21,9 @@ TINY = [
 ]  # fmt: skip
 
 
-def _tune(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [RAYTUNE_HP, "tune", str(REPO / "configs" / "quickstart.yaml"), *TINY, *args]
+def _tune(cwd: Path, *args: str, tiny: bool = True) -> subprocess.CompletedProcess[str]:
+    sets = TINY if tiny else []
+    command = [RAYTUNE_HP, "tune", str(REPO / "configs" / "quickstart.yaml"), *sets, *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -47,7 +48,7 @@ def test_tune_runs_prints_the_best_and_refuses_to_overwrite(tmp_path: Path) -> N
 
 def test_resume_of_something_that_is_not_an_experiment_says_so(tmp_path: Path) -> None:
     (tmp_path / "runs" / "nothing").mkdir(parents=True)
-    run = _tune(tmp_path, "--name", "nothing", "--resume")
+    run = _tune(tmp_path, "--name", "nothing", "--resume", tiny=False)
     assert run.returncode == 2
     assert run.stderr.startswith("raytune-hp: --resume: ") and run.stderr.count("\n") == 1
     assert "must hold an earlier experiment" in run.stderr

@@ -93,7 +93,7 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
     rungs_before = pickle.loads((exp_dir / "asha_rungs.pkl").read_bytes())["rungs"]
 
     resumed = _tune(tmp_path, "--resume")
-    out, err = resumed.communicate(timeout=300)
+    _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-3000:]
 
     after = {d.name: _epochs(d) for d in exp_dir.glob("*/") if (d / "params.json").exists()}
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
     try:
         _wait_until_mid_run(exp_dir)
         driver.send_signal(signal.SIGINT)
-        out, err = driver.communicate(timeout=120)
+        _, err = driver.communicate(timeout=120)
     finally:
         _kill_group(driver, signal.SIGKILL)
     assert driver.returncode == 130, err[-3000:]
