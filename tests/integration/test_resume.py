@@ -112,7 +112,8 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
         ):
             assert recorded_before.items() <= recorded_after.items()
     # The searcher's history: TPE holds every trial of both runs, each once, all finished.
-    state_file = max(exp_dir.glob("searcher-state-*.pkl"), key=lambda p: p.stat().st_mtime)
+    # The newest by the timestamp in its name (syncing to storage rewrites every file's mtime).
+    state_file = max(exp_dir.glob("searcher-state-*.pkl"), key=lambda p: p.name)
     history = cloudpickle.loads(state_file.read_bytes())["_hpopt_trials"].trials
     assert len(history) == SAMPLES and all(doc["state"] == JOB_STATE_DONE for doc in history)
     summary = (exp_dir / "summary.md").read_text()
