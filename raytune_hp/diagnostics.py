@@ -209,6 +209,27 @@ class _Stop(Exception):
     """Ends ``train_one_epoch`` from its ``on_step`` callback, mid-epoch."""
 
 
+def _train_until_stopped(
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    x: Any,
+    y: Any,
+    hp: Mapping[str, Any],
+    generator: Any,
+    on_step: Callable[[float, float], None],
+) -> None:
+    """Trains epoch after epoch (the trainable's own loop) until ``on_step`` raises ``_Stop``."""
+    from raytune_hp.trainable import StepRule, train_one_epoch
+
+    with contextlib.suppress(_Stop):
+        while True:
+            train_one_epoch(
+                model, optimizer, scheduler, x, y, int(hp["batch_size"]), generator, on_step,
+                StepRule.from_hp(hp),
+            )  # fmt: skip
+
+
 def _exponential_lr(step: int, steps: int, start_lr: float, end_lr: float) -> float:
     """The range test's schedule: ``start_lr · (end_lr / start_lr)^(step / (steps - 1))`` for the
     0-based ``step``, so the first step trains at ``start_lr`` and the last at ``end_lr``."""
@@ -325,11 +346,9 @@ def lr_find(
     from tqdm import tqdm
 
     from raytune_hp.trainable import (
-        StepRule,
         build_optimizer,
         seed_everything,
         select_device,
-        train_one_epoch,
     )
 
     _check_lr_range(steps, start_lr, end_lr)
@@ -377,19 +396,9 @@ def lr_find(
                 raise _Stop
 
         try:
-            with contextlib.suppress(_Stop):
-                while True:
-                    train_one_epoch(
-                        model,
-                        optimizer,
-                        scheduler,
-                        x_train,
-                        y_train,
-                        int(hp["batch_size"]),
-                        generator,
-                        on_step,
-                        StepRule.from_hp(hp),
-                    )
+            _train_until_stopped(
+                model, optimizer, scheduler, x_train, y_train, hp, generator, on_step
+            )
         finally:
             bar.close()
 
@@ -451,12 +460,10 @@ def smoke_test(
 
     from raytune_hp.lr_schedules import build_scheduler
     from raytune_hp.trainable import (
-        StepRule,
         build_optimizer,
         evaluate,
         seed_everything,
         select_device,
-        train_one_epoch,
     )
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -488,19 +495,9 @@ def smoke_test(
                 if done >= steps or not math.isfinite(loss):
                     raise _Stop
 
-            with contextlib.suppress(_Stop):
-                while True:
-                    train_one_epoch(
-                        model,
-                        optimizer,
-                        scheduler,
-                        x_train,
-                        y_train,
-                        int(hp["batch_size"]),
-                        generator,
-                        on_step,
-                        StepRule.from_hp(hp),
-                    )
+            _train_until_stopped(
+                model, optimizer, scheduler, x_train, y_train, hp, generator, on_step
+            )
             after, _ = evaluate(model, x_train, y_train)
             learns = math.isfinite(after) and after <= (1 - LEARNS_MARGIN) * before
             results.append(SmokeTest(float(lr), steps, before, after, learns))
