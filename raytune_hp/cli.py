@@ -1,6 +1,7 @@
 """The ``raytune-hp`` command line (also ``python -m raytune_hp``).
 
-Exit codes: 0 success; 1 the run failed; 2 bad input, with one line on stderr and no traceback.
+Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
+one line on stderr and no traceback; 130 interrupted (Ctrl-C), resumable with --resume.
 """
 
 from __future__ import annotations
