@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_CONFIG := configs/quickstart.yaml
 
-.PHONY: setup demo test test-fast lint format clean-venv
+.PHONY: setup demo test test-fast lint format bench clean-venv
 
 # torch is installed first and pinned: 2.13.0 is a CPU build on CPU-only machines, while an
 # unpinned torch (asked for by the package's own range) would pull gigabytes of CUDA wheels.
@@ -38,6 +38,12 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# raytune-hp against Ray Tune's defaults and Optuna (quick mode, a few minutes on 2 cores);
+# `$(BIN)/python benchmarks/overhead.py` is the full mode. Writes benchmarks/results/overhead.md.
+bench: setup
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python benchmarks/overhead.py --quick
 
 clean-venv:
 	rm -rf $(VENV)
