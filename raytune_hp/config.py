@@ -237,12 +237,14 @@ class ExperimentConfig(_Section):
             )
         return self
 
-    def search_space(self) -> SearchSpace:
-        """The tables of ``model.name`` (or ``model.tables``) with ``space`` applied."""
+    def search_space(self, overrides: dict[str, Any] | None = None) -> SearchSpace:
+        """The tables of ``model.name`` (or ``model.tables``) with ``space`` applied, or with
+        ``overrides`` in its place (the fine phase of coarse-to-fine)."""
+        overrides = self.space if overrides is None else overrides
         if self.model.name == "custom":
             tables = self.model.tables or list(DEFAULT_CUSTOM_TABLES)
-            return resolve_space("custom", self.space, tables=tables)
-        return resolve_space(self.model.name, self.space)
+            return resolve_space("custom", overrides, tables=tables)
+        return resolve_space(self.model.name, overrides)
 
     def to_yaml(self) -> str:
         """The config with every default filled in, loadable again by :func:`load_config`."""

@@ -38,7 +38,7 @@ from raytune_hp.report import (
     load_trials,
     write_reports,
 )
-from raytune_hp.spaces import SearchSpace, contains, grid, resolve_space
+from raytune_hp.spaces import SearchSpace, contains, grid
 from raytune_hp.storage import ExperimentStore
 
 
@@ -174,10 +174,9 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
     coarse, fine = PHASES
     coarse_samples = max(1, round(config.search.num_samples * config.search.coarse_fraction))
     fine_samples = max(1, config.search.num_samples - coarse_samples)
-    runner.run(coarse, space, "random", coarse_samples)
     from raytune_hp.search import Prior, narrowed_space
 
-    trials = [t for t in load_trials(runner.store.child(coarse), config) if t.best is not None]
+    trials = [t for t in runner.run(coarse, space, "random", coarse_samples) if t.best is not None]
     if runner.store.exists(FINE_SPACE_FILE):
         overrides = yaml.safe_load(runner.store.read_text(FINE_SPACE_FILE))
     else:
@@ -186,7 +185,7 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
         # What the config fixed, added or set for the whole space stays as it was.
         overrides = {**config.space, **narrowed}
         runner.store.write_text(FINE_SPACE_FILE, yaml.safe_dump(overrides, sort_keys=False))
-    fine_space = resolve_space(space.model, overrides, tables=_tables(config))
+    fine_space = config.search_space(overrides)
     # The coarse trials inside the fine space are TPE's history from the start; none is re-run.
     priors = [
         Prior(t.hparams, t.best)
@@ -194,14 +193,6 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
         if t.best is not None and contains(fine_space, t.hparams)
     ]
     runner.run(fine, fine_space, "bayes", fine_samples, priors, start_points=[])
-
-
-def _tables(config: ExperimentConfig) -> list[str] | None:
-    if config.model.name != "custom":
-        return None
-    from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES
-
-    return config.model.tables or list(DEFAULT_CUSTOM_TABLES)
 
 
 class _PhaseRunner:
@@ -220,7 +211,12 @@ class _PhaseRunner:
         num_samples: int,
         priors: list[Any] | None = None,
         start_points: list[dict[str, Any]] | None = None,
-    ) -> None:
+    ) -> list[TrialRecord]:
+        """Runs (or resumes) one phase and returns its trials.
+
+        Raises:
+            _Interrupted: the phase stopped before every trial ended.
+        """
         from ray import tune
 
         from raytune_hp.search import build_search
@@ -241,10 +237,9 @@ class _PhaseRunner:
                 resume_errored=True,
                 storage_filesystem=target.fs,
             ).fit()
-            self._check_finished(target, num_samples, strategy, space)
-            return
+            return self._finished_trials(target, num_samples, strategy, space)
         if phase and target.exists():
-            return  # a finished phase of an experiment being resumed
+            return load_trials(target, self.config)  # a finished phase of a resumed experiment
         slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
         plan = build_search(
             self.config, space, slots, strategy, num_samples, priors or (), start_points
@@ -261,17 +256,18 @@ class _PhaseRunner:
             ),
             run_config=_run_config(self.config, storage, name, space),
         ).fit()
-        self._check_finished(target, plan.num_samples, strategy, space)
+        return self._finished_trials(target, plan.num_samples, strategy, space)
 
-    def _check_finished(
+    def _finished_trials(
         self, target: ExperimentStore, num_samples: int, strategy: str, space: SearchSpace
-    ) -> None:
-        """Raises :class:`_Interrupted` unless every trial of the phase ended (Ray returns
+    ) -> list[TrialRecord]:
+        """The phase's trials; raises :class:`_Interrupted` unless every one ended (Ray returns
         early, state saved, when the run is interrupted)."""
         trials = load_trials(target, self.config)
         expected = len(grid(space, self.config.search.grid_points)) if strategy == "grid" else None
         if any(t.status in _UNFINISHED for t in trials) or len(trials) < (expected or num_samples):
             raise _Interrupted
+        return trials
 
 
 def _run_config(config: ExperimentConfig, storage: str, name: str, space: SearchSpace) -> Any:

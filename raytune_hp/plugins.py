@@ -22,25 +22,24 @@ if TYPE_CHECKING:
     from raytune_hp.data import Dataset
 
 
-def resolve(path: str, key: str, source: str = "") -> Callable[..., Any]:
+def resolve(path: str, key: str) -> Callable[..., Any]:
     """Imports ``module:function`` and returns the function.
 
     Raises:
         ConfigError: the module does not import or has no such callable.
     """
-    where = f"{source}: " if source else ""
     module_name, _, attribute = path.partition(":")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # the user's module may fail in any way on import
         raise ConfigError(
-            f"{where}{key} must name an importable module:function; got {path!r}, importing "
+            f"{key} must name an importable module:function; got {path!r}, importing "
             f"{module_name!r} failed: {type(exc).__name__}: {exc}"
         ) from None
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ConfigError(
-            f"{where}{key} must name a function in {module_name}; got {path!r} "
+            f"{key} must name a function in {module_name}; got {path!r} "
             f"(no callable {attribute!r} there)"
         )
     from ray import cloudpickle
