@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,18 +40,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from common import ROOT, header, write_result
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.metrics import EPOCH, SKIPPED, VAL_ACC
 from raytune_hp.spaces import SearchSpace
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "quickstart.yaml"
-RESULTS = ROOT / "benchmarks" / "results" / "overhead.md"
+RESULTS_FILE = "overhead.md"
 RAYTUNE_HP, RAY_DEFAULTS, OPTUNA = "raytune-hp", "ray-tune-defaults", "optuna"
 TUNERS = (RAYTUNE_HP, RAY_DEFAULTS, OPTUNA)
 # Two threads on two cores: the same two parallel slots of one CPU each as the Ray tuners get.
@@ -305,27 +303,12 @@ def median(runs: list[Run], value: Callable[[Run], float]) -> float:
     return statistics.median(value(run) for run in runs)
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return platform.processor() or "unknown"
-
-
 def report_markdown(runs: list[Run], budget: Budget, command: str, runtime_s: float) -> str:
     """The results as Markdown: setup, one row per tuner (medians), ratios, targets."""
     by_tuner = {t: [r for r in runs if r.tuner == t] for t in TUNERS}
     seeds = sorted({r.seed for r in runs})
-    versions = ", ".join(
-        f"{name} {version(name)}" for name in ("torch", "ray", "hyperopt", "optuna")
-    )
     lines = [
-        "# Overhead benchmark: raytune-hp vs Ray Tune defaults vs Optuna",
-        "",
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- Command: `{command}`",
-        f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}",
-        f"- Versions: python {platform.python_version()}, {versions}",
+        *header("Overhead benchmark: raytune-hp vs Ray Tune defaults vs Optuna", command),
         f"- Budget per tuner and repetition: {budget.trials} trials, up to {budget.epochs} "
         f"epochs each ({budget.trials * budget.epochs} epochs at most); {budget.repeats} "
         f"repetitions, run alternately; seeds {seeds} (repetition i uses seed i for the "
@@ -463,10 +446,9 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
 
     markdown = report_markdown(runs, budget, command, time.perf_counter() - began)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(markdown)
+    path = write_result(RESULTS_FILE, markdown)
     print("\n" + markdown)
-    print(f"Written to {RESULTS.relative_to(ROOT)}")
+    print(f"Written to {path.relative_to(ROOT)}")
     return 0
 
 
