@@ -3,8 +3,8 @@
 Ray calls this a "scheduler", PyTorch uses the word for learning-rate schedules; here it is early
 stopping. Ray does not restore a scheduler's state when an experiment resumes
 (ray-project/ray #30838), so ASHA's rungs (every result recorded at every milestone) are kept in
-the experiment folder after each result and read back on resume: a resumed experiment prunes
-against the same history as before.
+the experiment folder after each result that changes them and read back on resume: a resumed
+experiment prunes against the same history as before.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -37,6 +37,7 @@ def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:
             super().__init__(**kwargs)
             self._store = store
             self._rungs_loaded = False
+            self._saved_version: tuple[int, int] | None = None
 
         def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
             if not self._rungs_loaded:
@@ -61,10 +62,22 @@ def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:
                 for bracket in self._brackets
             ]
 
+        def _version(self) -> tuple[int, int]:
+            """Results recorded in all rungs, trials stopped: both only grow, so the pair
+            changes exactly when the state written to the store would."""
+            recorded = sum(len(r) for bracket in self._brackets for _, r in bracket._rungs)
+            return recorded, self._num_stopped
+
         def _save_rungs(self) -> None:
-            if self._store is not None:
-                state = {"rungs": self.rungs(), "num_stopped": self._num_stopped}
-                self._store.write_bytes(RUNGS_FILE, pickle.dumps(state))
+            # Most results fall between milestones and change nothing: rewriting every rung
+            # (a file, or an object on S3) after each of them would cost the driver's loop a
+            # write per result, growing with the number of trials.
+            version = self._version()
+            if self._store is None or version == self._saved_version:
+                return
+            state = {"rungs": self.rungs(), "num_stopped": self._num_stopped}
+            self._store.write_bytes(RUNGS_FILE, pickle.dumps(state))
+            self._saved_version = version
 
         def _load_rungs(self) -> None:
             self._rungs_loaded = True
@@ -78,6 +91,7 @@ def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:
                     if milestone == saved_milestone:
                         recorded.update(saved)
             self._num_stopped = state["num_stopped"]
+            self._saved_version = self._version()
 
     return PersistentASHA(
         store,
