@@ -55,11 +55,14 @@ class SearchPlan:
 
 
 def initial_points(num_samples: int) -> int:
-    """Random start-up trials before TPE models the results: a quarter of the budget, 3 to 20.
+    """Random start-up trials before TPE models the results: a sixth of the budget, 3 to 20.
 
-    HyperOpt's default of 20 would make a 20-trial "Bayesian" search pure random search.
+    HyperOpt's default of 20 would make a 20-trial "Bayesian" search pure random search. The
+    search-quality benchmark measured a sixth ahead of a quarter (5 rather than 7 of 30 trials:
+    mean regret 0.017 against 0.034 over 20 seeds on its 7-hyperparameter space, 0.877 against
+    0.856 mean best accuracy over 7 further seeds on its 4-hyperparameter space).
     """
-    return min(20, max(3, num_samples // 4))
+    return min(20, max(3, num_samples // 6))
 
 
 def build_search(

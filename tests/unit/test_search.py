@@ -80,7 +80,7 @@ def test_concurrency_is_limited_so_tpe_sees_results() -> None:
     assert searcher.suggest("c") is not None
 
 
-@pytest.mark.parametrize(("budget", "expected"), [(4, 3), (20, 5), (24, 6), (200, 20)])
+@pytest.mark.parametrize(("budget", "expected"), [(4, 3), (20, 3), (30, 5), (60, 10), (200, 20)])
 def test_start_up_trials_follow_the_budget_not_hyperopts_default(
     budget: int, expected: int
 ) -> None:
