@@ -39,11 +39,13 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# raytune-hp against Ray Tune's defaults and Optuna (quick mode, a few minutes on 2 cores);
-# `$(BIN)/python benchmarks/overhead.py` is the full mode. Writes benchmarks/results/overhead.md.
+# The three benchmarks in quick mode (about 12 minutes on 2 cores); without --quick each is the
+# full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick
+	$(BIN)/python benchmarks/search_quality.py --quick
+	$(BIN)/python benchmarks/scale.py --quick
 
 clean-venv:
 	rm -rf $(VENV)

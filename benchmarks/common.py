@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
+
+from raytune_hp.spaces import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,3 +53,36 @@ def write_result(name: str, markdown: str) -> Path:
     path = RESULTS / name
     path.write_text(markdown)
     return path
+
+
+def suggest_optuna(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """One configuration of ``space`` through Optuna's suggest API: a conditional dimension (the
+    lr) gets its own parameter per parent value (``lr_adam``), powers of two are suggested as
+    integer exponents, as raytune-hp hands them to HyperOpt."""
+    hp: dict[str, Any] = {}
+    for dim in space.dims:  # parents come before their children
+        parent = hp.get(dim.when[0]) if dim.when else None
+        if dim.when is not None and parent not in dim.when[1]:
+            continue
+        label = dim.name if parent is None else f"{dim.name}_{parent}"
+        if dim.fixed:
+            hp[dim.name] = dim.value
+        elif dim.kind == "choice":
+            hp[dim.name] = trial.suggest_categorical(label, list(dim.choices))
+        else:
+            low, high = dim.range_for(parent)
+            if dim.kind == "log":
+                hp[dim.name] = trial.suggest_float(label, low, high, log=True)
+            elif dim.kind == "float":
+                hp[dim.name] = trial.suggest_float(label, low, high)
+            elif dim.kind == "int":
+                hp[dim.name] = trial.suggest_int(label, int(low), int(high))
+            elif dim.kind == "pow2":
+                exponents = int(math.log2(low)), int(math.log2(high))
+                hp[dim.name] = 2 ** trial.suggest_int(f"log2_{label}", *exponents)
+            else:
+                raise ValueError(
+                    f"space.{dim.name} must be of kind choice, log, float, int or pow2 to be "
+                    f"suggested by Optuna; got {dim.kind!r}"
+                )
+    return hp
