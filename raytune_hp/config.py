@@ -131,6 +131,8 @@ class TrainConfig(_Section):
     ``retries``: how often a failed trial (an error, a lost node) restarts from its checkpoint.
     ``allow_oversized``: train configurations whose model has more trainable parameters than
     half the training samples (the capacity rule); by default they are skipped before training.
+    ``precision``: ``bf16`` runs the built-in loop's forward passes under bfloat16 autocast
+    (weights and optimizer stay float32); ``fp32`` is plain float32.
     """
 
     max_epochs: int = Field(20, ge=1)
@@ -138,6 +140,7 @@ class TrainConfig(_Section):
     function: str | None = Field(None, pattern=IMPORT_PATH)
     retries: int = Field(2, ge=0)
     allow_oversized: bool = False
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     @property
     def mode(self) -> Literal["min", "max"]:
@@ -174,10 +177,24 @@ class EarlyStoppingConfig(_Section):
 
 
 class ResourcesConfig(_Section):
-    """What one trial reserves. ``gpus_per_trial`` unset: one GPU if Ray reports any, else none."""
+    """What one trial reserves. ``gpus_per_trial`` unset: one GPU if Ray reports any, else none.
+
+    A fraction shares one GPU: ``0.25`` runs four trials on it, each capped to a quarter of its
+    memory. Above one, whole GPUs only (Ray's rule).
+    """
 
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _whole_gpus_above_one(self) -> ResourcesConfig:
+        gpus = self.gpus_per_trial
+        if gpus is not None and gpus > 1 and not float(gpus).is_integer():
+            raise ValueError(
+                "resources.gpus_per_trial must be a fraction of one GPU (≤ 1) or a whole number "
+                f"of GPUs; got {gpus}"
+            )
+        return self
 
 
 class ExperimentConfig(_Section):

@@ -217,7 +217,7 @@ def _train_until_stopped(
     y: Any,
     hp: Mapping[str, Any],
     generator: Any,
-    on_step: Callable[[float, float], None],
+    on_step: Callable[[Any, float], None],
 ) -> None:
     """Trains epoch after epoch (the trainable's own loop) until ``on_step`` raises ``_Stop``."""
     from raytune_hp.trainable import StepRule, train_one_epoch
@@ -379,8 +379,9 @@ def lr_find(
             total=steps, desc="lr range test", unit="step", file=sys.stderr, disable=not progress
         )
 
-        def on_step(loss: float, lr: float) -> None:
+        def on_step(step_loss: torch.Tensor, lr: float) -> None:
             nonlocal average, best, diverged
+            loss = float(step_loss)  # the range test decides after every step
             lrs.append(lr)
             losses.append(loss)
             average = beta * average + (1 - beta) * loss
@@ -489,10 +490,10 @@ def smoke_test(
             before, _ = evaluate(model, x_train, y_train)
             done = 0
 
-            def on_step(loss: float, step_lr: float) -> None:
+            def on_step(loss: torch.Tensor, step_lr: float) -> None:
                 nonlocal done
                 done += 1
-                if done >= steps or not math.isfinite(loss):
+                if done >= steps or not math.isfinite(float(loss)):
                     raise _Stop
 
             _train_until_stopped(
@@ -803,7 +804,7 @@ def batch_study(
                     tic = time.perf_counter()
                     loss = train_one_epoch(
                         model, optimizer, scheduler, x_train, y_train, size, generator,
-                        lambda _loss, _lr: None, rule,
+                        rule=rule,
                     )  # fmt: skip
                     train_seconds.append(time.perf_counter() - tic)
                     val_loss, val_acc = evaluate(model, x_val, y_val)

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from raytune_hp.config import ExperimentConfig
-from raytune_hp.metrics import DIVERGED, EPOCH, NUM_PARAMS, SKIPPED, TRAIN_SAMPLES
+from raytune_hp.metrics import DIVERGED, EPOCH, NUM_PARAMS, OUT_OF_MEMORY, SKIPPED, TRAIN_SAMPLES
 from raytune_hp.spaces import LR, Dimension, SearchSpace, flatten
 from raytune_hp.storage import ExperimentStore
 
@@ -85,6 +85,7 @@ def load_trials(where: ExperimentStore | str | Path, config: ExperimentConfig) -
     table order.
 
     Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
+    ``out of memory`` (its share of the GPU was not enough; the error says how much it had),
     ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
     """
     store = as_store(where)
@@ -118,6 +119,9 @@ def _phase_trials(
         best = (max(values) if mode == "max" else min(values)) if values else None
         epochs = max((int(row[EPOCH]) for row in history if EPOCH in row), default=0)
         diverged = any(bool(row.get(DIVERGED)) for row in history)
+        out_of_memory = next(
+            (str(row[OUT_OF_MEMORY]) for row in history if row.get(OUT_OF_MEMORY)), ""
+        )
         curve = tuple(
             (int(row[EPOCH]), float(row[metric]))
             for row in history
@@ -130,6 +134,8 @@ def _phase_trials(
                 f"skipped: {int(skip[NUM_PARAMS]):,} parameters > ½ × "
                 f"{int(skip[TRAIN_SAMPLES]):,} training samples"
             )
+        elif out_of_memory:
+            status = "out of memory"
         elif diverged:
             status = "diverged"
         elif trial.status == "TERMINATED":
@@ -143,6 +149,7 @@ def _phase_trials(
             error = lines[-1] if lines else ""
             if trial.status == "TERMINATED":
                 error = f"retried from its checkpoint after {error}"
+        error = error or out_of_memory
         records.append(
             TrialRecord(
                 trial.trial_id,

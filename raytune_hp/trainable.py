@@ -36,9 +36,11 @@ from raytune_hp.metrics import (
     DIVERGED,
     EPOCH,
     GPU_IDS,
+    GPU_SHARE,
     LR,
     NODE_ID,
     NUM_PARAMS,
+    OUT_OF_MEMORY,
     SKIPPED,
     TRAIN_LOSS,
     TRAIN_SAMPLES,
@@ -61,7 +63,9 @@ class TrialSettings:
 
     ``model`` is a built-in model's name; ``builder`` a user's model builder and ``function`` a
     user's whole training function, both resolved from the config's import paths. A model with
-    more trainable parameters than ``max_params`` is skipped before training.
+    more trainable parameters than ``max_params`` is skipped before training. ``precision``
+    ``bf16`` runs forward passes under bfloat16 autocast. ``gpu_share`` below 1 caps the trial
+    to that share of its GPU's memory.
     """
 
     model: str
@@ -71,6 +75,8 @@ class TrialSettings:
     builder: Callable[..., nn.Module] | None = None
     function: Callable[..., None] | None = None
     max_params: int | None = None
+    precision: str = "fp32"
+    gpu_share: float = 1.0
 
 
 def seed_everything(seed: int) -> None:
@@ -104,6 +110,42 @@ def select_device() -> torch.device:
     return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
 
+def gpu_share(gpus_per_trial: float) -> float:
+    """The share of one GPU a trial holds: ``0.25`` when four trials share it, 1 for a whole
+    GPU (or more, or none)."""
+    return float(gpus_per_trial) if 0 < gpus_per_trial < 1 else 1.0
+
+
+def limit_gpu_memory(share: float, device: torch.device) -> int | None:
+    """Caps this process to ``share`` of ``device``'s memory when it shares the GPU (a
+    fractional ``gpus_per_trial``), so a trial that outgrows its share fails alone with an
+    out-of-memory error instead of starving the trials beside it. Returns the cap in bytes, or
+    ``None`` where nothing is capped (the CPU, or a whole GPU)."""
+    if device.type != "cuda" or not 0 < share < 1:
+        return None
+    torch.cuda.set_per_process_memory_fraction(share, device)
+    return int(share * torch.cuda.get_device_properties(device).total_memory)
+
+
+def place_data(data: Dataset, device: torch.device, budget_bytes: int | None = None) -> Dataset:
+    """The dataset on ``device`` once for the whole trial when it fits in half of the memory
+    available to the trial (``budget_bytes``, else what the device has free); otherwise it stays
+    in (pinned) host memory and each batch is copied over as it is used."""
+    if device.type != "cuda":
+        return data
+    x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+    size = sum(t.element_size() * t.nelement() for t in (x_train, y_train, x_val, y_val))
+    free = budget_bytes if budget_bytes is not None else torch.cuda.mem_get_info(device)[0]
+    move = (lambda t: t.to(device)) if size <= free // 2 else (lambda t: t.pin_memory())
+    return Dataset(move(x_train), move(y_train), move(x_val), move(y_val), data.num_classes)
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """bfloat16 autocast for ``bf16`` (weights, gradients and optimizer state stay float32, so
+    no loss scaling is needed); a no-op context for ``fp32``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @dataclasses.dataclass(frozen=True)
 class StepRule:
     """How one optimizer step is taken: the tricks of the tables that act on every step."""
@@ -125,19 +167,27 @@ def train_one_epoch(
     y: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
-    on_step: Callable[[float, float], None],
+    on_step: Callable[[torch.Tensor, float], None] | None = None,
     rule: StepRule = StepRule(),
+    precision: str = "fp32",
 ) -> float:
     """One pass over ``(x, y)`` in a seeded random order; returns the mean training loss.
 
-    ``on_step(loss, lr)`` sees every step's loss and the learning rate that step used.
+    Batches are trained on the model's device (``x`` may live there already, or in host memory).
+    ``on_step(loss, lr)`` sees every step's loss as a detached 0-dim tensor on that device and the
+    learning rate the step used: reading the loss (``float(loss)``) waits for the GPU, so the loop
+    itself never does, and the one synchronisation is the mean returned at the end.
     """
     model.train()
+    device = next(model.parameters()).device
     order = torch.randperm(len(x), generator=generator).to(x.device)
-    total = torch.zeros((), device=x.device)
+    total = torch.zeros((), device=device)
     for start in range(0, len(x), batch_size):
         idx = order[start : start + batch_size]
-        loss = F.cross_entropy(model(x[idx]), y[idx], label_smoothing=rule.label_smoothing)
+        inputs = x[idx].to(device, non_blocking=True)
+        targets = y[idx].to(device, non_blocking=True)
+        with autocast(device, precision):
+            loss = F.cross_entropy(model(inputs), targets, label_smoothing=rule.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if rule.grad_clip is not None:
@@ -145,24 +195,33 @@ def train_one_epoch(
         lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
-        total += loss.detach() * len(idx)
-        on_step(loss.item(), lr)
+        total += loss.detach().float() * len(idx)
+        if on_step is not None:
+            on_step(loss.detach(), lr)
     return float(total) / len(x)
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1024,
+    precision: str = "fp32",
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on ``(x, y)``."""
+    """Mean cross-entropy and accuracy on ``(x, y)``, read from the device once at the end."""
     model.eval()
-    loss, correct = 0.0, 0
+    device = next(model.parameters()).device
+    loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
     for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        loss += float(F.cross_entropy(logits, target, reduction="sum"))
-        correct += int((logits.argmax(dim=1) == target).sum())
-    return loss / len(x), correct / len(x)
+        inputs = x[start : start + batch_size].to(device, non_blocking=True)
+        target = y[start : start + batch_size].to(device, non_blocking=True)
+        with autocast(device, precision):
+            logits = model(inputs)
+        loss += F.cross_entropy(logits.float(), target, reduction="sum")
+        correct += (logits.argmax(dim=1) == target).sum()
+    return float(loss) / len(x), int(correct) / len(x)
 
 
 def train(
@@ -200,6 +259,8 @@ def train(
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
+        if "cuda_rng" in state and device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         first_epoch, step = state["epoch"] + 1, state["step"]
     num_params = count_parameters(model)
     if settings.max_params is not None and num_params > settings.max_params:
@@ -208,22 +269,30 @@ def train(
         skipped = {EPOCH: 0, NUM_PARAMS: num_params, TRAIN_SAMPLES: len(data.x_train)}
         report(worst | skipped | {SKIPPED: True, DIVERGED: False}, {})
         return
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
-
+    memory_cap = limit_gpu_memory(settings.gpu_share, device)
+    data = place_data(data, device, memory_cap)
     writer = TrialWriter(log_dir, hp)
+    steps: list[tuple[torch.Tensor, float]] = []
 
-    def on_step(loss: float, lr: float) -> None:
-        nonlocal step
-        step += 1
-        writer.train_step(step, loss, lr)
+    def on_step(loss: torch.Tensor, lr: float) -> None:
+        steps.append((loss, lr))
 
+    epoch = first_epoch
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
             train_loss = train_one_epoch(
-                model, optimizer, scheduler, x_train, y_train, batch_size, generator, on_step, rule
+                model, optimizer, scheduler, data.x_train, data.y_train, batch_size, generator,
+                on_step, rule, settings.precision,
+            )  # fmt: skip
+            # Every step's loss read from the device at once, after the epoch.
+            losses = torch.stack([loss for loss, _ in steps]).float().tolist()
+            for loss, (_, lr) in zip(losses, steps, strict=True):
+                step += 1
+                writer.train_step(step, loss, lr)
+            steps.clear()
+            val_loss, val_acc = evaluate(
+                model, data.x_val, data.y_val, precision=settings.precision
             )
-            val_loss, val_acc = evaluate(model, x_val, y_val)
             diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
             if diverged:
                 # The worst finite result: the searcher learns this region is bad (HyperOpt
@@ -251,12 +320,34 @@ def train(
                     "scheduler": scheduler.state_dict(),
                     "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
+                    **(
+                        {"cuda_rng": torch.cuda.get_rng_state(device)}
+                        if device.type == "cuda"
+                        else {}
+                    ),
                     "epoch": epoch,
                     "step": step,
                 },
             )
             if diverged:
                 break
+    except torch.cuda.OutOfMemoryError as error:
+        # This trial alone outgrew its memory (its share of a shared GPU, or the whole GPU):
+        # recorded as the worst result, with the cap, so the searcher moves away, and its memory
+        # handed back before the next trial reuses this process.
+        optimizer.zero_grad(set_to_none=True)
+        steps.clear()
+        torch.cuda.empty_cache()
+        if memory_cap is not None:
+            limit = f"its {settings.gpu_share:g} share of the GPU ({memory_cap / 2**30:.1f} GiB)"
+        else:
+            limit = "the whole GPU" if device.type == "cuda" else "memory"
+        message = str(error).splitlines()[0] if str(error) else "out of memory"
+        failed = {EPOCH: epoch, VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS, NUM_PARAMS: num_params}
+        oom = {OUT_OF_MEMORY: f"outgrew {limit} at batch_size {batch_size}: {message}"}
+        report(
+            failed | oom | {TRAIN_SAMPLES: len(data.x_train), SKIPPED: False, DIVERGED: False}, {}
+        )
     finally:
         writer.close()
 
@@ -265,20 +356,25 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
     """The Ray Tune function trainable: :func:`train` with ``tune.report`` and checkpoints.
 
     ``data`` arrives through Ray's object store (``tune.with_parameters``), loaded once per
-    experiment. The trial uses as many torch threads as CPUs Ray reserved for it. Every result
-    also says where the trial ran: its node, the GPU ids Ray gave it, and its torch device.
+    experiment. The trial uses as many torch threads as CPUs Ray reserved for it, and where it
+    holds a fraction of a GPU, that fraction of the GPU's memory. Every result also says where
+    the trial ran: its node, the GPU ids Ray gave it, its torch device and its GPU share.
     """
     import ray
     from ray import tune
 
+    context = tune.get_context()
+    required = context.get_trial_resources().required_resources
+    share = gpu_share(required.get("GPU", 0))
     placement = {
         NODE_ID: ray.get_runtime_context().get_node_id(),
         GPU_IDS: ",".join(str(gpu) for gpu in ray.get_gpu_ids()),
         DEVICE: str(select_device()),
+        GPU_SHARE: share,
     }
-    context = tune.get_context()
-    cpus = context.get_trial_resources().required_resources.get("CPU", 1)
-    settings = dataclasses.replace(settings, cpu_threads=max(1, int(cpus)))
+    settings = dataclasses.replace(
+        settings, cpu_threads=max(1, int(required.get("CPU", 1))), gpu_share=share
+    )
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

@@ -82,6 +82,34 @@ def test_each_trial_gets_a_gpu_of_its_own_on_several_nodes(cluster: Any, tmp_pat
             assert not (overlap and (node, gpu) == (other_node, other_gpu)), spans
 
 
+def test_a_fraction_of_a_gpu_per_trial_shares_gpus_and_says_so(
+    cluster: Any, tmp_path: Path
+) -> None:
+    config = _config(
+        tmp_path,
+        "shared-gpus",
+        "shared_storage=true",
+        "search.num_samples=4",
+        "train.max_epochs=2",
+        "resources.gpus_per_trial=0.5",
+        "resources.cpus_per_trial=0.5",
+    )
+    outcome = run_experiment(config)
+    assert [t.status for t in outcome.trials] == ["completed"] * 4
+    spans = []
+    for trial in outcome.trials:
+        results = _results(outcome.exp_dir / trial.name)
+        assert {r["gpu_share"] for r in results} == {0.5}
+        (node, gpus), *_ = {(r["node_id"], r["gpu_ids"]) for r in results}
+        assert len(gpus.split(",")) == 1, gpus
+        start = results[0]["timestamp"] - results[0]["time_this_iter_s"]
+        spans.append((node, gpus, start, results[-1]["timestamp"]))
+    # Never more than two half-GPU trials on one GPU at a time.
+    for node, gpu, start, end in spans:
+        at_once = [s for s in spans if (s[0], s[1]) == (node, gpu) and s[2] < end and start < s[3]]
+        assert len(at_once) <= 2, spans
+
+
 def test_local_storage_on_several_nodes_is_refused_unless_shared(
     cluster: Any, tmp_path: Path
 ) -> None:

@@ -87,6 +87,11 @@ CASES = [
     case("unknown-in-space", "space:\n  dropuot: 0.3\n",
          "exp.yaml: space.dropuot must be one of the cnn space's hyperparameters", "a kind",
          "got 'dropuot'"),
+    case("gpus-neither-fraction-nor-whole", "resources: {gpus_per_trial: 1.5}\n",
+         "exp.yaml: resources.gpus_per_trial must be a fraction of one GPU (≤ 1) or a whole "
+         "number of GPUs; got 1.5"),
+    case("unknown-precision", "train: {precision: fp16}\n",
+         "exp.yaml: train.precision must be one of", "got 'fp16'"),
     # --- wrong types ------------------------------------------------------------------------
     case("string-for-int", "search: {num_samples: many}\n",
          "exp.yaml: search.num_samples must be an integer; got 'many'"),

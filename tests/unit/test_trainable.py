@@ -11,8 +11,19 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from raytune_hp.data import Dataset, load_data
+from raytune_hp.metrics import OUT_OF_MEMORY, VAL_ACC
+from raytune_hp.models import build_model
 from raytune_hp.spaces import OPTIMIZERS
-from raytune_hp.trainable import DIVERGED, TrialSettings, build_optimizer, train
+from raytune_hp.trainable import (
+    DIVERGED,
+    TrialSettings,
+    build_optimizer,
+    gpu_share,
+    limit_gpu_memory,
+    place_data,
+    train,
+    train_one_epoch,
+)
 
 HP: dict[str, Any] = {
     "optimizer": "adam",
@@ -113,3 +124,75 @@ def test_trial_writes_step_and_epoch_scalars_and_hparams(digits: Dataset, tmp_pa
     assert logged == pytest.approx(HP)
     # The whole budget was trained: the session is marked as ended.
     assert hparams_metadata.SESSION_END_INFO_TAG in hparam_tags
+
+
+def test_bf16_trains_under_autocast_to_the_same_accuracy(digits: Dataset, tmp_path: Path) -> None:
+    runs: dict[str, list[dict[str, Any]]] = {"fp32": [], "bf16": []}
+    for precision, metrics in runs.items():
+        settings = TrialSettings("cnn", max_epochs=3, seed=7, precision=precision)
+        train(HP, digits, settings, tmp_path / precision, lambda m, _, out=metrics: out.append(m))
+    assert runs["bf16"][-1][VAL_ACC] > 0.9
+    assert abs(runs["bf16"][-1][VAL_ACC] - runs["fp32"][-1][VAL_ACC]) < 0.03
+    # bfloat16 forward passes round differently: the losses are not float32's.
+    assert runs["bf16"][-1]["train_loss"] != runs["fp32"][-1]["train_loss"]
+
+
+def test_steps_hand_over_their_loss_on_the_device_without_reading_it(digits: Dataset) -> None:
+    model = build_model("cnn", HP, digits.input_shape, digits.num_classes)
+    optimizer = build_optimizer("adam", model.parameters(), 1e-3, 0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    seen: list[Any] = []
+    mean = train_one_epoch(
+        model, optimizer, scheduler, digits.x_train, digits.y_train, 256,
+        torch.Generator().manual_seed(0), lambda loss, lr: seen.append(loss),
+    )  # fmt: skip
+    assert all(isinstance(loss, torch.Tensor) and loss.ndim == 0 for loss in seen)
+    assert len(seen) == -(-len(digits.x_train) // 256)
+    assert mean == pytest.approx(float(torch.stack(seen).mean()), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("gpus", "share"), [(0.25, 0.25), (0.5, 0.5), (1, 1.0), (2, 1.0), (0, 1.0)]
+)
+def test_a_fraction_of_a_gpu_is_the_trials_share(gpus: float, share: float) -> None:
+    assert gpu_share(gpus) == share
+
+
+def test_on_the_cpu_nothing_is_capped_or_moved(digits: Dataset) -> None:
+    cpu = torch.device("cpu")
+    assert limit_gpu_memory(0.25, cpu) is None
+    assert place_data(digits, cpu) is digits
+
+
+class _Hungry(torch.nn.Module):
+    """A model whose training batches above 32 images run out of (GPU) memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = build_model("cnn", HP, (1, 8, 8), 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and len(x) > 32:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.inner(x)
+
+
+def test_a_trial_out_of_memory_ends_alone_with_a_clear_record(
+    digits: Dataset, tmp_path: Path
+) -> None:
+    settings = TrialSettings("cnn", max_epochs=3, seed=7, builder=lambda *_: _Hungry())
+    metrics: list[dict[str, Any]] = []
+    train(
+        {**HP, "batch_size": 64}, digits, settings, tmp_path / "big", lambda m, _: metrics.append(m)
+    )
+    assert len(metrics) == 1
+    assert metrics[0][VAL_ACC] == 0.0
+    assert "batch_size 64" in metrics[0][OUT_OF_MEMORY]
+    assert "Tried to allocate 2.00 GiB" in metrics[0][OUT_OF_MEMORY]
+    # The next trial in the same process trains normally.
+    after: list[dict[str, Any]] = []
+    train(
+        {**HP, "batch_size": 32}, digits, settings, tmp_path / "small", lambda m, _: after.append(m)
+    )
+    assert [m["epoch"] for m in after] == [1, 2, 3]
+    assert OUT_OF_MEMORY not in after[-1]
