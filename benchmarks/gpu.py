@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,8 @@ from common import ROOT, header, write_result
 from raytune_hp.config import ExperimentConfig, load_config
 
 RESULTS_FILE = "gpu.md"
+# CPU threads for the one-trial runs, alone and in a trial alike.
+CPUS = min(4, os.cpu_count() or 1)
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 SHARES = (1.0, 0.5, 0.25, 0.125)
 # The issue's targets.
@@ -125,7 +128,7 @@ space:
 {space}
 search: {{strategy: random, num_samples: 1}}
 early_stopping: {{name: none}}
-resources: {{cpus_per_trial: 4, gpus_per_trial: 1}}
+resources: {{cpus_per_trial: {CPUS}, gpus_per_trial: 1}}
 """
     return load_config(f"{name}.yaml", text=text)
 
@@ -143,7 +146,7 @@ def alone(config: ExperimentConfig, hp: dict[str, Any], gpu: bool) -> tuple[floa
 
     data = UserCode.of(config).dataset(config)
     settings = TrialSettings(
-        "cnn", config.train.max_epochs, 0, cpu_threads=4, precision=config.train.precision
+        "cnn", config.train.max_epochs, 0, cpu_threads=CPUS, precision=config.train.precision
     )
     seconds: list[float] = []
     last = time.perf_counter()
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmarks/gpu.py needs a CUDA GPU (torch.cuda.is_available() is False); "
               "--dry-run checks the script on the CPU", file=sys.stderr)  # fmt: skip
         return 2
-    size = Size(2, 512, 4, 2) if args.dry_run else Size(6, 20000, 16, 8)
+    size = Size(2, 64, 4, 2) if args.dry_run else Size(6, 20000, 16, 8)
     command = " ".join(["python3", "benchmarks/gpu.py", *sys.argv[1:]])
     began = time.perf_counter()
     # One GPU, as the issue asks; a fake one for the dry run.
