@@ -46,6 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,35 @@ class Objective:
         return self.cache[key]
 
 
+def drive(
+    run: Search,
+    trials: int,
+    ask: Callable[[int], tuple[Any, dict[str, Any]] | None],
+    tell: Callable[[Any, float], None],
+    objective: Objective,
+) -> Search:
+    """Trial after trial: ``ask(number)`` proposes ``(token, hp)`` (``None``: the searcher is
+    done), the objective scores it, ``tell(token, accuracy)`` hands the score back. The clock
+    adds the searcher's own seconds to each configuration's training seconds."""
+    clock = 0.0
+    for number in range(trials):
+        started = time.perf_counter()
+        proposal = ask(number)
+        if proposal is None:
+            break
+        token, hp = proposal
+        thinking = time.perf_counter() - started
+        accuracy, seconds = objective(hp)
+        started = time.perf_counter()
+        tell(token, accuracy)
+        thinking += time.perf_counter() - started
+        clock += thinking + seconds
+        run.searcher_s += thinking
+        run.accuracies.append(accuracy)
+        run.ended_s.append(clock)
+    return run
+
+
 def run_tune_searcher(
     method: str, config: ExperimentConfig, space: SearchSpace, trials: int, objective: Objective
 ) -> Search:
@@ -176,23 +206,17 @@ def run_tune_searcher(
 
     strategy = {BAYES: "bayes", RANDOM: "random", GRID: "grid"}[method]
     searcher = build_search(config, space, 1, strategy, trials).searcher
-    run = Search(config.name, method, config.seed)
-    clock = 0.0
-    for number in range(trials):
-        started = time.perf_counter()
+
+    def ask(number: int) -> tuple[str, dict[str, Any]] | None:
         suggestion = searcher.suggest(str(number))
         if suggestion is None or suggestion == Searcher.FINISHED:  # a grid smaller than the budget
-            break
-        thinking = time.perf_counter() - started
-        accuracy, seconds = objective(suggestion)
-        started = time.perf_counter()
-        searcher.on_trial_complete(str(number), {VAL_ACC: accuracy})
-        thinking += time.perf_counter() - started
-        clock += thinking + seconds
-        run.searcher_s += thinking
-        run.accuracies.append(accuracy)
-        run.ended_s.append(clock)
-    return run
+            return None
+        return str(number), suggestion
+
+    def tell(trial_id: str, accuracy: float) -> None:
+        searcher.on_trial_complete(trial_id, {VAL_ACC: accuracy})
+
+    return drive(Search(config.name, method, config.seed), trials, ask, tell, objective)
 
 
 def run_optuna(
@@ -205,22 +229,12 @@ def run_optuna(
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed)
     )
-    run = Search(config.name, OPTUNA, config.seed)
-    clock = 0.0
-    for _ in range(trials):
-        started = time.perf_counter()
+
+    def ask(number: int) -> tuple[Any, dict[str, Any]]:
         trial = study.ask()
-        hp = suggest_optuna(trial, space)
-        thinking = time.perf_counter() - started
-        accuracy, seconds = objective(hp)
-        started = time.perf_counter()
-        study.tell(trial, accuracy)
-        thinking += time.perf_counter() - started
-        clock += thinking + seconds
-        run.searcher_s += thinking
-        run.accuracies.append(accuracy)
-        run.ended_s.append(clock)
-    return run
+        return trial, suggest_optuna(trial, space)
+
+    return drive(Search(config.name, OPTUNA, config.seed), trials, ask, study.tell, objective)
 
 
 @dataclass(frozen=True)
