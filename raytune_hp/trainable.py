@@ -277,7 +277,7 @@ def train(
     def on_step(loss: torch.Tensor, lr: float) -> None:
         steps.append((loss, lr))
 
-    epoch = first_epoch
+    epoch, out_of_memory = first_epoch, ""
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
             train_loss = train_one_epoch(
@@ -332,9 +332,14 @@ def train(
             if diverged:
                 break
     except torch.cuda.OutOfMemoryError as error:
+        # Only the message is kept: the exception's traceback holds the epoch's activations.
+        out_of_memory = str(error).splitlines()[0] if str(error) else "out of memory"
+    finally:
+        writer.close()
+    if out_of_memory:
         # This trial alone outgrew its memory (its share of a shared GPU, or the whole GPU):
-        # recorded as the worst result, with the cap, so the searcher moves away, and its memory
-        # handed back before the next trial reuses this process.
+        # its memory is handed back before the next trial reuses this process, and it is
+        # recorded as the worst result, with the cap, so the searcher moves away.
         optimizer.zero_grad(set_to_none=True)
         steps.clear()
         torch.cuda.empty_cache()
@@ -342,14 +347,11 @@ def train(
             limit = f"its {settings.gpu_share:g} share of the GPU ({memory_cap / 2**30:.1f} GiB)"
         else:
             limit = "the whole GPU" if device.type == "cuda" else "memory"
-        message = str(error).splitlines()[0] if str(error) else "out of memory"
         failed = {EPOCH: epoch, VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS, NUM_PARAMS: num_params}
-        oom = {OUT_OF_MEMORY: f"outgrew {limit} at batch_size {batch_size}: {message}"}
+        oom = {OUT_OF_MEMORY: f"outgrew {limit} at batch_size {batch_size}: {out_of_memory}"}
         report(
             failed | oom | {TRAIN_SAMPLES: len(data.x_train), SKIPPED: False, DIVERGED: False}, {}
         )
-    finally:
-        writer.close()
 
 
 def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSettings) -> None:
