@@ -1,4 +1,5 @@
-"""Test-wide environment: Ray without token auth, in a private temp folder of its own."""
+"""Test-wide environment (tests and the package's docstring examples): Ray without token auth,
+in a private temp folder of its own."""
 
 from __future__ import annotations
 
