@@ -96,7 +96,7 @@ def run_experiment(
             "(pass --resume to continue it, or --name to start another)"
         )
     space = config.search_space()
-    priors = _priors(config, space)
+    past_trials = _warm_start_trials(config, space)
 
     import ray
 
@@ -130,7 +130,7 @@ def run_experiment(
         if config.search.strategy == "coarse-to-fine":
             _coarse_to_fine(runner, config, space)
         else:
-            runner.run(None, space, config.search.strategy, config.search.num_samples, priors)
+            runner.run(None, space, config.search.strategy, config.search.num_samples, past_trials)
         interrupted = False
     except _Interrupted:
         interrupted = True
@@ -176,7 +176,7 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
     coarse, fine = PHASES
     coarse_samples = max(1, round(config.search.num_samples * config.search.coarse_fraction))
     fine_samples = max(1, config.search.num_samples - coarse_samples)
-    from raytune_hp.search import Prior, narrowed_space
+    from raytune_hp.search import PastTrial, narrowed_space
 
     trials = [t for t in runner.run(coarse, space, "random", coarse_samples) if t.best is not None]
     if runner.store.exists(FINE_SPACE_FILE):
@@ -189,12 +189,12 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
         runner.store.write_text(FINE_SPACE_FILE, yaml.safe_dump(overrides, sort_keys=False))
     fine_space = config.search_space(overrides)
     # The coarse trials inside the fine space are TPE's history from the start; none is re-run.
-    priors = [
-        Prior(t.hparams, t.best)
+    past_trials = [
+        PastTrial(t.hparams, t.best)
         for t in trials
         if t.best is not None and contains(fine_space, t.hparams)
     ]
-    runner.run(fine, fine_space, "bayes", fine_samples, priors, start_points=[])
+    runner.run(fine, fine_space, "bayes", fine_samples, past_trials, start_points=[])
 
 
 class _PhaseRunner:
@@ -211,7 +211,7 @@ class _PhaseRunner:
         space: SearchSpace,
         strategy: str,
         num_samples: int,
-        priors: list[Any] | None = None,
+        past_trials: list[Any] | None = None,
         start_points: list[dict[str, Any]] | None = None,
     ) -> list[TrialRecord]:
         """Runs (or resumes) one phase and returns its trials.
@@ -244,11 +244,10 @@ class _PhaseRunner:
             return load_trials(target, self.config)  # a finished phase of a resumed experiment
         slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
         plan = build_search(
-            self.config, space, slots, strategy, num_samples, priors or (), start_points
+            self.config, space, slots, strategy, num_samples, past_trials or (), start_points
         )
         tune.Tuner(
             self.trainable,
-            param_space=plan.param_space,
             tune_config=tune.TuneConfig(
                 search_alg=plan.searcher,
                 scheduler=build_early_stopping(self.config, target),
@@ -330,11 +329,11 @@ def _trainable(config: ExperimentConfig, code: UserCode) -> Any:
     )
 
 
-def _priors(config: ExperimentConfig, space: SearchSpace) -> list[Any]:
+def _warm_start_trials(config: ExperimentConfig, space: SearchSpace) -> list[Any]:
     """Finished trials of the experiments named in ``search.warm_start`` that fit ``space``."""
-    from raytune_hp.search import Prior
+    from raytune_hp.search import PastTrial
 
-    priors = []
+    past_trials = []
     for folder in config.search.warm_start:
         path = Path(folder).expanduser().resolve()
         if not is_experiment(path):
@@ -350,8 +349,8 @@ def _priors(config: ExperimentConfig, space: SearchSpace) -> list[Any]:
             )
         for trial in load_trials(path, earlier):
             if trial.best is not None and contains(space, trial.hparams):
-                priors.append(Prior(trial.hparams, trial.best))
-    return priors
+                past_trials.append(PastTrial(trial.hparams, trial.best))
+    return past_trials
 
 
 def _progress_reporter(config: ExperimentConfig, space: SearchSpace) -> Any:

@@ -26,7 +26,7 @@ from raytune_hp import spaces
 from raytune_hp.cli import main
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import ConfigError, SearchSpaceError
-from raytune_hp.search import Prior, build_search, hyperopt_searcher, narrowed_space
+from raytune_hp.search import PastTrial, build_search, hyperopt_searcher, narrowed_space
 from raytune_hp.spaces import contains, resolve_space, sample, start_point
 
 REPO = Path(__file__).resolve().parents[2]
@@ -534,22 +534,22 @@ def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
 # --- 6. warm start -----------------------------------------------------------------------------
 
 
-def test_tpe_starts_from_the_best_prior_then_the_tables_start_and_learns_the_priors() -> None:
+def test_tpe_starts_from_the_best_past_trial_then_the_tables_start_and_learns_them() -> None:
     from hyperopt.base import JOB_STATE_DONE
 
     config = load_config(QUICKSTART)
     space = config.search_space()
     c1, c2, c3 = sample(space, 3, 11)
     assert len({str(c) for c in (c1, c2, c3, start_point(space))}) == 4
-    priors = [Prior(c1, 0.5), Prior(c2, 0.9), Prior(c3, 0.7)]
-    searcher = hyperopt_searcher(config, space, 1, "bayes", 10, priors=priors)
+    past = [PastTrial(c1, 0.5), PastTrial(c2, 0.9), PastTrial(c3, 0.7)]
+    searcher = hyperopt_searcher(config, space, 1, "bayes", 10, past_trials=past)
     history = searcher.searcher._hpopt_trials
     done = [trial for trial in history.trials if trial["state"] == JOB_STATE_DONE]
     assert [trial["result"]["loss"] for trial in done] == [-0.5, -0.9, -0.7]
-    for trial, prior in zip(done, priors, strict=True):
+    for trial, earlier in zip(done, past, strict=True):
         vals = {label: v[0] for label, v in trial["misc"]["vals"].items() if v}
-        assert vals == spaces.to_hyperopt_point(space, prior.config)
-        assert vals[f"lr_{prior.config['optimizer']}"] == prior.config["lr"]
+        assert vals == spaces.to_hyperopt_point(space, earlier.config)
+        assert vals[f"lr_{earlier.config['optimizer']}"] == earlier.config["lr"]
     assert searcher.suggest("t0") == c2
     assert searcher.suggest("t1") is None  # one at a time
     searcher.on_trial_complete("t0", {"val_acc": 0.1})

@@ -3,6 +3,8 @@ the space, reproducible, concurrency-limited, and TPE model-based after its star
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.search import hyperopt_searcher, initial_points
 from raytune_hp.spaces import contains, start_point
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
 
 
 def _config(*overrides: str) -> ExperimentConfig:
@@ -99,3 +101,17 @@ def test_bayes_learns_from_results_and_random_does_not() -> None:
     }
     assert share["bayes"] > 0.25, share
     assert share["bayes"] > 2 * share["random"], share
+
+
+def test_building_nothing_imports_neither_ray_nor_torch() -> None:
+    # The strategies' factories import their Ray searchers only when a search is built, so that
+    # reading and checking a config stays fast and works where Ray would not start.
+    code = (
+        "import sys\n"
+        "from raytune_hp.config import load_config\n"
+        "import raytune_hp.search, raytune_hp.early_stopping\n"
+        f"load_config({str(QUICKSTART)!r})\n"
+        "print(sorted(m for m in ('ray', 'torch', 'hyperopt') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
