@@ -3,7 +3,7 @@ recommendation tables practitioners tune by.
 
 Example:
     >>> from raytune_hp import load_config, run_experiment
-    >>> outcome = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
+    >>> result = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
 """
 
 from raytune_hp.config import ExperimentConfig, load_config

@@ -200,12 +200,12 @@ def _tune(args: argparse.Namespace) -> int:
 
     from raytune_hp.experiment import run_experiment
 
-    outcome = run_experiment(config, resume=args.resume, address=args.address)
-    best = outcome.best
+    result = run_experiment(config, resume=args.resume, address=args.address)
+    best = result.best
     print()
-    where = outcome.location
-    print(f"Experiment: {where}  ({len(outcome.trials)} trials)")
-    if outcome.interrupted:
+    where = result.location
+    print(f"Experiment: {where}  ({len(result.trials)} trials)")
+    if result.interrupted:
         print(
             f"Interrupted; nothing is lost. Resume with:\n  raytune-hp tune {args.config} "
             f"--resume --name {config.name} --storage {config.storage}",
@@ -215,7 +215,7 @@ def _tune(args: argparse.Namespace) -> int:
         print("No trial reported a metric: see summary.md for the errors.", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"Best trial {best.name}: {outcome.metric} = {best.best:.4f} "
+        f"Best trial {best.name}: {result.metric} = {best.best:.4f} "
         f"(best epoch; trained {best.epochs} epochs)"
     )
     for key, value in best.hparams.items():
@@ -223,7 +223,7 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"Summary:      {where}/summary.md")
     print(f"Best config:  {where}/best_config.yaml")
     print(f"TensorBoard:  tensorboard --logdir {where}")
-    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 
 
 def _spaces(args: argparse.Namespace) -> int:

@@ -7,8 +7,8 @@ experiment is resumed (``resume=True``) or refused, never overwritten.
 
 Example:
     >>> from raytune_hp.config import load_config
-    >>> outcome = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
-    >>> outcome.best_metric  # doctest: +SKIP
+    >>> result = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
+    >>> result.best_metric  # doctest: +SKIP
     0.9861
 """
 
@@ -43,8 +43,11 @@ from raytune_hp.storage import ExperimentStore
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a finished experiment tells the user. ``location`` is a path or a URI."""
+class ExperimentResult:
+    """A finished (or interrupted) experiment: where it is and its trials, best first.
+
+    ``location`` is a path or a URI.
+    """
 
     location: str
     trials: list[TrialRecord]
@@ -72,7 +75,7 @@ def experiment_store(config: ExperimentConfig) -> ExperimentStore:
 
 def run_experiment(
     config: ExperimentConfig, resume: bool = False, address: str | None = None
-) -> Outcome:
+) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
     Raises:
@@ -136,7 +139,7 @@ def run_experiment(
         interrupted = True
     print("Writing summary.md, best_config.yaml and plots…")
     trials = write_reports(store, config)
-    return Outcome(where, trials, config.train.metric, interrupted)
+    return ExperimentResult(where, trials, config.train.metric, interrupted)
 
 
 class _Interrupted(Exception):

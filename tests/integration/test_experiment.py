@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import ExperimentExistsError
-from raytune_hp.experiment import Outcome, run_experiment
+from raytune_hp.experiment import ExperimentResult, run_experiment
 from raytune_hp.spaces import start_point
 
 pytestmark = pytest.mark.slow
@@ -50,7 +50,7 @@ def _config(
 
 
 @pytest.fixture(scope="module")
-def bayes_run(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def bayes_run(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> ExperimentResult:
     tmp = tmp_path_factory.mktemp("bayes")
     config = _config(
         tmp, "tiny", "bayes", 6, 4, "{name: asha, grace_period: 1, reduction_factor: 2}"
@@ -64,7 +64,7 @@ def _summary_rows(exp_dir: Path) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
 
 
-def test_summary_has_one_row_per_trial_best_first(bayes_run: Outcome) -> None:
+def test_summary_has_one_row_per_trial_best_first(bayes_run: ExperimentResult) -> None:
     header, *rows = _summary_rows(bayes_run.exp_dir)
     assert len(rows) == 6
     for column in ("optimizer", "lr", "batch_size", "dropout", "weight_decay", "kernel_size"):
@@ -78,38 +78,38 @@ def test_summary_has_one_row_per_trial_best_first(bayes_run: Outcome) -> None:
         assert (row[header.index("status")] == "completed") == (epochs == 4)
 
 
-def test_asha_pruned_some_trials(bayes_run: Outcome) -> None:
+def test_asha_pruned_some_trials(bayes_run: ExperimentResult) -> None:
     epochs = [trial.epochs for trial in bayes_run.trials]
     assert sum(epochs) < 6 * 4, epochs
 
 
-def test_recommended_starting_point_was_tried(bayes_run: Outcome) -> None:
+def test_recommended_starting_point_was_tried(bayes_run: ExperimentResult) -> None:
     config = load_config(bayes_run.exp_dir / "config.yaml")
     start = start_point(config.search_space())
     assert start in [trial.hparams for trial in bayes_run.trials]
 
 
-def test_best_config_is_runnable_and_matches_the_best_trial(bayes_run: Outcome) -> None:
+def test_best_config_is_runnable_and_matches_the_best_trial(bayes_run: ExperimentResult) -> None:
     best = load_config(bayes_run.exp_dir / "best_config.yaml")
     assert best.search.num_samples == 1
     assert best.search_space().tuned == ()
     assert best.space == pytest.approx(bayes_run.trials[0].hparams)
 
 
-def test_config_yaml_is_the_config_as_run(bayes_run: Outcome) -> None:
+def test_config_yaml_is_the_config_as_run(bayes_run: ExperimentResult) -> None:
     saved = load_config(bayes_run.exp_dir / "config.yaml")
     assert saved.search.num_samples == 6
     assert saved.train.max_epochs == 4
 
 
-def test_existing_experiment_is_refused_not_overwritten(bayes_run: Outcome) -> None:
+def test_existing_experiment_is_refused_not_overwritten(bayes_run: ExperimentResult) -> None:
     before = {p: p.stat().st_mtime_ns for p in bayes_run.exp_dir.rglob("*")}
     with pytest.raises(ExperimentExistsError, match="--resume"):
         run_experiment(load_config(bayes_run.exp_dir / "config.yaml"))
     assert {p: p.stat().st_mtime_ns for p in bayes_run.exp_dir.rglob("*")} == before
 
 
-def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: Outcome) -> None:
+def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: ExperimentResult) -> None:
     events = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(
         str(bayes_run.exp_dir)
     )
@@ -135,7 +135,7 @@ def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: Outcome) -
 
 
 @pytest.fixture
-def tensorboard_url(bayes_run: Outcome) -> Iterator[str]:
+def tensorboard_url(bayes_run: ExperimentResult) -> Iterator[str]:
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "tensorboard"),
@@ -172,7 +172,7 @@ def _post(url: str, body: dict[str, Any]) -> Any:
 
 
 def test_tensorboard_hparams_dashboard_has_a_row_per_trial(
-    bayes_run: Outcome, tensorboard_url: str
+    bayes_run: ExperimentResult, tensorboard_url: str
 ) -> None:
     experiment = _post(f"{tensorboard_url}/data/plugin/hparams/experiment", {})
     columns = {info["name"] for info in experiment["hparamInfos"]}
@@ -194,16 +194,16 @@ def test_random_search_without_early_stopping_trains_every_trial_fully(
     ray_session: None, tmp_path: Path
 ) -> None:
     config = _config(tmp_path, "tiny-random", "random", 3, 2, "{name: none}")
-    outcome = run_experiment(config)
-    assert [t.status for t in outcome.trials] == ["completed"] * 3
-    assert all(t.epochs == 2 for t in outcome.trials)
-    configs = [t.hparams for t in outcome.trials]
+    result = run_experiment(config)
+    assert [t.status for t in result.trials] == ["completed"] * 3
+    assert all(t.epochs == 2 for t in result.trials)
+    configs = [t.hparams for t in result.trials]
     assert start_point(config.search_space()) in configs
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == 3
 
 
 def test_report_rewrites_summary_and_plots_from_disk(
-    bayes_run: Outcome, capsys: pytest.CaptureFixture[str]
+    bayes_run: ExperimentResult, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from raytune_hp.cli import main
 

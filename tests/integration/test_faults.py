@@ -59,18 +59,18 @@ def test_a_trial_that_raises_is_retried_from_its_checkpoint(
             f"storage={tmp_path / 'runs'}",
         ],
     )
-    outcome = run_experiment(config)
-    assert [t.status for t in outcome.trials] == ["completed"] * 3
-    assert all(t.epochs == 3 for t in outcome.trials)
-    retried = [t for t in outcome.trials if t.error]
+    result = run_experiment(config)
+    assert [t.status for t in result.trials] == ["completed"] * 3
+    assert all(t.epochs == 3 for t in result.trials)
+    retried = [t for t in result.trials if t.error]
     assert len(retried) == 1
     assert (
         "retried from its checkpoint after RuntimeError: a fault in the trial" in retried[0].error
     )
-    summary = (outcome.exp_dir / "summary.md").read_text()
+    summary = (result.exp_dir / "summary.md").read_text()
     assert "a fault in the trial" in summary
     # Resumed from the checkpoint of epoch 1: epoch 1 is not trained twice.
-    results = (outcome.exp_dir / retried[0].name / "result.json").read_text().splitlines()
+    results = (result.exp_dir / retried[0].name / "result.json").read_text().splitlines()
     assert [line.count('"epoch": 1,') for line in results].count(1) == 1
 
 
@@ -91,9 +91,9 @@ def test_a_diverging_trial_ends_itself_as_diverged_with_the_worst_loss(
             f"storage={tmp_path / 'runs'}",
         ],
     )
-    outcome = run_experiment(config)
-    assert [t.status for t in outcome.trials] == ["diverged", "diverged"]
-    assert all(t.epochs < 3 for t in outcome.trials)  # ended itself, not an error
-    for trial in outcome.trials:  # what the searcher saw last: the worst finite loss
-        last = (outcome.exp_dir / trial.name / "result.json").read_text().splitlines()[-1]
+    result = run_experiment(config)
+    assert [t.status for t in result.trials] == ["diverged", "diverged"]
+    assert all(t.epochs < 3 for t in result.trials)  # ended itself, not an error
+    for trial in result.trials:  # what the searcher saw last: the worst finite loss
+        last = (result.exp_dir / trial.name / "result.json").read_text().splitlines()[-1]
         assert '"val_loss": 1000000000.0' in last and '"diverged": true' in last

@@ -63,11 +63,11 @@ def test_each_trial_gets_a_gpu_of_its_own_on_several_nodes(cluster: Any, tmp_pat
     config = _config(
         tmp_path, "gpus", "shared_storage=true", "search.num_samples=4", "train.max_epochs=3"
     )
-    outcome = run_experiment(config)
-    assert [t.status for t in outcome.trials] == ["completed"] * 4
+    result = run_experiment(config)
+    assert [t.status for t in result.trials] == ["completed"] * 4
     spans = []
-    for trial in outcome.trials:
-        results = _results(outcome.exp_dir / trial.name)
+    for trial in result.trials:
+        results = _results(result.exp_dir / trial.name)
         placement = {(r["node_id"], r["gpu_ids"], r["device"]) for r in results}
         assert len(placement) == 1, placement  # one place for the whole trial
         node, gpus, device = placement.pop()
@@ -94,11 +94,11 @@ def test_a_fraction_of_a_gpu_per_trial_shares_gpus_and_says_so(
         "resources.gpus_per_trial=0.5",
         "resources.cpus_per_trial=0.5",
     )
-    outcome = run_experiment(config)
-    assert [t.status for t in outcome.trials] == ["completed"] * 4
+    result = run_experiment(config)
+    assert [t.status for t in result.trials] == ["completed"] * 4
     spans = []
-    for trial in outcome.trials:
-        results = _results(outcome.exp_dir / trial.name)
+    for trial in result.trials:
+        results = _results(result.exp_dir / trial.name)
         assert {r["gpu_share"] for r in results} == {0.5}
         (node, gpus), *_ = {(r["node_id"], r["gpu_ids"]) for r in results}
         assert len(gpus.split(",")) == 1, gpus
@@ -146,13 +146,13 @@ def test_a_lost_node_s_trials_resume_from_checkpoints_elsewhere(
 
     killer = threading.Thread(target=remove_a_node_mid_run, daemon=True)
     killer.start()
-    outcome = run_experiment(config)
+    result = run_experiment(config)
     killer.join(timeout=5)
     assert removed.is_set(), "the node was not removed while trials ran"
-    assert [t.status for t in outcome.trials] == ["completed"] * 4
-    assert all(t.epochs == 8 for t in outcome.trials)
+    assert [t.status for t in result.trials] == ["completed"] * 4
+    assert all(t.epochs == 8 for t in result.trials)
     resumed = 0
-    for trial in outcome.trials:
+    for trial in result.trials:
         epochs = [r["epoch"] for r in _results(exp_dir / trial.name)]
         nodes = {r["node_id"] for r in _results(exp_dir / trial.name)}
         assert epochs[-1] == 8 and epochs[0] == 1

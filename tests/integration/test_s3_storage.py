@@ -82,21 +82,21 @@ def test_an_experiment_lives_entirely_on_s3(s3_uri: str, ray_on_s3: None) -> Non
         "name=on-s3",
     ]
     config = load_config(QUICKSTART, [*tiny, f"storage={s3_uri}"])
-    outcome = run_experiment(config)
-    assert outcome.location.startswith("s3://experiments/runs/on-s3?")
-    assert [t.status for t in outcome.trials] == ["completed", "completed"]
+    result = run_experiment(config)
+    assert result.location.startswith("s3://experiments/runs/on-s3?")
+    assert [t.status for t in result.trials] == ["completed", "completed"]
 
     store = ExperimentStore.of(s3_uri, "on-s3")
     names = set(store.glob("*"))
     assert {"config.yaml", "summary.md", "best_config.yaml"} <= names
     assert any(name.startswith("events.out.tfevents") for name in names)
-    for trial in outcome.trials:
+    for trial in result.trials:
         folder = store.child(trial.name)
         files = set(folder.glob("*"))
         assert "result.json" in files and any(f.startswith("events.out.tfevents") for f in files)
         assert any(f.startswith("checkpoint_") for f in files)
     summary = store.read_text("summary.md")
-    assert all(trial.name in summary for trial in outcome.trials)
+    assert all(trial.name in summary for trial in result.trials)
 
     with pytest.raises(ExperimentExistsError):
         run_experiment(config)

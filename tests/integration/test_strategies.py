@@ -11,7 +11,7 @@ from ray.tune import ExperimentAnalysis
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.experiment import Outcome, run_experiment
+from raytune_hp.experiment import ExperimentResult, run_experiment
 from raytune_hp.spaces import contains, flatten, grid, resolve_space, sample
 
 pytestmark = pytest.mark.slow
@@ -43,17 +43,17 @@ def test_coarse_to_fine_narrows_around_the_best_inside_the_coarse_space(
         "early_stopping.grace_period=1",
         "space.num_kernels={low: 100, high: 200}",
     )
-    outcome = run_experiment(config)
-    exp_dir = outcome.exp_dir
-    phases = [trial.phase for trial in outcome.trials]
+    result = run_experiment(config)
+    exp_dir = result.exp_dir
+    phases = [trial.phase for trial in result.trials]
     assert sorted(phases) == ["coarse"] * 4 + ["fine"] * 4
 
     coarse = config.search_space()
     fine = resolve_space("cnn", yaml.safe_load((exp_dir / "fine_space.yaml").read_text()))
     assert all(contains(coarse, point) for point in sample(fine, 300, seed=1))
-    best_coarse = [t for t in outcome.trials if t.phase == "coarse"][:2]
+    best_coarse = [t for t in result.trials if t.phase == "coarse"][:2]
     assert all(contains(fine, t.hparams) for t in best_coarse)
-    assert all(contains(fine, t.hparams) for t in outcome.trials if t.phase == "fine")
+    assert all(contains(fine, t.hparams) for t in result.trials if t.phase == "fine")
 
     header = (exp_dir / "summary.md").read_text().splitlines()[4]
     assert "| phase |" in header
@@ -90,11 +90,11 @@ def test_grid_without_early_stopping_trains_every_point_once(
         "train.max_epochs=1",
         "early_stopping.name=none",
     )
-    outcome = run_experiment(config)
+    result = run_experiment(config)
     points = grid(config.search_space(), 2)
     assert len(points) == 8
-    assert sorted(map(str, (t.hparams for t in outcome.trials))) == sorted(map(str, points))
-    assert {t.status for t in outcome.trials} == {"completed"}
+    assert sorted(map(str, (t.hparams for t in result.trials))) == sorted(map(str, points))
+    assert {t.status for t in result.trials} == {"completed"}
 
 
 def test_transformer_lr_follows_the_noam_schedule(ray_session: None, tmp_path: Path) -> None:
@@ -108,10 +108,10 @@ def test_transformer_lr_follows_the_noam_schedule(ray_session: None, tmp_path: P
         "space.d_model=64",
         "space.num_layers=1",
     )
-    outcome = run_experiment(config)
-    trial = outcome.trials[0]
+    result = run_experiment(config)
+    trial = result.trials[0]
     events = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(
-        str(outcome.exp_dir)
+        str(result.exp_dir)
     )
     events.Reload()
     lr = [s.value for s in events.Scalars(trial.name, "lr")]
@@ -133,14 +133,14 @@ def test_users_own_code_runs_with_tables_asha_and_tensorboard(
         "train.max_epochs=3",
         "early_stopping.grace_period=1",
     )
-    outcome: Outcome = run_experiment(config)
-    assert len(outcome.trials) == 3
-    assert outcome.best is not None and outcome.best.best is not None and outcome.best.best > 0.6
-    for trial in outcome.trials:
+    result: ExperimentResult = run_experiment(config)
+    assert len(result.trials) == 3
+    assert result.best is not None and result.best.best is not None and result.best.best > 0.6
+    for trial in result.trials:
         assert {"width", "activation", "lr", "optimizer"} <= set(trial.hparams)
     events = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(
-        str(outcome.exp_dir)
+        str(result.exp_dir)
     )
     events.Reload()
-    best = outcome.best
+    best = result.best
     assert [s.step for s in events.Scalars(best.name, "val_acc")] == list(range(1, best.epochs + 1))
