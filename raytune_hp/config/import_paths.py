@@ -1,0 +1,118 @@
+"""Import paths in a config (``package.module:function``), checked without importing the module.
+
+``data.loader``, ``model.builder`` and ``train.function`` name a user's own code. Reading a
+config must not run it (nor the torch it imports), so the module is only looked for, and its
+source read: a function it plainly does not define is refused before a run starts. Whatever the
+source cannot tell (a star import, a module ``__getattr__``, names made through ``globals()``)
+is left to the import when the run starts.
+
+Example:
+    >>> check_importable(Path("exp.yaml"), "model.builder", "json:loads")  # found: no error
+    >>> try:
+    ...     check_importable(Path("exp.yaml"), "model.builder", "no_such_module_x:build")
+    ... except ConfigError as exc:
+    ...     print(exc)  # doctest: +NORMALIZE_WHITESPACE
+    exp.yaml: model.builder must name an importable module:function (run from the folder that
+    holds the module, or install it); got 'no_such_module_x:build', no module 'no_such_module_x'
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from raytune_hp.errors import ConfigError
+
+
+def check_importable(path: Path, key: str, value: str) -> None:
+    """Checks that an import path names a module that exists and a function it defines.
+
+    The module must be findable and, as far as its source tells without running it, define
+    the function: the module itself is imported only when the run starts.
+
+    Args:
+        path: The config file, for messages.
+        key: The config key that holds the import path (``model.builder``).
+        value: The import path, ``package.module:function``.
+
+    Raises:
+        ConfigError: No such module, its source has a syntax error, or its source defines no
+            such name at its top level.
+    """
+    import importlib.util
+
+    module, _, attribute = value.partition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception:  # a parent package that fails on import, or is no package
+        spec = None
+    if spec is None:
+        raise ConfigError(
+            f"{path}: {key} must name an importable module:function (run from the folder that "
+            f"holds the module, or install it); got {value!r}, no module {module!r}"
+        )
+    origin = spec.origin
+    if not origin or not origin.endswith(".py") or not Path(origin).is_file():
+        return  # a namespace package or a compiled module: found at import time
+    try:
+        tree = ast.parse(Path(origin).read_text(), origin)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"{path}: {key} must name a module that imports; got {value!r}, whose source "
+            f"{origin} has a syntax error at line {exc.lineno}: {exc.msg}"
+        ) from None
+    names = _top_level_names(tree)
+    if names is not None and attribute not in names:
+        raise ConfigError(
+            f"{path}: {key} must name a function that module {module} defines; got {value!r}, "
+            f"and {origin} defines no {attribute!r}"
+        )
+
+
+def _top_level_names(tree: ast.Module) -> set[str] | None:
+    """Names a module binds at its top level; ``None`` when its source cannot tell (a star
+    import, a module ``__getattr__``, ``global``, names made through ``globals()`` or ``exec``)."""
+    for node in ast.walk(tree):
+        dynamic = isinstance(node, ast.Global) or (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"globals", "setattr", "exec", "vars"}
+        )
+        if dynamic or (isinstance(node, ast.ImportFrom) and node.names[0].name == "*"):
+            return None
+    names: set[str] = set()
+    for statement in _module_statements(tree.body):
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if statement.name == "__getattr__":
+                return None
+            names.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names.update(
+                (alias.asname or alias.name).partition(".")[0] for alias in statement.names
+            )
+        else:
+            for child in ast.iter_child_nodes(statement):
+                if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+                    continue
+                names.update(
+                    sub.id
+                    for sub in ast.walk(child)
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)
+                )
+    return names
+
+
+def _module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at import time: inside if/try/with/for blocks, not inside defs."""
+    for statement in body:
+        yield statement
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for child in ast.iter_child_nodes(statement):
+            if isinstance(child, ast.stmt):
+                yield from _module_statements([child])
+            elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                yield from _module_statements(child.body)

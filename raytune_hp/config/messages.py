@@ -1,0 +1,94 @@
+"""Pydantic's validation errors in the project's error grammar: ``<key> must <rule>; got <value>``.
+
+Pydantic reports every problem with its own wording; a user gets one line for the first one,
+worded like every other message of raytune-hp, and a key that is not known comes with the keys
+that are, and the closest one. The file's name is put in front by the caller.
+
+Example:
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     ExperimentConfig.model_validate({"name": "demo", "search": {"num_sample": 4}})
+    ... except ValidationError as exc:
+    ...     print(describe(exc))  # doctest: +NORMALIZE_WHITESPACE
+    search.num_sample is not a known key; keys in search must be one of strategy, num_samples,
+    max_concurrent, initial_points, grid_points, force_grid, warm_start, coarse_fraction, top_k
+    (did you mean num_samples?); got 'num_sample'
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import BaseModel, ValidationError
+
+from raytune_hp.config.schema import IMPORT_PATH, ExperimentConfig
+
+
+def describe(exc: ValidationError) -> str:
+    """One line for the first problem pydantic found, in the project's error grammar.
+
+    Args:
+        exc: What :meth:`ExperimentConfig.model_validate` raised.
+
+    Returns:
+        ``<key> must <rule>; got <value>``, without the file's name; a rule that a validator
+        states itself (a ``ValueError``) is its message as written.
+    """
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc) or "the file"
+    given = error.get("input")
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = ".".join(loc[:-1])
+        known = _known_keys(loc[:-1])
+        hint = difflib.get_close_matches(loc[-1], known, n=1)
+        where = f"in {parent}" if parent else "at the top level"
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        return (
+            f"{key} is not a known key; keys {where} must be one of "
+            f"{', '.join(known)}{suggestion}; got {loc[-1]!r}"
+        )
+    if kind == "missing":
+        return f"{key} must be given; got nothing"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    rules = {
+        "greater_than_equal": lambda: f"be ≥ {ctx.get('ge')}",
+        "greater_than": lambda: f"be > {ctx.get('gt')}",
+        "less_than_equal": lambda: f"be ≤ {ctx.get('le')}",
+        "less_than": lambda: f"be < {ctx.get('lt')}",
+        "literal_error": lambda: f"be one of {ctx.get('expected')}",
+        "int_type": lambda: "be an integer",
+        "float_type": lambda: "be a number",
+        "string_type": lambda: "be a string",
+        "bool_type": lambda: "be true or false",
+        "dict_type": lambda: "be a mapping",
+        "model_type": lambda: "be a mapping of keys to values",
+        "list_type": lambda: "be a list",
+        "finite_number": lambda: "be a finite number",
+        "string_pattern_mismatch": lambda: (
+            "be an import path, package.module:function"
+            if ctx.get("pattern") == IMPORT_PATH
+            else "be a name of letters, digits, '.', '_' or '-'"
+        ),
+    }
+    rule = rules.get(kind, lambda: _rule_from(error["msg"]))()
+    return f"{key} must {rule}; got {given!r}"
+
+
+def _rule_from(message: str) -> str:
+    """Pydantic's "Input should be a valid list" as the grammar's "be a valid list"."""
+    head = "Input should "
+    return message[len(head) :] if message.startswith(head) else f"be valid ({message})"
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: type[BaseModel] = ExperimentConfig
+    for part in loc:
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)

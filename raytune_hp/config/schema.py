@@ -1,0 +1,256 @@
+"""The shape of an experiment config: its sections, their defaults and the rules they check.
+
+Each section is a frozen pydantic model that refuses unknown keys and values of the wrong type
+(no coercion: ``'4'`` is not an integer); rules that span fields (the grace period within the
+epoch budget, the data a model reads) are checked by :class:`ExperimentConfig` itself. The
+search space is resolved from the recommendation tables on demand (:meth:`search_space`).
+
+Example:
+    >>> config = ExperimentConfig(name="demo", search=SearchConfig(num_samples=4))
+    >>> config.search.strategy, config.search.num_samples, config.train.mode
+    ('bayes', 4, 'max')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
+
+IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+TABLE_NAMES = tuple(TABLES)
+METRIC_MODES: dict[str, Literal["min", "max"]] = {"val_acc": "max", "val_loss": "min"}
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
+"""The URI schemes of ``storage`` (pyarrow's filesystems, which Ray Tune and the reports use)."""
+NPZ_ARRAYS = ("x_train", "y_train", "x_val", "y_val")
+"""The arrays a ``data: {name: npz}`` file holds (``numpy.savez(path, x_train=..., ...)``)."""
+
+
+def _custom_name(data: Any, key: str) -> Any:
+    """``{builder: ...}`` alone means ``name: custom``."""
+    if isinstance(data, dict) and data.get(key) is not None and "name" not in data:
+        return {**data, "name": "custom"}
+    return data
+
+
+def _check_custom(name: str, path: str | None, section: str, key: str) -> None:
+    if (name == "custom") != (path is not None):
+        raise ValueError(
+            f"{section}.{key} must be given exactly when {section}.name is custom; "
+            f"got name {name!r} with {key} {path!r}"
+        )
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+SEQUENCE_MODELS = ("rnn", "transformer")
+MAX_GRID_DIMENSIONS = 4
+
+
+class DataConfig(_Section):
+    """Which data set, and how much of it is held out for validation.
+
+    ``loader`` names your own loader (``package.module:function``) instead of a built-in set.
+    ``name: npz`` reads ``path``, an ``.npz`` file with the arrays ``x_train``, ``y_train``,
+    ``x_val`` and ``y_val`` (x numbers, y integer class indices); a relative path is relative to
+    the config file's folder. Its own ``x_val``/``y_val`` are the validation set, so
+    ``val_fraction`` does not apply to it.
+    """
+
+    name: Literal["digits", "digits_sequences", "npz", "custom"] = "digits"
+    loader: str | None = Field(None, pattern=IMPORT_PATH)
+    path: str | None = None
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_when_loader(cls, data: Any) -> Any:
+        return _custom_name(data, "loader")
+
+    @model_validator(mode="after")
+    def _loader_with_custom(self) -> DataConfig:
+        _check_custom(self.name, self.loader, "data", "loader")
+        if (self.name == "npz") != (self.path is not None):
+            raise ValueError(
+                "data.path must be given exactly when data.name is npz; "
+                f"got name {self.name!r} with path {self.path!r}"
+            )
+        return self
+
+
+class ModelConfig(_Section):
+    """Which model family; its hyperparameters come from the tables (``space``).
+
+    ``builder`` names your own model builder (``package.module:function``); ``tables`` says
+    which recommendation tables its space draws from.
+    """
+
+    name: Literal["cnn", "mlp", "rnn", "transformer", "custom"] = "cnn"
+    builder: str | None = Field(None, pattern=IMPORT_PATH)
+    tables: list[Literal[TABLE_NAMES]] | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_when_builder(cls, data: Any) -> Any:
+        return _custom_name(data, "builder")
+
+    @model_validator(mode="after")
+    def _builder_with_custom(self) -> ModelConfig:
+        _check_custom(self.name, self.builder, "model", "builder")
+        if self.tables is not None and self.name != "custom":
+            raise ValueError(
+                "model.tables must be left out for a built-in model (its tables are fixed: "
+                f"`raytune-hp spaces`); got {self.tables} for {self.name}"
+            )
+        return self
+
+
+class TrainConfig(_Section):
+    """The per-trial training budget and the metric the search optimizes.
+
+    ``function`` names your own whole training function (``package.module:function``), called as
+    ``function(hp, data, report, state)``; it must report ``epoch`` and the metric every epoch.
+    ``retries``: how often a failed trial (an error, a lost node) restarts from its checkpoint.
+    ``allow_oversized``: train configurations whose model has more trainable parameters than
+    half the training samples (the capacity rule); by default they are skipped before training.
+    ``precision``: ``bf16`` runs the built-in loop's forward passes under bfloat16 autocast
+    (weights and optimizer stay float32); ``fp32`` is plain float32.
+    """
+
+    max_epochs: int = Field(20, ge=1)
+    metric: Literal["val_acc", "val_loss"] = "val_acc"
+    function: str | None = Field(None, pattern=IMPORT_PATH)
+    retries: int = Field(2, ge=0)
+    allow_oversized: bool = False
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+    @property
+    def mode(self) -> Literal["min", "max"]:
+        return METRIC_MODES[self.metric]
+
+
+class SearchConfig(_Section):
+    """Which strategy proposes configurations, and how many.
+
+    ``grid`` tries every combination (``grid_points`` values per range) once and refuses more than
+    4 tuned hyperparameters unless ``force_grid``. ``coarse-to-fine`` spends ``coarse_fraction``
+    of ``num_samples`` on random search over the whole space, then the rest on TPE over a space
+    narrowed around the ``top_k`` best. ``warm_start`` names earlier experiments whose trials
+    seed TPE (``bayes``).
+    """
+
+    strategy: Literal["grid", "random", "bayes", "coarse-to-fine"] = "bayes"
+    num_samples: int = Field(20, ge=1)
+    max_concurrent: int | None = Field(None, ge=1)
+    initial_points: int | None = Field(None, ge=1)
+    grid_points: int = Field(3, ge=2)
+    force_grid: bool = False
+    warm_start: list[str] = []
+    coarse_fraction: float = Field(0.5, gt=0, lt=1)
+    top_k: int | None = Field(None, ge=1)
+
+
+class EarlyStoppingConfig(_Section):
+    """ASHA, or none (every trial trains for ``train.max_epochs``)."""
+
+    name: Literal["asha", "none"] = "asha"
+    grace_period: int = Field(2, ge=1)
+    reduction_factor: float = Field(3.0, gt=1)
+
+
+class ResourcesConfig(_Section):
+    """What one trial reserves. ``gpus_per_trial`` unset: one GPU if Ray reports any, else none.
+
+    A fraction shares one GPU: ``0.25`` runs four trials on it, each capped to a quarter of its
+    memory. Above one, whole GPUs only (Ray's rule).
+    """
+
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _whole_gpus_above_one(self) -> ResourcesConfig:
+        gpus = self.gpus_per_trial
+        if gpus is not None and gpus > 1 and not float(gpus).is_integer():
+            raise ValueError(
+                "resources.gpus_per_trial must be a fraction of one GPU (≤ 1) or a whole number "
+                f"of GPUs; got {gpus}"
+            )
+        return self
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: what to train, over which space, with which strategy.
+
+    ``storage`` is a folder or a URI (``s3://bucket/runs``, ``gs://...``). On a cluster of more
+    than one node a folder must be one every node sees (NFS): say so with ``shared_storage``.
+
+    ``space`` holds overrides of the recommendation tables: a value fixes a hyperparameter,
+    ``{low, high}`` narrows a range, a list restricts a choice.
+    """
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    seed: int = Field(0, ge=0)
+    storage: str = "runs"
+    shared_storage: bool = False
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    space: dict[str, Any] = {}
+    search: SearchConfig = SearchConfig()
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+
+    @model_validator(mode="after")
+    def _storage_scheme(self) -> ExperimentConfig:
+        scheme, sep, _ = self.storage.partition("://")
+        if (sep and scheme not in STORAGE_SCHEMES) or not self.storage.strip():
+            raise ValueError(
+                "storage must be a folder or a URI of "
+                f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {self.storage!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _grace_within_budget(self) -> ExperimentConfig:
+        if self.early_stopping.name == "asha" and (
+            self.early_stopping.grace_period > self.train.max_epochs
+        ):
+            raise ValueError(
+                "early_stopping.grace_period must be ≤ train.max_epochs "
+                f"({self.train.max_epochs}); got {self.early_stopping.grace_period}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _data_fits_the_model(self) -> ExperimentConfig:
+        sequences = self.data.name == "digits_sequences"
+        if self.model.name in SEQUENCE_MODELS and self.data.name == "digits":
+            raise ValueError(
+                f"data.name must be digits_sequences for the {self.model.name} model (each "
+                "image as 8 rows of 8 pixels); got digits"
+            )
+        if self.model.name == "cnn" and sequences:
+            raise ValueError(
+                "data.name must be digits (images) for the cnn model; got " + repr(self.data.name)
+            )
+        return self
+
+    def search_space(self, overrides: dict[str, Any] | None = None) -> SearchSpace:
+        """The tables of ``model.name`` (or ``model.tables``) with ``space`` applied, or with
+        ``overrides`` in its place (the fine phase of coarse-to-fine)."""
+        overrides = self.space if overrides is None else overrides
+        if self.model.name == "custom":
+            tables = self.model.tables or list(DEFAULT_CUSTOM_TABLES)
+            return resolve_space("custom", overrides, tables=tables)
+        return resolve_space(self.model.name, overrides)
+
+    def to_yaml(self) -> str:
+        """The config with every default filled in, loadable again by :func:`load_config`."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
