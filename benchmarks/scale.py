@@ -24,7 +24,7 @@ Besides the levels it runs the top level with ASHA under cProfile (where does th
 go, and what does ``PersistentASHA`` cost?), and times ``PersistentASHA`` alone on fake results
 for a growing number of trials; and it runs many more trials at one level (does the driver's
 cost per result grow with the number of trials?). Results go to
-``benchmarks/results/scale.md`` and ``benchmarks/results/scale.png``.
+``benchmarks/results/scale.md`` and ``benchmarks/results/scale.png``, or to ``--out DIR``.
 
 Ray runs in a private ``RAY_TMPDIR`` (``/tmp/scale-ray`` unless set) without token auth; only
 this script's cluster is shut down at the end.
@@ -33,6 +33,7 @@ Usage (from the repository root):
     .venv/bin/python benchmarks/scale.py --quick         # 2 waves, 64 trials at 4 (~4 min, 2 cores)
     .venv/bin/python benchmarks/scale.py                 # 4 waves, 256 trials at 4
     .venv/bin/python benchmarks/scale.py --levels 1 4    # only these levels, no other runs
+    .venv/bin/python benchmarks/scale.py --quick --out /tmp/scale-check  # results not committed
 """
 
 from __future__ import annotations
@@ -963,6 +964,12 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _shown(path: Path) -> Path:
+    """``path`` from the repository root where it lies inside it, else as it is."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -972,6 +979,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--levels", type=int, nargs="+", help="only these concurrency levels, no other runs"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="the folder for scale.md and scale.png (default: benchmarks/results)",
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -1013,10 +1027,10 @@ def main(argv: list[str] | None = None) -> int:
             costs = [asha_cost(trials, plan, Path(folder)) for trials in plan.asha_trials]
 
     markdown = report_markdown(runs, costs, plan, command, time.perf_counter() - began)
-    path = write_result(RESULTS_FILE, markdown)
-    plot(runs, plan).savefig(RESULTS / PLOT_FILE, dpi=110)
+    path = write_result(RESULTS_FILE, markdown, args.out)
+    plot(runs, plan).savefig(args.out / PLOT_FILE, dpi=110)
     print("\n" + markdown)
-    print(f"Written to {path.relative_to(ROOT)} and benchmarks/results/{PLOT_FILE}")
+    print(f"Written to {_shown(path)} and {_shown(args.out / PLOT_FILE)}")
     return 0
 
 
