@@ -42,7 +42,6 @@ import argparse
 import cProfile
 import itertools
 import json
-import logging
 import math
 import os
 import pickle
@@ -58,15 +57,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from common import RESULTS, ROOT, header, write_result
+from fake_cluster import start_cluster
 from proc_sampler import KINDS, SAMPLE_S, Sample, Sampler, sample_at
 
 from raytune_hp.config import ExperimentConfig, load_config
-
-# Before Ray is imported: Ray's sockets in a short private folder, apart from any other Ray
-# session on the machine, and no token for a cluster that lives inside this script.
-os.environ.setdefault("RAY_TMPDIR", "/tmp/scale-ray")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 RESULTS_FILE, PLOT_FILE = "scale.md", "scale.png"
 CONFIG_NAME = "benchmarks/scale.yaml"  # names the config in messages only: its text is below
@@ -377,37 +371,6 @@ def run(spec: Spec, plan: Plan, storage: Path) -> Run:
         / 1024,
         pstats.Stats(profiler) if profiler is not None else None,
     )
-
-
-def start_cluster(plan: Plan) -> Any:
-    """A head that runs no trials, ``plan.nodes`` worker nodes with ``plan.gpus_per_node`` fake
-    GPUs and as many CPUs each, and this process connected to it as the driver."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "num_gpus": 0,
-            "include_dashboard": False,
-            "dashboard_agent_listen_port": 0,
-        },
-    )
-    for _ in range(plan.nodes):
-        cluster.add_node(
-            num_cpus=plan.gpus_per_node,
-            num_gpus=plan.gpus_per_node,
-            dashboard_agent_listen_port=0,
-        )
-    cluster.wait_for_nodes()
-    ray.init(
-        address=cluster.address,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        configure_logging=True,
-    )
-    return cluster
 
 
 @dataclass(frozen=True)
@@ -887,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     began = time.perf_counter()
-    cluster = start_cluster(plan)
+    cluster = start_cluster(plan.nodes, plan.gpus_per_node)
     runs: list[Run] = []
     try:
         with tempfile.TemporaryDirectory(prefix="scale-") as folder:
