@@ -44,7 +44,6 @@ import itertools
 import json
 import math
 import os
-import pickle
 import pstats
 import re
 import statistics
@@ -53,9 +52,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from asha_cost import AshaCost, asha_cost, asha_table
 from common import RESULTS, ROOT, header, write_result
 from fake_cluster import start_cluster
 from proc_sampler import KINDS, SAMPLE_S, Sample, Sampler, sample_at
@@ -373,73 +372,6 @@ def run(spec: Spec, plan: Plan, storage: Path) -> Run:
     )
 
 
-@dataclass(frozen=True)
-class AshaCost:
-    """``PersistentASHA`` fed fake results for ``trials`` trials of ``epochs`` epochs each."""
-
-    trials: int
-    results: int
-    writes: int
-    seconds: float  # in on_trial_result / on_trial_complete, rungs writes included
-    write_s: float  # one write of all rungs at the end (pickle + file): the largest
-    rungs_bytes: int
-
-
-class CountingStore:
-    """An experiment store that counts the files written through it."""
-
-    def __init__(self, store: Any) -> None:
-        self.store, self.writes = store, 0
-
-    def write_bytes(self, name: str, data: bytes) -> None:
-        self.writes += 1
-        self.store.write_bytes(name, data)
-
-    def exists(self, name: str = "") -> bool:
-        return bool(self.store.exists(name))
-
-    def read_bytes(self, name: str) -> bytes:
-        return bytes(self.store.read_bytes(name))
-
-
-def asha_cost(trials: int, plan: Plan, storage: Path) -> AshaCost:
-    """Feeds ``PersistentASHA`` the results of ``trials`` simulated trials, 32 at a time, and
-    counts and times its rungs writes: the scheduler alone, without Ray running anything."""
-    from benchmarks.simulated import curve
-    from raytune_hp.early_stopping import RUNGS_FILE, build_early_stopping
-    from raytune_hp.experiment import experiment_store
-
-    spec = Spec(f"asha-{trials}", TARGET_CONCURRENCY, trials, early_stopping="asha")
-    config = experiment_config(spec, plan, storage)
-    store = CountingStore(experiment_store(config))
-    scheduler = build_early_stopping(config, store)
-    hps = [{"lr": 10 ** (-4 + 2 * (i % 97) / 96), "dropout": (i % 11) / 20} for i in range(trials)]
-    seconds, results = 0.0, 0
-    for first in range(0, trials, TARGET_CONCURRENCY):
-        wave = [
-            SimpleNamespace(trial_id=f"{i:06d}", hp=hps[i])
-            for i in range(first, min(trials, first + TARGET_CONCURRENCY))
-        ]
-        for trial in wave:
-            scheduler.on_trial_add(None, trial)
-        for epoch in range(1, plan.epochs + 1):
-            for trial in list(wave):
-                acc, _ = curve(trial.hp, epoch, plan.epochs)
-                result = {"epoch": epoch, "val_acc": acc}
-                began = time.perf_counter()
-                action = scheduler.on_trial_result(None, trial, result)
-                if action == "STOP":
-                    scheduler.on_trial_complete(None, trial, result)
-                    wave.remove(trial)
-                seconds += time.perf_counter() - began
-                results += 1
-    writes = store.writes
-    began = time.perf_counter()
-    data = pickle.dumps({"rungs": scheduler.rungs()})
-    store.write_bytes(RUNGS_FILE, data)
-    return AshaCost(trials, results, writes, seconds, time.perf_counter() - began, len(data))
-
-
 def runs_of(plan: Plan) -> list[Spec]:
     specs = [Spec(f"fifo-{c}", c, plan.waves * c) for c in plan.levels]
     if plan.extra_runs and plan.growth is not None:
@@ -537,21 +469,6 @@ def growth_table(runs: list[Run]) -> list[str]:
         quarters = " | ".join(f"{q:.1f}" for q in r.driver_ms_per_result_by_quarter())
         lines.append(
             f"| {r.spec.label} | {r.spec.trials} | {r.results} | {quarters} | {r.state_kib:.0f} |"
-        )
-    return lines
-
-
-def asha_table(costs: list[AshaCost]) -> list[str]:
-    lines = [
-        "| trials | results | rungs writes | writes per result | µs per result (writes included) "
-        "| one write of all rungs, ms | rungs file KiB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in costs:
-        lines.append(
-            f"| {c.trials} | {c.results} | {c.writes} | {c.writes / c.results:.2f} "
-            f"| {c.seconds / c.results * 1e6:.0f} | {c.write_s * 1000:.2f} "
-            f"| {c.rungs_bytes / 1024:.1f} |"
         )
     return lines
 
@@ -872,7 +789,11 @@ def main(argv: list[str] | None = None) -> int:
     costs = []
     if plan.extra_runs:
         with tempfile.TemporaryDirectory(prefix="scale-asha-") as folder:
-            costs = [asha_cost(trials, plan, Path(folder)) for trials in plan.asha_trials]
+            specs = [
+                Spec(f"asha-{trials}", TARGET_CONCURRENCY, trials, early_stopping="asha")
+                for trials in plan.asha_trials
+            ]
+            costs = [asha_cost(experiment_config(spec, plan, Path(folder))) for spec in specs]
 
     markdown = report_markdown(runs, costs, plan, command, time.perf_counter() - began)
     path = write_result(RESULTS_FILE, markdown, args.out)
