@@ -29,6 +29,11 @@ cost per result grow with the number of trials?). Results go to
 Ray runs in a private ``RAY_TMPDIR`` (``/tmp/scale-ray`` unless set) without token auth; only
 this script's cluster is shut down at the end.
 
+This file holds the plan (the levels and runs, the config) and what a run measured (:class:`Run`);
+its parts live beside it: ``fake_cluster.py`` starts the cluster, ``proc_sampler.py`` samples
+``/proc``, ``asha_cost.py`` times ``PersistentASHA`` alone, and ``scale_report.py`` writes the
+tables, the target's verdict and the plot.
+
 Usage (from the repository root):
     .venv/bin/python benchmarks/scale.py --quick         # 2 waves, 64 trials at 4 (~4 min, 2 cores)
     .venv/bin/python benchmarks/scale.py                 # 4 waves, 256 trials at 4
