@@ -377,6 +377,7 @@ def run(spec: Spec, plan: Plan, storage: Path) -> Run:
 
 
 def runs_of(plan: Plan) -> list[Spec]:
+    """The runs of ``plan`` in order: each level, then the many-trials and profiled ASHA runs."""
     specs = [Spec(f"fifo-{c}", c, plan.waves * c) for c in plan.levels]
     if plan.extra_runs and plan.growth is not None:
         c, trials = plan.growth
