@@ -47,10 +47,10 @@ def header(
     ]
 
 
-def write_result(name: str, markdown: str) -> Path:
-    """Writes ``benchmarks/results/<name>`` and returns its path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / name
+def write_result(name: str, markdown: str, folder: Path = RESULTS) -> Path:
+    """Writes ``<folder>/<name>`` (``benchmarks/results`` unless told) and returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     path.write_text(markdown)
     return path
 

@@ -24,15 +24,21 @@ Besides the levels it runs the top level with ASHA under cProfile (where does th
 go, and what does ``PersistentASHA`` cost?), and times ``PersistentASHA`` alone on fake results
 for a growing number of trials; and it runs many more trials at one level (does the driver's
 cost per result grow with the number of trials?). Results go to
-``benchmarks/results/scale.md`` and ``benchmarks/results/scale.png``.
+``benchmarks/results/scale.md`` and ``benchmarks/results/scale.png``, or to ``--out DIR``.
 
 Ray runs in a private ``RAY_TMPDIR`` (``/tmp/scale-ray`` unless set) without token auth; only
 this script's cluster is shut down at the end.
+
+This file holds the plan (the levels and runs, the config) and what a run measured (:class:`Run`);
+its parts live beside it: ``fake_cluster.py`` starts the cluster, ``proc_sampler.py`` samples
+``/proc``, ``asha_cost.py`` times ``PersistentASHA`` alone, and ``scale_report.py`` writes the
+tables, the target's verdict and the plot.
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/scale.py --quick         # 2 waves, 64 trials at 4 (~4 min, 2 cores)
     .venv/bin/python benchmarks/scale.py                 # 4 waves, 256 trials at 4
     .venv/bin/python benchmarks/scale.py --levels 1 4    # only these levels, no other runs
+    .venv/bin/python benchmarks/scale.py --quick --out /tmp/scale-check  # results not committed
 """
 
 from __future__ import annotations
@@ -41,31 +47,24 @@ import argparse
 import cProfile
 import itertools
 import json
-import logging
 import math
 import os
-import pickle
 import pstats
-import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from common import RESULTS, ROOT, header, write_result
+from asha_cost import asha_cost
+from common import RESULTS, ROOT, write_result
+from fake_cluster import start_cluster
+from proc_sampler import KINDS, Sample, Sampler, sample_at
+from scale_report import TARGET_CONCURRENCY, num, plot, report_markdown
 
 from raytune_hp.config import ExperimentConfig, load_config
-
-# Before Ray is imported: Ray's sockets in a short private folder, apart from any other Ray
-# session on the machine, and no token for a cluster that lives inside this script.
-os.environ.setdefault("RAY_TMPDIR", "/tmp/scale-ray")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 RESULTS_FILE, PLOT_FILE = "scale.md", "scale.png"
 CONFIG_NAME = "benchmarks/scale.yaml"  # names the config in messages only: its text is below
@@ -85,13 +84,6 @@ search: {strategy: random}
 early_stopping: {name: none}
 resources: {cpus_per_trial: 1, gpus_per_trial: 1}
 """
-TARGET_CONCURRENCY, TARGET_UTILIZATION, TARGET_TRIAL_S = 32, 0.9, 2.0
-SAMPLE_S = 0.5  # how often /proc is sampled
-KINDS = ("driver", "trial processes", "raylets", "GCS", "other Ray", "rest of machine")
-"""Where the CPU goes: this process (the Tune driver); Ray's workers (the trials' actors, idle
-workers); the raylets; the GCS; the cluster's other processes (agents, log monitors); everything
-this script did not start (another user's work shows up there)."""
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -141,17 +133,6 @@ class Epoch:
     end: float
     pid: int
     process_cpu_s: float
-
-
-@dataclass(frozen=True)
-class Sample:
-    """The clocks at one moment: CPU seconds so far per kind of process and for the machine."""
-
-    wall: float
-    available_gib: float
-    machine_cpu_s: float
-    main_thread_cpu_s: float  # the driver's main thread: Tune's loop
-    cpu_s: dict[str, float]
 
 
 @dataclass
@@ -271,7 +252,7 @@ class Run:
         """CPU seconds per kind of process (and ``"machine"``, ``"main thread"``, and the
         ``"seconds"`` between them) from the sample nearest ``begin`` to the one nearest
         ``end``, and the results the trials reported in between."""
-        low, high = _sample_at(self.samples, begin), _sample_at(self.samples, end)
+        low, high = sample_at(self.samples, begin), sample_at(self.samples, end)
         used = {kind: high.cpu_s[kind] - low.cpu_s[kind] for kind in KINDS}
         used["machine"] = high.machine_cpu_s - low.machine_cpu_s
         used["main thread"] = high.main_thread_cpu_s - low.main_thread_cpu_s
@@ -297,104 +278,6 @@ class Run:
     @property
     def min_available_gib(self) -> float:
         return min(s.available_gib for s in self.samples)
-
-
-def _sample_at(samples: list[Sample], when: float) -> Sample:
-    """The sample nearest to wall-clock time ``when``."""
-    return min(samples, key=lambda s: abs(s.wall - when))
-
-
-class Sampler:
-    """Samples the CPU clocks of every process (``/proc``) and the available memory, in a
-    thread whose own CPU is left out of the driver's."""
-
-    def __init__(self) -> None:
-        self.samples: list[Sample] = []
-        self._me = os.getpid()
-        self._last: dict[int, float] = {}  # per process: its CPU seconds at the last sample
-        self._kind: dict[int, str] = {}
-        self.workers_started = 0  # Ray worker processes that appeared after the first sample
-        self._totals = dict.fromkeys(KINDS, 0.0)
-        self._own_s = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Sampler:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def driver_cpu_s(self) -> float:
-        """This process's CPU seconds, less the sampling thread's."""
-        return time.process_time() - self._own_s
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_S):
-            began = time.thread_time()
-            self._sample()
-            self._own_s += time.thread_time() - began
-
-    def _sample(self) -> None:
-        parent, cpu, comm = {}, {}, {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                text = Path(entry.path, "stat").read_text()
-            except OSError:  # the process ended
-                continue
-            pid = int(entry.name)
-            name, _, rest = text[text.index("(") + 1 :].rpartition(")")
-            fields = rest.split()
-            parent[pid], comm[pid] = int(fields[1]), name
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
-        for pid, seconds in cpu.items():
-            if pid == self._me:
-                continue
-            if pid not in self._kind:
-                self._kind[pid] = self._classify(pid, comm[pid], parent)
-                if self.samples and self._kind[pid] == "trial processes":
-                    self.workers_started += 1
-            self._totals[self._kind[pid]] += seconds - self._last.get(pid, 0.0)
-        self._last = cpu
-        self._totals["driver"] = self.driver_cpu_s
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        machine = (sum(ticks) - ticks[3] - ticks[4]) / _TICK  # all but idle and iowait
-        main = Path(f"/proc/{self._me}/task/{self._me}/stat").read_text().rpartition(")")[2]
-        main_s = (int(main.split()[11]) + int(main.split()[12])) / _TICK
-        sample = Sample(time.time(), available_gib(), machine, main_s, dict(self._totals))
-        self.samples.append(sample)
-
-    def _classify(self, pid: int, comm: str, parent: dict[int, int]) -> str:
-        ancestor, hops = parent.get(pid, 0), 0
-        while ancestor not in (0, 1, self._me) and hops < 64:
-            ancestor, hops = parent.get(ancestor, 0), hops + 1
-        if ancestor != self._me:
-            return "rest of machine"
-        if comm == "raylet":
-            return "raylets"
-        if comm == "gcs_server":
-            return "GCS"
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            command = b""
-        if command.startswith(b"ray::") or b"default_worker.py" in command:
-            return "trial processes"
-        return "other Ray"
-
-
-def available_gib() -> float:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) / 2**20
-    return math.nan
 
 
 def experiment_config(spec: Spec, plan: Plan, storage: Path) -> ExperimentConfig:
@@ -493,105 +376,8 @@ def run(spec: Spec, plan: Plan, storage: Path) -> Run:
     )
 
 
-def start_cluster(plan: Plan) -> Any:
-    """A head that runs no trials, ``plan.nodes`` worker nodes with ``plan.gpus_per_node`` fake
-    GPUs and as many CPUs each, and this process connected to it as the driver."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "num_gpus": 0,
-            "include_dashboard": False,
-            "dashboard_agent_listen_port": 0,
-        },
-    )
-    for _ in range(plan.nodes):
-        cluster.add_node(
-            num_cpus=plan.gpus_per_node,
-            num_gpus=plan.gpus_per_node,
-            dashboard_agent_listen_port=0,
-        )
-    cluster.wait_for_nodes()
-    ray.init(
-        address=cluster.address,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        configure_logging=True,
-    )
-    return cluster
-
-
-@dataclass(frozen=True)
-class AshaCost:
-    """``PersistentASHA`` fed fake results for ``trials`` trials of ``epochs`` epochs each."""
-
-    trials: int
-    results: int
-    writes: int
-    seconds: float  # in on_trial_result / on_trial_complete, rungs writes included
-    write_s: float  # one write of all rungs at the end (pickle + file): the largest
-    rungs_bytes: int
-
-
-class CountingStore:
-    """An experiment store that counts the files written through it."""
-
-    def __init__(self, store: Any) -> None:
-        self.store, self.writes = store, 0
-
-    def write_bytes(self, name: str, data: bytes) -> None:
-        self.writes += 1
-        self.store.write_bytes(name, data)
-
-    def exists(self, name: str = "") -> bool:
-        return bool(self.store.exists(name))
-
-    def read_bytes(self, name: str) -> bytes:
-        return bytes(self.store.read_bytes(name))
-
-
-def asha_cost(trials: int, plan: Plan, storage: Path) -> AshaCost:
-    """Feeds ``PersistentASHA`` the results of ``trials`` simulated trials, 32 at a time, and
-    counts and times its rungs writes: the scheduler alone, without Ray running anything."""
-    from benchmarks.simulated import curve
-    from raytune_hp.early_stopping import RUNGS_FILE, build_early_stopping
-    from raytune_hp.experiment import experiment_store
-
-    spec = Spec(f"asha-{trials}", TARGET_CONCURRENCY, trials, early_stopping="asha")
-    config = experiment_config(spec, plan, storage)
-    store = CountingStore(experiment_store(config))
-    scheduler = build_early_stopping(config, store)
-    hps = [{"lr": 10 ** (-4 + 2 * (i % 97) / 96), "dropout": (i % 11) / 20} for i in range(trials)]
-    seconds, results = 0.0, 0
-    for first in range(0, trials, TARGET_CONCURRENCY):
-        wave = [
-            SimpleNamespace(trial_id=f"{i:06d}", hp=hps[i])
-            for i in range(first, min(trials, first + TARGET_CONCURRENCY))
-        ]
-        for trial in wave:
-            scheduler.on_trial_add(None, trial)
-        for epoch in range(1, plan.epochs + 1):
-            for trial in list(wave):
-                acc, _ = curve(trial.hp, epoch, plan.epochs)
-                result = {"epoch": epoch, "val_acc": acc}
-                began = time.perf_counter()
-                action = scheduler.on_trial_result(None, trial, result)
-                if action == "STOP":
-                    scheduler.on_trial_complete(None, trial, result)
-                    wave.remove(trial)
-                seconds += time.perf_counter() - began
-                results += 1
-    writes = store.writes
-    began = time.perf_counter()
-    data = pickle.dumps({"rungs": scheduler.rungs()})
-    store.write_bytes(RUNGS_FILE, data)
-    return AshaCost(trials, results, writes, seconds, time.perf_counter() - began, len(data))
-
-
 def runs_of(plan: Plan) -> list[Spec]:
+    """The runs of ``plan`` in order: each level, then the many-trials and profiled ASHA runs."""
     specs = [Spec(f"fifo-{c}", c, plan.waves * c) for c in plan.levels]
     if plan.extra_runs and plan.growth is not None:
         c, trials = plan.growth
@@ -602,365 +388,10 @@ def runs_of(plan: Plan) -> list[Spec]:
     return specs
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _median_ms(values: list[float]) -> str:
-    if not values:
-        return "—"
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-    return f"{statistics.median(ordered) * 1000:.0f} / {p90 * 1000:.0f}"
-
-
-def throughput_table(runs: list[Run]) -> list[str]:
-    lines = [
-        "| run | concurrency | trials ended | results | wall s | trials/min | utilization "
-        "| steady utilization | peak concurrent trials | actors that trained "
-        "| Ray workers started | start-up s | CPU s per actor start | final reports s "
-        "| min GiB available |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        lines.append(
-            f"| {r.spec.label} | {r.spec.concurrency} | {r.ended} | {r.results} "
-            f"| {r.wall_s:.1f} | {r.trials_per_min:.1f} | {r.utilization:.2f} "
-            f"| {_num(r.steady_utilization)} | {r.peak_concurrency} | {len(r.actor_starts)} "
-            f"| {r.workers_started} | {r.startup_s:.1f} | {r.actor_startup_cpu_s:.1f} "
-            f"| {r.reports_s:.1f} | {r.min_available_gib:.1f} |"
-        )
-    return lines
-
-
-def cost_table(runs: list[Run]) -> list[str]:
-    lines = [
-        "| run | driver CPU s (main thread) | driver ms/result "
-        "| steady: driver ms/result (main thread) "
-        "| trial process ms/result | steady: CPU ms/result, all processes "
-        "| steady: machine busy (of 2 cores) | report gap ms (median / p90) "
-        "| trial turnover ms (median / p90) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        report, turnover = r.gaps()
-        steady = r.steady_costs()
-        if steady is None:
-            driver = everything = busy = "—"
-        else:
-            used, results = steady
-            per = 1000 / max(1, results)
-            driver = f"{used['driver'] * per:.1f} ({used['main thread'] * per:.1f})"
-            everything = f"{sum(used[k] for k in KINDS if k != 'rest of machine') * per:.1f}"
-            busy = f"{used['machine'] / used['seconds']:.2f}"
-        lines.append(
-            f"| {r.spec.label} | {r.driver_cpu_s:.1f} ({r.main_thread_cpu_s:.1f}) "
-            f"| {r.driver_cpu_s / max(1, r.results) * 1000:.1f} | {driver} "
-            f"| {r.actor_ms_per_result:.1f} | {everything} "
-            f"| {busy} | {_median_ms(report)} | {_median_ms(turnover)} |"
-        )
-    return lines
-
-
-def cpu_by_process_table(runs: list[Run]) -> list[str]:
-    lines = [
-        "| run | window s | results | " + " | ".join(KINDS) + " | machine |",
-        "|---|---|---|" + "---|" * (len(KINDS) + 1),
-    ]
-    for r in runs:
-        steady = r.steady_costs()
-        if steady is None:
-            continue
-        used, results = steady
-        per = 1000 / max(1, results)
-        cells = " | ".join(f"{used[k] * per:.1f}" for k in (*KINDS, "machine"))
-        lines.append(f"| {r.spec.label} | {used['seconds']:.1f} | {results} | {cells} |")
-    return lines
-
-
-def growth_table(runs: list[Run]) -> list[str]:
-    lines = [
-        "| run | trials | results | 1st quarter | 2nd | 3rd | 4th "
-        "| experiment state at the end, KiB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        quarters = " | ".join(f"{q:.1f}" for q in r.driver_ms_per_result_by_quarter())
-        lines.append(
-            f"| {r.spec.label} | {r.spec.trials} | {r.results} | {quarters} | {r.state_kib:.0f} |"
-        )
-    return lines
-
-
-def asha_table(costs: list[AshaCost]) -> list[str]:
-    lines = [
-        "| trials | results | rungs writes | writes per result | µs per result (writes included) "
-        "| one write of all rungs, ms | rungs file KiB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in costs:
-        lines.append(
-            f"| {c.trials} | {c.results} | {c.writes} | {c.writes / c.results:.2f} "
-            f"| {c.seconds / c.results * 1e6:.0f} | {c.write_s * 1000:.2f} "
-            f"| {c.rungs_bytes / 1024:.1f} |"
-        )
-    return lines
-
-
-# Where Tune's loop spends its CPU, by what raytune-hp's settings ask of it:
-# (label, file the function is in, function name).
-PROFILE_PARTS = (
-    ("Tune's loop (`TuneController.step`)", "execution/tune_controller.py", "step"),
-    ("experiment-state snapshots", "execution/experiment_state.py", "sync_up_experiment_state"),
-    ("snapshot writes (`save_to_dir`)", "execution/tune_controller.py", "save_to_dir"),
-    ("  of which the trials' states as JSON", "experiment/trial.py", "get_json_state"),
-    ("  of which the searcher's state", "search/search_generator.py", "save_to_dir"),
-    (
-        "results handled (`_on_training_result`)",
-        "execution/tune_controller.py",
-        "_on_training_result",
-    ),
-    ("checkpoints: saves scheduled", "execution/tune_controller.py", "_schedule_trial_save"),
-    (
-        "checkpoints: registered, old ones deleted",
-        "_internal/checkpoint_manager.py",
-        "register_checkpoint",
-    ),
-    ("JSON logger", "tune/logger/json.py", "log_trial_result"),
-    ("CSV logger", "tune/logger/csv.py", "log_trial_result"),
-    ("progress table (`CLIReporter`)", "tune/progress_reporter.py", "report"),
-    ("searcher: next trial", "search/search_generator.py", "next_trial"),
-    ("`PersistentASHA.on_trial_result`", "raytune_hp/early_stopping.py", "on_trial_result"),
-    ("  of which rungs written", "raytune_hp/early_stopping.py", "_save_rungs"),
-)
-
-
-def profile_parts(stats: pstats.Stats, results: int) -> list[str]:
-    """Cumulative main-thread CPU of the parts of Tune's loop that raytune-hp's settings
-    decide: calls, seconds, and milliseconds per result."""
-    entries = stats.stats  # type: ignore[attr-defined]
-    lines = ["| part | calls | CPU s | ms per result |", "|---|---|---|---|"]
-    for label, where, function in PROFILE_PARTS:
-        found = [
-            (nc, ct)
-            for (path, _, name), (_, nc, _, ct, _) in entries.items()
-            if path.endswith(where) and name == function
-        ]
-        if found:
-            calls, seconds = sum(nc for nc, _ in found), sum(ct for _, ct in found)
-            cell = label.replace("  of which", "&nbsp;&nbsp;of which")
-            lines.append(
-                f"| {cell} | {calls} | {seconds:.2f} | {seconds / max(1, results) * 1000:.2f} |"
-            )
-    return lines
-
-
-def profile_table(stats: pstats.Stats, rows: int = 15) -> list[str]:
-    """The functions with the most main-thread CPU of their own, and the Tune and raytune-hp
-    functions with the most CPU including what they call."""
-    entries = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for _, _, tt, _, _ in entries.values())
-
-    def name(key: tuple[str, int, str]) -> str:
-        path, line, function = key
-        short = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", path)
-        short = short.removeprefix(f"{ROOT}/")
-        return f"`{short}:{line}({function})`" if line else f"`{function}`"
-
-    lines = [
-        f"Main-thread CPU under the profiler: {total:.1f} s.",
-        "",
-        "| own CPU s | calls | function |",
-        "|---|---|---|",
-    ]
-    by_own = sorted(entries.items(), key=lambda item: -item[1][2])[:rows]
-    lines += [f"| {tt:.2f} | {nc} | {name(key)} |" for key, (_, nc, tt, _, _) in by_own]
-    lines += ["", "| cumulative CPU s | calls | function |", "|---|---|---|"]
-    ours = [
-        item
-        for item in entries.items()
-        if any(part in item[0][0] for part in ("ray/tune", "ray/train", "raytune_hp"))
-    ]
-    by_cumulative = sorted(ours, key=lambda item: -item[1][3])[: rows * 2]
-    lines += [f"| {ct:.2f} | {nc} | {name(key)} |" for key, (_, nc, _, ct, _) in by_cumulative]
-    return lines
-
-
-def target_lines(runs: list[Run], plan: Plan) -> list[str]:
-    """Whether 32 concurrent trials of ≥ 2 s keep their slots ≥ 90 % busy, and why not."""
-    top = [r for r in runs if r.spec.concurrency == TARGET_CONCURRENCY and not r.spec.profile]
-    if not top or plan.trial_s < TARGET_TRIAL_S:
-        return ["Target not measured: no unprofiled run at 32 concurrent trials of ≥ 2 s."]
-    r = top[0]
-    steady = r.steady_utilization
-    met = r.utilization >= TARGET_UTILIZATION
-    lines = [
-        f"**Target: utilization ≥ {TARGET_UTILIZATION} at {TARGET_CONCURRENCY} concurrent "
-        f"simulated trials of ≥ {TARGET_TRIAL_S:g} s: {'met' if met else 'not met'}** "
-        f"({r.spec.label}: {r.utilization:.2f} over the run, "
-        f"{_num(steady)} in the steady state, {plan.epochs} epochs × {plan.epoch_seconds} s).",
-        "",
-    ]
-    cores = os.cpu_count() or 1
-    workers_cpu = r.cpu_between(r.began, r.began + r.wall_s)[0]["trial processes"]
-    reporting_cpu = r.actor_ms_per_result * r.results / 1000
-    lines.append(
-        f"- Start-up: {r.workers_started} Ray worker processes started during the run and "
-        f"{len(r.actor_starts)} of them trained; an actor had used a median "
-        f"{r.actor_startup_cpu_s:.1f} CPU s by the end of its first epoch (worker boot, then "
-        "`import torch`, `ray.tune`, `raytune_hp.trainable` to load the trainable). The "
-        f"workers used {workers_cpu:.0f} CPU s in all, about {reporting_cpu:.0f} of them for "
-        f"their trials' reports: {max(0.0, workers_cpu - reporting_cpu):.0f} CPU s of starting "
-        f"processes on {cores} cores. Started together, they share the cores and none trains "
-        f"until most have imported: the last new actor began training {r.startup_s:.0f} s "
-        f"into the {r.wall_s:.0f} s run, and at most {r.peak_concurrency} of the "
-        f"{TARGET_CONCURRENCY} slots trained at once (Tune gives the next trial to an actor "
-        "that finished one rather than wait for a new actor)."
-    )
-    steady_costs = r.steady_costs()
-    if steady_costs is not None:
-        used, results = steady_costs
-        per = 1000 / max(1, results)
-        driver, main = used["driver"] * per, used["main thread"] * per
-        cluster = (used["raylets"] + used["GCS"]) * per
-        total = driver + r.actor_ms_per_result + cluster
-        rate = TARGET_CONCURRENCY / plan.epoch_seconds
-        sustained = cores * 1000 / total
-        lines.append(
-            f"- Per result once trials run: the trial's process {r.actor_ms_per_result:.1f} CPU "
-            "ms (its own clock: the report, raytune-hp's checkpoint, TensorBoard), the driver "
-            f"{driver:.1f} ms ({main:.1f} in Tune's single-threaded loop), raylets and GCS "
-            f"{cluster:.1f} ms (the steady window, {used['seconds']:.0f} s, with the machine "
-            f"{used['machine'] / used['seconds']:.2f} of {cores} cores busy): {total:.0f} ms. "
-            f"{TARGET_CONCURRENCY} trials reporting every {plan.epoch_seconds} s make "
-            f"{rate:.0f} results/s, {rate * total / 1000:.1f} cores' worth, and "
-            f"{rate * main / 1000:.2f} of a core for Tune's loop alone. {cores} cores sustain "
-            f"about {sustained:.0f} results/s at that cost: at 0.9 utilization, about "
-            f"{sustained * plan.epoch_seconds / TARGET_UTILIZATION:.0f} trials with "
-            f"{plan.epoch_seconds} s epochs, or {TARGET_CONCURRENCY} trials with epochs of "
-            f"≥ {TARGET_CONCURRENCY * TARGET_UTILIZATION / sustained:.1f} s, even with every "
-            "actor started."
-        )
-    return lines
-
-
-def plot(runs: list[Run], plan: Plan) -> Any:
-    """Utilization and trials per minute against concurrency, for the levels' runs."""
-    from matplotlib.figure import Figure
-
-    levels = [r for r in runs if r.spec.label == f"fifo-{r.spec.concurrency}"]
-    xs = [r.spec.concurrency for r in levels]
-    figure = Figure(figsize=(9, 3.8), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    left.plot(xs, [r.utilization for r in levels], "o-", label="whole run")
-    steady = [(r.spec.concurrency, r.steady_utilization) for r in levels]
-    steady = [(x, u) for x, u in steady if u is not None]
-    if steady:
-        left.plot(*zip(*steady, strict=True), "s--", label="steady state")
-    left.axhline(TARGET_UTILIZATION, color="tab:red", lw=1, ls=":", label="target")
-    left.set(xlabel="concurrent trials", ylabel="utilization", ylim=(0, 1.05), xscale="log")
-    left.set_title("Slot utilization")
-    right.plot(xs, [r.trials_per_min for r in levels], "o-", label="measured")
-    right.plot(xs, [60 * x / plan.trial_s for x in xs], ":", color="gray", label="ideal")
-    right.set(xlabel="concurrent trials", ylabel="trials per minute", xscale="log", yscale="log")
-    right.set_title(f"Throughput ({plan.epochs} × {plan.epoch_seconds} s trials)")
-    for ax in (left, right):
-        ax.set_xticks(xs, [str(x) for x in xs])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return figure
-
-
-def report_markdown(
-    runs: list[Run], costs: list[AshaCost], plan: Plan, command: str, runtime_s: float
-) -> str:
-    slots = plan.nodes * plan.gpus_per_node
-    lines = [
-        *header(
-            "Scale benchmark: simulated trials on a fake-GPU Ray cluster",
-            command,
-            packages=("torch", "ray", "hyperopt"),
-        ),
-        f"- Cluster: `ray.cluster_utils.Cluster` on this machine: a head with 0 CPUs and 0 GPUs "
-        f"(runs no trials) and {plan.nodes} worker nodes with {plan.gpus_per_node} fake GPUs and "
-        f"{plan.gpus_per_node} CPUs each ({slots} slots); storage a local temporary folder with "
-        "`shared_storage: true`, one per run",
-        f"- Trial: `benchmarks/simulated.py`, {plan.epochs} epochs × {plan.epoch_seconds} s sleep "
-        f"= {plan.trial_s:g} s simulated, one report (and raytune-hp's checkpoint) per epoch; "
-        "1 fake GPU and 1 CPU per trial",
-        "- Search: random (HyperOpt's random sampler through raytune-hp, the tables' starting "
-        "point first), seed 0 for the searcher and every trial; no early stopping except in the "
-        "ASHA run (grace period 2, reduction factor 3); raytune-hp's settings otherwise "
-        "(actors reused, JSON and CSV loggers, a checkpoint per epoch, 2 kept)",
-        f"- Runs, in this order: {', '.join(f'{r.spec.label} ({r.spec.trials})' for r in runs)}; "
-        "a 1-trial warm-up first (not shown) so that imports and the cluster's first workers are "
-        "not charged to the first level",
-        f"- Total runtime of the script: {runtime_s:.0f} s",
-        "",
-        "## Throughput and utilization",
-        "",
-        "Utilization: simulated seconds ÷ (concurrency × wall s). Steady: the same inside the "
-        "window from the last new actor's first epoch to the last trial's first epoch ("
-        "— where that window is shorter than an epoch). Start-up s: until the last new actor "
-        "began training. CPU s per actor start: median CPU seconds of an actor process by the "
-        "end of its first epoch.",
-        "",
-        *throughput_table(runs),
-        "",
-        *target_lines(runs, plan),
-        "",
-        "![utilization and trials per minute against concurrency](scale.png)",
-        "",
-        "## Costs per result",
-        "",
-        "Driver: this process (Tune's loop in its main thread, Ray's core-worker threads beside "
-        "it), less the final reports. Report gap: inside a trial, from one epoch's end to the "
-        "next's start. Trial turnover: on one actor, from a trial's last epoch to the next "
-        "trial's first. The ASHA run is profiled, which slows its driver.",
-        "",
-        *cost_table(runs),
-        "",
-        "CPU ms per result by process, in each run's steady window (`/proc/<pid>/stat` every "
-        f'{SAMPLE_S} s; "rest of machine" is everything this script did not start):',
-        "",
-        *cpu_by_process_table(runs),
-        "",
-        "## How the driver's cost grows with the number of trials",
-        "",
-        "Driver CPU ms per result in each quarter of a run's results (in the order they were "
-        "reported); the first quarter carries the start-up of the actors. Each snapshot of "
-        "Tune's experiment state writes every trial's state into one file and copies it to the "
-        "storage, and a checkpoint per epoch with `CheckpointConfig(num_to_keep=2)` (raytune-hp's "
-        "settings) makes Tune force a snapshot whenever a trial has checkpointed twice since the "
-        "last one (see the profile below): the work per snapshot grows with the trials, and "
-        "the snapshots come with the results.",
-        "",
-        *growth_table(runs),
-    ]
-    if costs:
-        lines += [
-            "",
-            "`PersistentASHA` alone (`raytune_hp/early_stopping.py`), fed the fake results of "
-            f"trials of {plan.epochs} epochs, {TARGET_CONCURRENCY} at a time, rungs written to a "
-            "local folder:",
-            "",
-            *asha_table(costs),
-        ]
-    for r in runs:
-        if r.stats is not None:
-            lines += [
-                "",
-                f"## Where the driver's main thread spends its CPU ({r.spec.label})",
-                "",
-                f"cProfile on the main thread's CPU clock, final reports left out; {r.results} "
-                "results. The parts of Tune's loop that raytune-hp's settings decide "
-                "(cumulative, so parts nest):",
-                "",
-                *profile_parts(r.stats, r.results),
-                "",
-                *profile_table(r.stats),
-            ]
-    return "\n".join(lines) + "\n"
+def _shown(path: Path) -> Path:
+    """``path`` from the repository root where it lies inside it, else as it is."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -972,6 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--levels", type=int, nargs="+", help="only these concurrency levels, no other runs"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="the folder for scale.md and scale.png (default: benchmarks/results)",
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -988,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     began = time.perf_counter()
-    cluster = start_cluster(plan)
+    cluster = start_cluster(plan.nodes, plan.gpus_per_node)
     runs: list[Run] = []
     try:
         with tempfile.TemporaryDirectory(prefix="scale-") as folder:
@@ -1000,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"=== {spec.label}: {result.wall_s:.1f} s, {result.ended} trials, "
                 f"utilization {result.utilization:.2f} (steady "
-                f"{_num(result.steady_utilization)}), driver "
+                f"{num(result.steady_utilization)}), driver "
                 f"{result.driver_cpu_s / max(1, result.results) * 1000:.1f} ms/result"
             )
             runs.append(result)
@@ -1010,13 +448,17 @@ def main(argv: list[str] | None = None) -> int:
     costs = []
     if plan.extra_runs:
         with tempfile.TemporaryDirectory(prefix="scale-asha-") as folder:
-            costs = [asha_cost(trials, plan, Path(folder)) for trials in plan.asha_trials]
+            specs = [
+                Spec(f"asha-{trials}", TARGET_CONCURRENCY, trials, early_stopping="asha")
+                for trials in plan.asha_trials
+            ]
+            costs = [asha_cost(experiment_config(spec, plan, Path(folder))) for spec in specs]
 
     markdown = report_markdown(runs, costs, plan, command, time.perf_counter() - began)
-    path = write_result(RESULTS_FILE, markdown)
-    plot(runs, plan).savefig(RESULTS / PLOT_FILE, dpi=110)
+    path = write_result(RESULTS_FILE, markdown, args.out)
+    plot(runs, plan).savefig(args.out / PLOT_FILE, dpi=110)
     print("\n" + markdown)
-    print(f"Written to {path.relative_to(ROOT)} and benchmarks/results/{PLOT_FILE}")
+    print(f"Written to {_shown(path)} and {_shown(args.out / PLOT_FILE)}")
     return 0
 
 
