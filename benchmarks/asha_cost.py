@@ -1,6 +1,6 @@
 """What ``PersistentASHA`` costs by itself: the scheduler fed fake results, no trials run.
 
-raytune-hp's ASHA scheduler (:mod:`raytune_hp.early_stopping`) writes its rungs to the experiment
+raytune-hp's ASHA scheduler (:mod:`raytune_hp.early_stopping.persistent_asha`) writes its rungs to the experiment
 folder after each result that changes them, so that a resumed run keeps them. :func:`asha_cost`
 feeds it the results of simulated trials (:func:`benchmarks.simulated.curve`), a wave of
 concurrent trials at a time, and counts and times what it does per result, rungs writes included;
@@ -61,7 +61,8 @@ def asha_cost(config: ExperimentConfig) -> AshaCost:
     ``config.train.max_epochs`` epochs, ``config.search.max_concurrent`` at a time, and counts
     and times its rungs writes: the scheduler alone, without Ray running anything."""
     from benchmarks.simulated import curve
-    from raytune_hp.early_stopping import RUNGS_FILE, build_early_stopping
+    from raytune_hp.early_stopping import build_early_stopping
+    from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE
     from raytune_hp.experiment import experiment_store
 
     trials, epochs = config.search.num_samples, config.train.max_epochs
