@@ -1,11 +1,11 @@
 """What ``PersistentASHA`` costs by itself: the scheduler fed fake results, no trials run.
 
-raytune-hp's ASHA scheduler (:mod:`raytune_hp.early_stopping.persistent_asha`) writes its rungs to the experiment
-folder after each result that changes them, so that a resumed run keeps them. :func:`asha_cost`
-feeds it the results of simulated trials (:func:`benchmarks.simulated.curve`), a wave of
-concurrent trials at a time, and counts and times what it does per result, rungs writes included;
-:func:`asha_table` shows the costs for a growing number of trials, where a cost that grows with
-the trials shows.
+raytune-hp's ASHA scheduler (:mod:`raytune_hp.early_stopping.persistent_asha`) writes its rungs to
+the experiment folder after each result that changes them, so that a resumed run keeps them.
+:func:`asha_cost` feeds it the results of simulated trials (:func:`benchmarks.simulated.curve`), a
+wave of concurrent trials at a time, and counts and times what it does per result, rungs writes
+included; :func:`asha_table` shows the costs for a growing number of trials, where a cost that
+grows with the trials shows.
 
 Example (from the repository root, with ``benchmarks`` on the path as the scripts run)::
 

@@ -149,7 +149,11 @@ PROFILE_PARTS = (
     ("CSV logger", "tune/logger/csv.py", "log_trial_result"),
     ("progress table (`CLIReporter`)", "tune/progress_reporter.py", "report"),
     ("searcher: next trial", "search/search_generator.py", "next_trial"),
-    ("`PersistentASHA.on_trial_result`", "raytune_hp/early_stopping/persistent_asha.py", "on_trial_result"),
+    (
+        "`PersistentASHA.on_trial_result`",
+        "raytune_hp/early_stopping/persistent_asha.py",
+        "on_trial_result",
+    ),
     ("  of which rungs written", "raytune_hp/early_stopping/persistent_asha.py", "_save_rungs"),
 )
 
@@ -360,9 +364,9 @@ def report_markdown(
     if costs:
         lines += [
             "",
-            "`PersistentASHA` alone (`raytune_hp/early_stopping/persistent_asha.py`), fed the fake results of "
-            f"trials of {plan.epochs} epochs, {TARGET_CONCURRENCY} at a time, rungs written to a "
-            "local folder:",
+            "`PersistentASHA` alone (`raytune_hp/early_stopping/persistent_asha.py`), fed the fake "
+            f"results of trials of {plan.epochs} epochs, {TARGET_CONCURRENCY} at a time, rungs "
+            "written to a local folder:",
             "",
             *asha_table(costs),
         ]
