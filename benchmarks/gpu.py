@@ -141,8 +141,8 @@ def samples_per_second(seconds: list[float], samples: int) -> float:
 
 def alone(config: ExperimentConfig, hp: dict[str, Any], gpu: bool) -> tuple[float, float | None]:
     """The loop without Ray: samples/s and mean GPU utilization."""
-    from raytune_hp.plugins import UserCode
     from raytune_hp.trainable import TrialSettings, train
+    from raytune_hp.user_code import UserCode
 
     data = UserCode.of(config).dataset(config)
     settings = TrialSettings(

@@ -75,7 +75,7 @@ def run_checks(
     ``data`` and ``builder`` default to the config's own (built-in or named by import path).
     """
     from raytune_hp.models import count_parameters
-    from raytune_hp.plugins import UserCode
+    from raytune_hp.user_code import UserCode
 
     code = UserCode.of(config)
     data = data if data is not None else code.dataset(config)

@@ -308,7 +308,7 @@ def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any
     from pathlib import Path
 
     from raytune_hp.config import load_config
-    from raytune_hp.plugins import UserCode
+    from raytune_hp.user_code import UserCode
 
     config = load_config(args.config, _overrides(args))
     target = getattr(args, "target", None)

@@ -28,7 +28,6 @@ from raytune_hp.checks import capacity_limit
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
-from raytune_hp.plugins import UserCode
 from raytune_hp.report import (
     CONFIG_FILE,
     FINE_SPACE_FILE,
@@ -40,6 +39,7 @@ from raytune_hp.report import (
 )
 from raytune_hp.spaces import SearchSpace, contains, grid
 from raytune_hp.storage import ExperimentStore
+from raytune_hp.user_code import UserCode
 
 
 @dataclass(frozen=True)

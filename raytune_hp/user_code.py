@@ -5,7 +5,9 @@ driver before Ray starts (a path that does not resolve is bad input, exit 2), an
 are shipped to Ray's workers by value, so the workers need not find them on their own path.
 
 Example:
-    >>> build = resolve("examples.custom_model:build", "model.builder")  # doctest: +SKIP
+    >>> build = resolve("examples.custom:build", "model.builder")
+    >>> build.__name__, build.__module__
+    ('build', 'examples.custom')
 """
 
 from __future__ import annotations
