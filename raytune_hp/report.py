@@ -25,15 +25,16 @@ import yaml
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import DIVERGED, EPOCH, NUM_PARAMS, OUT_OF_MEMORY, SKIPPED, TRAIN_SAMPLES
 from raytune_hp.spaces import LR, Dimension, SearchSpace, flatten
-from raytune_hp.storage import ExperimentStore
+from raytune_hp.storage import (
+    BEST_CONFIG_FILE,
+    PHASES,
+    PLOTS_DIR,
+    STATE_GLOB,
+    SUMMARY_FILE,
+    ExperimentStore,
+    as_store,
+)
 
-SUMMARY_FILE = "summary.md"
-BEST_CONFIG_FILE = "best_config.yaml"
-CONFIG_FILE = "config.yaml"
-FINE_SPACE_FILE = "fine_space.yaml"
-PHASES = ("coarse", "fine")
-_STATE_GLOB = "experiment_state-*.json"
-PLOTS_DIR = "plots"
 LEARNING_CURVES_PNG = "learning_curves.png"
 METRIC_VS_HPARAMS_PNG = "metric_vs_hparams.png"
 PARALLEL_COORDINATES_PNG = "parallel_coordinates.png"
@@ -47,22 +48,6 @@ _BEST_COLOR = "tab:red"
 _STATUS_COLORS = {"completed": "tab:blue", "pruned": "tab:gray"}
 _OTHER_COLOR = "tab:purple"  # diverged, error, or still running
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}
-
-
-def as_store(where: ExperimentStore | str | Path) -> ExperimentStore:
-    """An experiment folder given as a store, a local path or a URI."""
-    if isinstance(where, ExperimentStore):
-        return where
-    return ExperimentStore(str(where) if "://" in str(where) else str(Path(where).resolve()))
-
-
-def is_experiment(where: ExperimentStore | str | Path, own_config: bool = True) -> bool:
-    """Whether ``where`` holds an experiment: Ray's experiment state (at the top or in its phase
-    folders) and, with ``own_config``, raytune-hp's ``config.yaml``."""
-    store = as_store(where)
-    folders = [store, *(store.child(phase) for phase in PHASES)]
-    has_state = any(folder.glob(_STATE_GLOB) for folder in folders)
-    return has_state and (not own_config or store.exists(CONFIG_FILE))
 
 
 @dataclass(frozen=True)
@@ -89,7 +74,7 @@ def load_trials(where: ExperimentStore | str | Path, config: ExperimentConfig) -
     ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
     """
     store = as_store(where)
-    phases = [p for p in PHASES if store.child(p).glob(_STATE_GLOB)]
+    phases = [p for p in PHASES if store.child(p).glob(STATE_GLOB)]
     records = []
     for phase in phases or [""]:
         records += _phase_trials(store.child(phase) if phase else store, config, phase)
@@ -105,7 +90,7 @@ def _phase_trials(
 
     metric, mode, max_epochs = config.train.metric, config.train.mode, config.train.max_epochs
     order = [dim.name for dim in config.search_space().dims]
-    if not folder.glob(_STATE_GLOB):
+    if not folder.glob(STATE_GLOB):
         return []
     analysis = ExperimentAnalysis(folder.path, storage_filesystem=folder.fs)
     records = []

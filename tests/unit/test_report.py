@@ -17,7 +17,6 @@ from raytune_hp.report import (
     LEARNING_CURVES_PNG,
     METRIC_VS_HPARAMS_PNG,
     PARALLEL_COORDINATES_PNG,
-    PLOTS_DIR,
     Importance,
     TrialRecord,
     hparam_importance,
@@ -26,7 +25,7 @@ from raytune_hp.report import (
     write_plots,
 )
 from raytune_hp.spaces import SearchSpace, powers_of_two
-from raytune_hp.storage import ExperimentStore
+from raytune_hp.storage import PLOTS_DIR, ExperimentStore
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
