@@ -13,17 +13,19 @@ import pytest
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.report import (
-    IMPORTANCE_PNG,
-    LEARNING_CURVES_PNG,
-    METRIC_VS_HPARAMS_PNG,
-    PARALLEL_COORDINATES_PNG,
     Importance,
     TrialRecord,
     hparam_importance,
     plot_importance,
-    plots_markdown,
     write_plots,
 )
+from raytune_hp.report.plots import (
+    IMPORTANCE_PNG,
+    LEARNING_CURVES_PNG,
+    METRIC_VS_HPARAMS_PNG,
+    PARALLEL_COORDINATES_PNG,
+)
+from raytune_hp.report.summary import plots_markdown
 from raytune_hp.spaces import SearchSpace, powers_of_two
 from raytune_hp.storage import PLOTS_DIR, ExperimentStore
 
