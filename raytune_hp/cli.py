@@ -326,7 +326,8 @@ def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any
 
 def _report(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
-    from raytune_hp.report import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment, write_reports
+    from raytune_hp.report import write_reports
+    from raytune_hp.storage import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment
 
     try:
         store = as_store(args.run_dir)

@@ -28,17 +28,9 @@ from raytune_hp.checks import capacity_limit
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
-from raytune_hp.report import (
-    CONFIG_FILE,
-    FINE_SPACE_FILE,
-    PHASES,
-    TrialRecord,
-    is_experiment,
-    load_trials,
-    write_reports,
-)
+from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.spaces import SearchSpace, contains, grid
-from raytune_hp.storage import ExperimentStore
+from raytune_hp.storage import CONFIG_FILE, FINE_SPACE_FILE, PHASES, ExperimentStore, is_experiment
 from raytune_hp.user_code import UserCode
 
 

@@ -1,5 +1,11 @@
-"""Where an experiment folder lives: a local path, or a URI on shared storage (``s3://``,
-``gs://``, ``file://``), read and written through one pyarrow filesystem either way.
+"""Where an experiment folder lives and what it holds.
+
+The folder is a local path, or a URI on shared storage (``s3://``, ``gs://``, ``file://``), read
+and written through one pyarrow filesystem either way. It holds ``config.yaml`` (the config as
+run), Ray Tune's experiment state (``experiment_state-*.json``) and trial folders, then the
+reports: ``summary.md``, ``best_config.yaml`` and ``plots/``. A coarse-to-fine experiment keeps
+Ray's state and trials of each phase in ``coarse/`` and ``fine/``, with the narrowed
+``fine_space.yaml`` beside them.
 
 Example:
     >>> store = ExperimentStore.of("runs", "quickstart")
@@ -7,6 +13,8 @@ Example:
     True
     >>> ExperimentStore.of("s3://bucket/runs?region=us-west-2", "x").location
     's3://bucket/runs/x?region=us-west-2'
+    >>> store.child(PHASES[0]).location.endswith("/runs/quickstart/coarse")
+    True
 """
 
 from __future__ import annotations
@@ -15,6 +23,16 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.md"
+BEST_CONFIG_FILE = "best_config.yaml"
+FINE_SPACE_FILE = "fine_space.yaml"
+PLOTS_DIR = "plots"
+PHASES = ("coarse", "fine")
+"""The phase folders of a coarse-to-fine experiment, in the order they run."""
+STATE_GLOB = "experiment_state-*.json"
+"""Ray Tune's experiment state: its presence makes a folder (or a phase folder) an experiment."""
 
 
 def is_uri(storage: str) -> bool:
@@ -102,3 +120,19 @@ class ExperimentStore:
 
     def _join(self, name: str) -> str:
         return f"{self.path}/{name}" if name else self.path
+
+
+def as_store(where: ExperimentStore | str | Path) -> ExperimentStore:
+    """An experiment folder given as a store, a local path or a URI."""
+    if isinstance(where, ExperimentStore):
+        return where
+    return ExperimentStore(str(where) if is_uri(str(where)) else str(Path(where).resolve()))
+
+
+def is_experiment(where: ExperimentStore | str | Path, own_config: bool = True) -> bool:
+    """Whether ``where`` holds an experiment: Ray's experiment state (at the top or in its phase
+    folders) and, with ``own_config``, raytune-hp's ``config.yaml``."""
+    store = as_store(where)
+    folders = [store, *(store.child(phase) for phase in PHASES)]
+    has_state = any(folder.glob(STATE_GLOB) for folder in folders)
+    return has_state and (not own_config or store.exists(CONFIG_FILE))
