@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
 
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -49,7 +50,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-SEQUENCE_MODELS = ("rnn", "transformer")
+MODEL_NAMES = (*MODELS, CUSTOM)
+SEQUENCE_MODELS = tuple(name for name, spec in MODELS.items() if spec.inputs == "sequences")
 MAX_GRID_DIMENSIONS = 4
 
 
@@ -91,7 +93,7 @@ class ModelConfig(_Section):
     which recommendation tables its space draws from.
     """
 
-    name: Literal["cnn", "mlp", "rnn", "transformer", "custom"] = "cnn"
+    name: Literal[MODEL_NAMES] = "cnn"  # type: ignore[valid-type]
     builder: str | None = Field(None, pattern=IMPORT_PATH)
     tables: list[Literal[TABLE_NAMES]] | None = None  # type: ignore[valid-type]
 
@@ -236,9 +238,11 @@ class ExperimentConfig(_Section):
                 f"data.name must be digits_sequences for the {self.model.name} model (each "
                 "image as 8 rows of 8 pixels); got digits"
             )
-        if self.model.name == "cnn" and sequences:
+        spec = MODELS.get(self.model.name)
+        if spec is not None and spec.inputs == "images" and sequences:
             raise ValueError(
-                "data.name must be digits (images) for the cnn model; got " + repr(self.data.name)
+                f"data.name must be digits (images) for the {spec.name} model; got "
+                + repr(self.data.name)
             )
         return self
 

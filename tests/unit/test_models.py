@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from raytune_hp.data import load_data
-from raytune_hp.models import BUILDERS, build_model, count_parameters
+from raytune_hp.models import MODELS, build_model, count_parameters
 
 IMAGE = (1, 8, 8)
 SEQUENCE = (8, 8)
@@ -32,7 +32,7 @@ def _logits(model: nn.Module, input_shape: tuple[int, ...], batch: int = 3) -> t
 
 
 def test_every_builder_is_registered() -> None:
-    assert set(BUILDERS) == {"cnn", "mlp", "rnn", "transformer"}
+    assert set(MODELS) == {"cnn", "mlp", "rnn", "transformer"}
 
 
 def test_cnn_keeps_its_parameter_count() -> None:

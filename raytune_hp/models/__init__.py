@@ -1,0 +1,99 @@
+"""The built-in models: one registry of each family's name, the recommendation tables its search
+space draws from, the inputs it takes, and its builder.
+
+:data:`MODELS` is the one place a model is declared: the config's ``model.name`` choices, the
+tables ``raytune-hp spaces`` shows for each model, the check that the data fits the model, and
+:func:`build_model` all come from it. Each family's network lives in the module of its name
+(``models/cnn.py``, ...), which imports torch and is imported only when a model is built, so
+reading a config stays light. Every builder takes ``(hp, input_shape, num_classes)`` and reads
+only its own keys of the flat hyperparameter dict (optimizer, lr, batch size and so on ride
+along in the same dict).
+
+Example:
+    >>> MODELS["transformer"].tables
+    ('optimization', 'transformer', 'regularization', 'schedule')
+    >>> model = build_model("cnn", {"kernel_size": 3, "num_kernels": 100, "num_layers": 1,
+    ...                             "dropout": 0.5}, input_shape=(1, 8, 8), num_classes=10)
+    >>> count_parameters(model)
+    17010
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from torch import nn
+
+Inputs = Literal["images", "sequences", "any"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A built-in model family.
+
+    ``tables`` are the recommendation tables its space draws from, in order (where two tables
+    name the same hyperparameter, the first wins: the model's own table before the general ones).
+    ``inputs`` is the shape of sample it takes: ``images`` (C, H, W), ``sequences`` (T, F), or
+    ``any``.
+    """
+
+    name: str
+    tables: tuple[str, ...]
+    inputs: Inputs
+
+    @property
+    def module(self) -> str:
+        """The module that builds it: ``raytune_hp.models.<name>``, with ``build``."""
+        return f"{__name__}.{self.name}"
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("cnn", ("optimization", "cnn", "regularization"), "images"),
+        ModelSpec("mlp", ("optimization", "mlp", "regularization"), "any"),
+        ModelSpec("rnn", ("optimization", "rnn", "regularization"), "sequences"),
+        ModelSpec(
+            "transformer",
+            ("optimization", "transformer", "regularization", "schedule"),
+            "sequences",
+        ),
+    )
+}
+CUSTOM = "custom"
+"""``model.name`` of a model the user builds (``model.builder``), whose tables the config names."""
+
+
+def build_model(
+    name: str, hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+) -> nn.Module:
+    """Builds the built-in model ``name`` for a flat hyperparameter dict.
+
+    Raises:
+        ValueError: if the hyperparameters or the input shape do not fit the model.
+    """
+    builder = importlib.import_module(MODELS[name].module).build
+    return builder(hp, input_shape, num_classes)  # type: ignore[no-any-return]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def sequence_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(time, features)`` of a sequence model's input.
+
+    Raises:
+        ValueError: the input is not two-dimensional per sample.
+    """
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"{model}: input_shape must be (time, features); got {tuple(input_shape)}; "
+            "use a sequence data set such as 'digits_sequences'"
+        )
+    return int(input_shape[0]), int(input_shape[1])
