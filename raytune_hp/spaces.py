@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from raytune_hp.errors import SearchSpaceError
+from raytune_hp.values import is_number, is_positive, is_pow2, plain, powers_of_two
 
 Kind = Literal["log", "float", "int", "pow2", "choice"]
 KINDS: tuple[str, ...] = ("log", "float", "int", "pow2", "choice")
@@ -243,7 +244,7 @@ class Dimension:
             return (self.value,)
         if self.kind == "choice":
             return self.choices
-        return (_plain(self.low), _plain(self.high))
+        return (plain(self.low), plain(self.high))
 
     def range_for(self, parent_value: Any) -> tuple[float, float]:
         """The numeric range under one value of the parent (the lr under one optimizer)."""
@@ -387,7 +388,7 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
         return Row(name, "choice", choices=tuple(choices), start=spec.get("start", choices[0]),
                    how="your own", note="added by the config")  # fmt: skip
     low, high = spec["low"], spec["high"]
-    numeric = all(_is_number(v) for v in (low, high))
+    numeric = all(is_number(v) for v in (low, high))
     if not numeric or low >= high or (kind == "log" and low <= 0):
         rule = "0 < low < high" if kind == "log" else "low < high"
         raise SearchSpaceError(
@@ -395,7 +396,7 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
         )
     if kind in ("int", "pow2") and not all(isinstance(v, int) for v in (low, high)):
         raise SearchSpaceError(f"{key} must have integer bounds; got low={low!r}, high={high!r}")
-    if kind == "pow2" and not (_is_pow2(low) and _is_pow2(high)):
+    if kind == "pow2" and not (is_pow2(low) and is_pow2(high)):
         raise SearchSpaceError(f"{key} must have powers of two as bounds; got {low}, {high}")
     start = spec.get("start", low)
     return Row(name, kind, low, high, start=start, how="your own", note="added by the config")
@@ -460,10 +461,8 @@ def _check_value(row: Row, key: str, value: Any, outside: bool) -> None:
             return
         raise SearchSpaceError(f"{key} must be {_domain_text(row)}{hint}; got {value!r}")
     integral = row.kind in ("int", "pow2")
-    typed = (isinstance(value, int) if integral else _is_number(value)) and not isinstance(
-        value, bool
-    )
-    typed = typed and (row.kind != "pow2" or _is_pow2(value))
+    typed = is_number(value) and (isinstance(value, int) or not integral)
+    typed = typed and (row.kind != "pow2" or is_pow2(value))
     typed = typed and (row.kind != "log" or value > 0)
     assert row.low is not None and row.high is not None
     if typed and (outside or row.low <= value <= row.high):
@@ -527,7 +526,7 @@ def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: b
         return _lr_per_optimizer(row, table, spec, outside)
     if set(spec) == {"value"}:
         value = spec["value"]
-        if not _is_positive(value):
+        if not is_positive(value):
             raise SearchSpaceError(f"{key} must be a number > 0; got {value!r}")
         misses = [(n, lo, hi) for n, lo, hi in table if not lo <= value <= hi]
         if misses and not outside:
@@ -543,7 +542,7 @@ def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: b
             f"got {dict(override) if isinstance(override, Mapping) else override!r}"
         )
     low, high = spec["low"], spec["high"]
-    if not (_is_positive(low) and _is_positive(high)) or low >= high:
+    if not (is_positive(low) and is_positive(high)) or low >= high:
         raise SearchSpaceError(f"{key} must be a range with 0 < low < high; got {low!r}, {high!r}")
     if outside:
         leaves = any(low < lo or high > hi for _, lo, hi in table)
@@ -573,7 +572,7 @@ def _lr_per_optimizer(
         if not isinstance(given, Mapping) or set(given) != {"low", "high"}:
             raise SearchSpaceError(f"{key} must be {{low, high}}; got {given!r}")
         low, high = given["low"], given["high"]
-        if not (_is_positive(low) and _is_positive(high)) or low > high:
+        if not (is_positive(low) and is_positive(high)) or low > high:
             raise SearchSpaceError(f"{key} must have 0 < low ≤ high; got {low!r}, {high!r}")
         if not outside and (low < t_low or high > t_high):
             raise SearchSpaceError(
@@ -819,7 +818,7 @@ def flatten(config: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping):
             flat.update(flatten(value))
         else:
-            flat[key] = _plain(value)
+            flat[key] = plain(value)
     return flat
 
 
@@ -848,7 +847,7 @@ def _dim_contains(dim: Dimension, config: Mapping[str, Any]) -> bool:
         return bool(value == dim.value)
     if dim.kind == "choice":
         return value in dim.choices
-    if not _is_number(value) or (dim.kind == "pow2" and not _is_pow2(value)):
+    if not is_number(value) or (dim.kind == "pow2" and not is_pow2(value)):
         return False
     parent_value = config.get(dim.when[0]) if dim.when else None
     low, high = dim.range_for(parent_value)
@@ -954,34 +953,6 @@ def _describe_domain(dim: Dimension) -> str:
 
 def _exponent_label(name: str) -> str:
     return f"log2_{name}"
-
-
-def powers_of_two(low: float, high: float) -> list[int]:
-    """The powers of two in ``[low, high]``."""
-    return [2**e for e in range(math.ceil(math.log2(low)), math.floor(math.log2(high)) + 1)]
-
-
-def _is_pow2(value: Any) -> bool:
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and value > 0
-        and (value & (value - 1) == 0)
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_positive(value: Any) -> bool:
-    return _is_number(value) and value > 0
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars become Python scalars (TensorBoard's HParams drops numpy types)."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value
 
 
 def _fmt(value: float | None) -> str:
