@@ -20,288 +20,75 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from raytune_hp.errors import SearchSpaceError
-from raytune_hp.values import is_number, is_positive, is_pow2, plain, powers_of_two
-
-Kind = Literal["log", "float", "int", "pow2", "choice"]
-KINDS: tuple[str, ...] = ("log", "float", "int", "pow2", "choice")
-LR = "lr"
-OPTIMIZER = "optimizer"
-FINE_TUNE_FACTOR = 0.01
-OUTSIDE = "outside_table"
-
-
-@dataclass(frozen=True)
-class OptimizerRow:
-    """One row of the learning-rate table: an optimizer and its recommended lr range."""
-
-    name: str
-    label: str
-    low: float
-    high: float
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One hyperparameter of a recommendation table.
-
-    ``low``/``high`` bound numeric kinds; ``choices`` lists categorical ones. ``start`` is where
-    practitioners start; ``how`` says how finely to tune it. ``when = (parent, values)`` makes the
-    row conditional: it exists only while ``parent`` takes one of ``values``.
-    """
-
-    name: str
-    kind: Kind
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[Any, ...] = ()
-    start: Any = None
-    how: str = ""
-    note: str = ""
-    when: tuple[str, tuple[Any, ...]] | None = None
-
-
-@dataclass(frozen=True)
-class Table:
-    """A recommendation table. Optional tables join a space only when a config includes them."""
-
-    name: str
-    title: str
-    rows: tuple[Row, ...]
-    optional: bool = False
-
-
-LR_TABLE: tuple[OptimizerRow, ...] = (
-    OptimizerRow("sgd", "SGD", 1e-2, 1e-1),
-    OptimizerRow("momentum", "Momentum (SGD, momentum 0.9)", 1e-3, 1e-2),
-    OptimizerRow("adagrad", "Adagrad", 1e-3, 1e-2),
-    OptimizerRow("adadelta", "Adadelta", 1e-2, 1e-1),
-    OptimizerRow("rmsprop", "RMSprop", 1e-3, 1e-2),
-    OptimizerRow("adam", "Adam", 1e-3, 1e-2, "betas (0.9, 0.999), eps 1e-8 kept at defaults"),
-    OptimizerRow("nadam", "Nadam", 1e-3, 1e-2),
-    OptimizerRow("adamw", "AdamW", 1e-4, 1e-2, "filled: Loshchilov & Hutter 2019"),
+from raytune_hp.spaces.space import (
+    Dimension,
+    SearchSpace,
+    contains,
+    flatten,
+    ordered,
+    start_point,
 )
-OPTIMIZERS: dict[str, OptimizerRow] = {row.name: row for row in LR_TABLE}
-SCHEDULES = ("constant", "step", "cosine", "noam", "bert")
+from raytune_hp.spaces.tables import (
+    DEFAULT_CUSTOM_TABLES,
+    FINE_TUNE_FACTOR,
+    KINDS,
+    LR,
+    LR_TABLE,
+    MODEL_TABLES,
+    OPTIMIZER,
+    OPTIMIZERS,
+    OUTSIDE,
+    SCHEDULES,
+    TABLES,
+    Kind,
+    OptimizerRow,
+    Row,
+    Table,
+    table_names,
+)
+from raytune_hp.values import is_number, is_positive, is_pow2, powers_of_two
 
-_TABLES: tuple[Table, ...] = (
-    Table(
-        "optimization",
-        "Optimization",
-        (
-            Row(OPTIMIZER, "choice", choices=tuple(OPTIMIZERS), start="adam", how="by the problem",
-                note="its own parameters at library defaults"),
-            Row(LR, "log", start="low end of the optimizer's range", how="finely, log scale",
-                note="range by optimizer (table lr); smoke test at 1e-4, then 1e-3",
-                when=(OPTIMIZER, tuple(OPTIMIZERS))),
-            Row("batch_size", "pow2", 1, 1024, start=128, how="finely",
-                note="with BatchNorm not too small"),
-        ),
-    ),
-    Table(
-        "regularization",
-        "Regularization",
-        (
-            Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely"),
-            Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2"),
-        ),
-    ),
-    Table(
-        "cnn",
-        "CNN",
-        (
-            Row("kernel_size", "choice", choices=(1, 3, 5, 7), start=3, how="coarsely",
-                note="odd"),
-            Row("num_kernels", "int", 100, 600, start=100, how="coarsely",
-                note="kernels per layer"),
-            Row("num_layers", "int", 1, 4, start=1, how="coarsely",
-                note="filled; start with the simplest model"),
-        ),
-    ),
-    Table(
-        "rnn",
-        "RNN (filled)",
-        (
-            Row("cell", "choice", choices=("lstm", "gru"), start="lstm", how="coarsely"),
-            Row("hidden_size", "pow2", 64, 1024, start=128, how="coarsely"),
-            Row("num_layers", "int", 1, 3, start=1, how="coarsely"),
-            Row("bidirectional", "choice", choices=(False, True), start=False, how="coarsely"),
-            Row("grad_clip", "float", 1.0, 5.0, start=5.0, how="coarsely",
-                note="gradient-norm clipping, Pascanu et al. 2013; dropout only on the input "
-                "and output layers, never inside the recurrence"),
-        ),
-    ),
-    Table(
-        "transformer",
-        "Transformer (filled; Vaswani et al. 2017 base as start)",
-        (
-            Row("d_model", "choice", choices=(64, 128, 256, 512), start=512, how="coarsely"),
-            Row("num_heads", "choice", choices=(2, 4, 8), start=8, how="coarsely",
-                note="must divide d_model"),
-            Row("num_layers", "int", 1, 6, start=6, how="coarsely"),
-            Row("ff_mult", "choice", choices=(2, 4), start=4, how="coarsely",
-                note="feed-forward width = ff_mult × d_model"),
-            Row("dropout", "float", 0.0, 0.3, start=0.1, how="finely"),
-        ),
-    ),
-    Table(
-        "mlp",
-        "MLP (filled)",
-        (
-            Row("hidden_size", "pow2", 64, 1024, start=128, how="coarsely"),
-            Row("num_layers", "int", 1, 4, start=1, how="coarsely",
-                note="start with the simplest model"),
-        ),
-    ),
-    Table(
-        "tricks",
-        "Tricks (filled; optional: include: [tricks])",
-        (
-            Row("label_smoothing", "choice", choices=(0.0, 0.1), start=0.0, how="coarsely"),
-            Row("grad_clip", "float", 0.5, 5.0, start=1.0, how="coarsely",
-                note="gradient-norm clipping"),
-            Row("warmup_ratio", "float", 0.0, 0.1, start=0.0, how="coarsely",
-                note="linear warmup over this share of the steps (constant, step, cosine)"),
-        ),
-        optional=True,
-    ),
-    Table(
-        "schedule",
-        "Learning-rate schedules (optional: include: [schedule]; the Transformer has it)",
-        (
-            Row("schedule", "choice", choices=SCHEDULES, start="constant", how="coarsely",
-                note="noam: inverse-sqrt after linear warmup, peak = lr; bert: linear warmup, "
-                "then polynomial decay to end_lr"),
-            Row("warmup_steps", "int", 500, 8000, start=4000, how="coarsely",
-                note="Transformer table; Vaswani et al. 4000", when=("schedule", ("noam", "bert"))),
-            Row("power", "float", 0.5, 2.0, start=1.0, how="coarsely",
-                note="filled; BERT uses 1.0", when=("schedule", ("bert",))),
-            Row("end_lr", "float", 0.0, 1e-5, start=0.0, how="coarsely",
-                note="filled; BERT uses 0", when=("schedule", ("bert",))),
-        ),
-        optional=True,
-    ),
-)  # fmt: skip
-TABLES: dict[str, Table] = {table.name: table for table in _TABLES}
-# A model's own table comes before the general ones: its rows win where names meet (the
-# Transformer's dropout range, the RNN's clipping range).
-MODEL_TABLES: dict[str, tuple[str, ...]] = {
-    "cnn": ("optimization", "cnn", "regularization"),
-    "mlp": ("optimization", "mlp", "regularization"),
-    "rnn": ("optimization", "rnn", "regularization"),
-    "transformer": ("optimization", "transformer", "regularization", "schedule"),
-}
-DEFAULT_CUSTOM_TABLES = ("optimization", "regularization")
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One hyperparameter of a resolved space: a table row after the config's overrides.
-
-    A fixed dimension has ``value`` set and is not tuned. ``lr_ranges`` is set only on the
-    learning rate: the range for each optimizer the space allows. ``outside`` marks an override
-    that leaves the table's range (allowed only when the config says ``outside_table: true``);
-    ``custom`` a hyperparameter the config added.
-    """
-
-    row: Row
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[Any, ...] = ()
-    value: Any = None
-    fixed: bool = False
-    lr_ranges: tuple[tuple[str, float, float], ...] = ()
-    outside: bool = False
-    custom: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.row.name
-
-    @property
-    def kind(self) -> Kind:
-        return self.row.kind
-
-    @property
-    def when(self) -> tuple[str, tuple[Any, ...]] | None:
-        return self.row.when
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """``(low, high)`` of a numeric dimension."""
-        if self.low is None or self.high is None:
-            raise TypeError(f"{self.name} is not a numeric range")
-        return self.low, self.high
-
-    def choices_or_range(self) -> tuple[Any, ...]:
-        """The values this dimension can take: ``(value,)``, its choices, or ``(low, high)``."""
-        if self.fixed:
-            return (self.value,)
-        if self.kind == "choice":
-            return self.choices
-        return (plain(self.low), plain(self.high))
-
-    def range_for(self, parent_value: Any) -> tuple[float, float]:
-        """The numeric range under one value of the parent (the lr under one optimizer)."""
-        for name, low, high in self.lr_ranges:
-            if name == parent_value:
-                return low, high
-        return self.bounds
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """A model's search space: its tables' rows with a config's overrides applied."""
-
-    model: str
-    dims: tuple[Dimension, ...] = ()
-    fine_tune: bool = False
-
-    def __getitem__(self, name: str) -> Dimension:
-        for dim in self.dims:
-            if dim.name == name:
-                return dim
-        raise KeyError(name)
-
-    def __contains__(self, name: object) -> bool:
-        return any(dim.name == name for dim in self.dims)
-
-    @property
-    def tuned(self) -> tuple[str, ...]:
-        """Names of the hyperparameters that are searched (not fixed)."""
-        return tuple(d.name for d in self.dims if not d.fixed)
-
-    def lr_range(self, optimizer: str) -> tuple[float, float]:
-        """The learning-rate range this space allows for ``optimizer``."""
-        return self[LR].range_for(optimizer)
-
-    def top_level(self) -> Iterator[Dimension]:
-        """Dimensions that are not conditional on another."""
-        return (dim for dim in self.dims if dim.when is None)
-
-    def children(self, parent: str) -> tuple[Dimension, ...]:
-        """Dimensions that exist only for some values of ``parent``."""
-        return tuple(dim for dim in self.dims if dim.when and dim.when[0] == parent)
-
-    def active(self, config: Mapping[str, Any]) -> tuple[Dimension, ...]:
-        """The dimensions a configuration has: conditional ones only under their parent's value."""
-        return tuple(
-            dim for dim in self.dims if dim.when is None or config.get(dim.when[0]) in dim.when[1]
-        )
-
-
-def table_names(model: str) -> tuple[str, ...]:
-    """The tables ``model`` draws from."""
-    if model not in MODEL_TABLES:
-        raise SearchSpaceError(
-            f"model.name must be one of {', '.join(MODEL_TABLES)}; got {model!r}"
-        )
-    return MODEL_TABLES[model]
+__all__ = [
+    "DEFAULT_CUSTOM_TABLES",
+    "FINE_TUNE_FACTOR",
+    "KINDS",
+    "LR",
+    "LR_TABLE",
+    "MODEL_TABLES",
+    "OPTIMIZER",
+    "OPTIMIZERS",
+    "OUTSIDE",
+    "SCHEDULES",
+    "TABLES",
+    "Dimension",
+    "Kind",
+    "OptimizerRow",
+    "Row",
+    "SearchSpace",
+    "Table",
+    "contains",
+    "flatten",
+    "format_space",
+    "format_tables",
+    "grid",
+    "grid_size",
+    "grid_values",
+    "ordered",
+    "outside_notes",
+    "powers_of_two",
+    "resolve_space",
+    "sample",
+    "start_point",
+    "table_names",
+    "to_hyperopt",
+    "to_hyperopt_point",
+    "to_tune",
+]
 
 
 def resolve_space(
@@ -347,7 +134,7 @@ def resolve_space(
 
 
 def _included(include: Any) -> list[str]:
-    optional = [t.name for t in _TABLES if t.optional]
+    optional = [t.name for t in TABLES.values() if t.optional]
     if not isinstance(include, list) or any(name not in optional for name in include):
         raise SearchSpaceError(
             f"space.include must be a list of the optional tables ({', '.join(optional)}); "
@@ -624,31 +411,6 @@ def _check_constraints(dims: Sequence[Dimension]) -> None:
                 )
 
 
-def start_point(space: SearchSpace) -> dict[str, Any]:
-    """The recommended starting configuration: each table's *start from*, clipped into the space.
-
-    The learning rate starts at the low end of the starting optimizer's range.
-    """
-    point: dict[str, Any] = {}
-    for dim in space.dims:
-        if dim.name == LR:
-            point[LR] = dim.value if dim.fixed else space.lr_range(point[OPTIMIZER])[0]
-        elif dim.when is None or point.get(dim.when[0]) in dim.when[1]:
-            point[dim.name] = _start_value(dim)
-    return point
-
-
-def _start_value(dim: Dimension) -> Any:
-    if dim.fixed:
-        return dim.value
-    start = dim.row.start
-    if dim.kind == "choice":
-        return start if start in dim.choices else dim.choices[0]
-    low, high = dim.bounds
-    clipped = min(max(start, low), high)
-    return int(clipped) if dim.kind in ("int", "pow2") else float(clipped)
-
-
 def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
     """Compiles ``space`` to a native HyperOpt space.
 
@@ -807,21 +569,6 @@ def to_hyperopt_point(space: SearchSpace, config: Mapping[str, Any]) -> dict[str
     return point
 
 
-def flatten(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Lifts conditional branches into one level and turns numpy scalars into Python ones.
-
-    ``{"optimizer": {"optimizer": "adam", "lr": 0.003}, "dropout": 0.1}`` becomes
-    ``{"optimizer": "adam", "lr": 0.003, "dropout": 0.1}``. Flat configs pass through unchanged.
-    """
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value))
-        else:
-            flat[key] = plain(value)
-    return flat
-
-
 def sample(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
     """Draws ``n`` flat configurations from the space's HyperOpt form, reproducibly."""
     import numpy as np
@@ -830,35 +577,6 @@ def sample(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     compiled = to_hyperopt(space)
     return [ordered(space, flatten(stochastic.sample(compiled, rng=rng))) for _ in range(n)]
-
-
-def contains(space: SearchSpace, config: Mapping[str, Any]) -> bool:
-    """Whether a flat configuration is one of the space's: exactly the active dimensions, each
-    value inside its domain."""
-    active = space.active(config)
-    if set(config) != {dim.name for dim in active}:
-        return False
-    return all(_dim_contains(dim, config) for dim in active)
-
-
-def _dim_contains(dim: Dimension, config: Mapping[str, Any]) -> bool:
-    value: Any = config.get(dim.name)
-    if dim.fixed:
-        return bool(value == dim.value)
-    if dim.kind == "choice":
-        return value in dim.choices
-    if not is_number(value) or (dim.kind == "pow2" and not is_pow2(value)):
-        return False
-    parent_value = config.get(dim.when[0]) if dim.when else None
-    low, high = dim.range_for(parent_value)
-    return bool(low <= value <= high)
-
-
-def ordered(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with keys in the space's order (tables' order), unknown keys last."""
-    order = [d.name for d in space.dims]
-    known = {k: config[k] for k in order if k in config}
-    return known | {k: v for k, v in config.items() if k not in known}
 
 
 def format_tables(names: Sequence[str] | None = None) -> str:
