@@ -79,18 +79,12 @@ def to_tune(space: SearchSpace) -> dict[str, Any]:
 def _compile(space: SearchSpace, expr: Any, choice: Any) -> dict[str, Any]:
     compiled: dict[str, Any] = {}
     for dim in space.top_level():
-        children = space.children(dim.name)
-        if not children:
+        if not space.children(dim.name):
             compiled[dim.name] = expr(dim, dim.name)
             continue
         branches = [
-            {dim.name: value}
-            | {
-                c.name: expr(c, f"{c.name}_{value}", value)
-                for c in children
-                if value in c.when[1]  # type: ignore[index]
-            }
-            for value in dim.choices_or_range()
+            {dim.name: value} | {c.name: expr(c, f"{c.name}_{value}", value) for c in children}
+            for value, children in space.branches(dim)
         ]
         compiled[dim.name] = branches[0] if dim.fixed else choice(dim.name, branches)
     return compiled
@@ -117,9 +111,9 @@ def to_hyperopt_point(space: SearchSpace, config: Mapping[str, Any]) -> dict[str
 
     for dim in space.top_level():
         put(dim, dim.name)
-        for child in space.children(dim.name):
-            if config[dim.name] in child.when[1]:  # type: ignore[index]
-                put(child, f"{child.name}_{config[dim.name]}")
+        for value, children in space.branches(dim, [config[dim.name]]):
+            for child in children:
+                put(child, f"{child.name}_{value}")
     return point
 
 

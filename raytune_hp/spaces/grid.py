@@ -39,12 +39,10 @@ def grid(space: SearchSpace, points: int) -> list[dict[str, Any]]:
     conditional (the lr under each optimizer) get their own grid under each of its values."""
     axes: list[list[dict[str, Any]]] = []
     for dim in space.top_level():
-        children = space.children(dim.name)
         axis = []
-        for value in grid_values(dim, points):
-            active = [c for c in children if c.when is not None and value in c.when[1]]
-            names = [c.name for c in active]
-            for combo in itertools.product(*(grid_values(c, points, value) for c in active)):
+        for value, children in space.branches(dim, grid_values(dim, points)):
+            names = [c.name for c in children]
+            for combo in itertools.product(*(grid_values(c, points, value) for c in children)):
                 axis.append({dim.name: value, **dict(zip(names, combo, strict=True))})
         axes.append(axis)
     return [
@@ -76,15 +74,10 @@ def grid_size(space: SearchSpace, points: int) -> int:
     """How many trials the grid of ``space`` has."""
     size = 1
     for dim in space.top_level():
-        children = space.children(dim.name)
-        if not children:
-            size *= len(grid_values(dim, points))
-            continue
-        branches = 0
-        for value in dim.choices_or_range():
-            active = [c for c in children if c.when is not None and value in c.when[1]]
-            branches += math.prod(len(grid_values(c, points, value)) for c in active)
-        size *= branches
+        size *= sum(
+            math.prod(len(grid_values(c, points, value)) for c in children)
+            for value, children in space.branches(dim, grid_values(dim, points))
+        )
     return size
 
 

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,30 @@ class SearchSpace:
     def children(self, parent: str) -> tuple[Dimension, ...]:
         """Dimensions that exist only for some values of ``parent``."""
         return tuple(dim for dim in self.dims if dim.when and dim.when[0] == parent)
+
+    def branches(
+        self, parent: Dimension, values: Iterable[Any] | None = None
+    ) -> list[tuple[Any, tuple[Dimension, ...]]]:
+        """Each value of ``parent`` with the children that exist under it, in the space's order.
+
+        The one walk over conditional dimensions: compiling the space, its grid and HyperOpt's
+        points all take it. ``values`` defaults to every value ``parent`` can take; a dimension
+        without children has ``()`` under each value.
+
+        Example:
+            >>> from raytune_hp.spaces import resolve_space
+            >>> schedules = {"include": ["schedule"], "schedule": ["step", "bert"]}
+            >>> space = resolve_space("cnn", schedules)
+            >>> for value, children in space.branches(space["schedule"]):
+            ...     print(value, [child.name for child in children])
+            step []
+            bert ['warmup_steps', 'power', 'end_lr']
+        """
+        children = self.children(parent.name)
+        return [
+            (value, tuple(c for c in children if c.when is not None and value in c.when[1]))
+            for value in (parent.choices_or_range() if values is None else values)
+        ]
 
     def active(self, config: Mapping[str, Any]) -> tuple[Dimension, ...]:
         """The dimensions a configuration has: conditional ones only under their parent's value."""
