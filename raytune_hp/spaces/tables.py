@@ -18,9 +18,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from raytune_hp.errors import SearchSpaceError
+
+if TYPE_CHECKING:
+    import torch
 
 Kind = Literal["log", "float", "int", "pow2", "choice"]
 KINDS: tuple[str, ...] = ("log", "float", "int", "pow2", "choice")
@@ -32,13 +35,32 @@ OUTSIDE = "outside_table"
 
 @dataclass(frozen=True)
 class OptimizerRow:
-    """One row of the learning-rate table: an optimizer and its recommended lr range."""
+    """One row of the learning-rate table: an optimizer, its recommended lr range, and how to
+    build it: the ``torch.optim`` class ``torch_class`` with ``options`` fixed (momentum's 0.9),
+    its other parameters at the library's defaults."""
 
     name: str
     label: str
     low: float
     high: float
+    torch_class: str
+    options: tuple[tuple[str, Any], ...] = ()
     note: str = ""
+
+    def build(self, params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        """This row's optimizer over ``params`` (torch is imported only here).
+
+        Example:
+            >>> import torch
+            >>> weights = [torch.zeros(2, requires_grad=True)]
+            >>> optimizer = OPTIMIZERS["momentum"].build(weights, lr=1e-2, weight_decay=0.0)
+            >>> type(optimizer).__name__, optimizer.defaults["momentum"]
+            ('SGD', 0.9)
+        """
+        import torch
+
+        optimizer_class = getattr(torch.optim, self.torch_class)
+        return optimizer_class(params, lr=lr, weight_decay=weight_decay, **dict(self.options))
 
 
 @dataclass(frozen=True)
@@ -72,17 +94,22 @@ class Table:
 
 
 LR_TABLE: tuple[OptimizerRow, ...] = (
-    OptimizerRow("sgd", "SGD", 1e-2, 1e-1),
-    OptimizerRow("momentum", "Momentum (SGD, momentum 0.9)", 1e-3, 1e-2),
-    OptimizerRow("adagrad", "Adagrad", 1e-3, 1e-2),
-    OptimizerRow("adadelta", "Adadelta", 1e-2, 1e-1),
-    OptimizerRow("rmsprop", "RMSprop", 1e-3, 1e-2),
-    OptimizerRow("adam", "Adam", 1e-3, 1e-2, "betas (0.9, 0.999), eps 1e-8 kept at defaults"),
-    OptimizerRow("nadam", "Nadam", 1e-3, 1e-2),
-    OptimizerRow("adamw", "AdamW", 1e-4, 1e-2, "filled: Loshchilov & Hutter 2019"),
+    OptimizerRow("sgd", "SGD", 1e-2, 1e-1, "SGD"),
+    OptimizerRow(
+        "momentum", "Momentum (SGD, momentum 0.9)", 1e-3, 1e-2, "SGD", options=(("momentum", 0.9),)
+    ),
+    OptimizerRow("adagrad", "Adagrad", 1e-3, 1e-2, "Adagrad"),
+    OptimizerRow("adadelta", "Adadelta", 1e-2, 1e-1, "Adadelta"),
+    OptimizerRow("rmsprop", "RMSprop", 1e-3, 1e-2, "RMSprop"),
+    OptimizerRow(
+        "adam", "Adam", 1e-3, 1e-2, "Adam", note="betas (0.9, 0.999), eps 1e-8 kept at defaults"
+    ),
+    OptimizerRow("nadam", "Nadam", 1e-3, 1e-2, "NAdam"),
+    OptimizerRow("adamw", "AdamW", 1e-4, 1e-2, "AdamW", note="filled: Loshchilov & Hutter 2019"),
 )
 OPTIMIZERS: dict[str, OptimizerRow] = {row.name: row for row in LR_TABLE}
 SCHEDULES = ("constant", "step", "cosine", "noam", "bert")
+
 _TABLES: tuple[Table, ...] = (
     Table(
         "optimization",
