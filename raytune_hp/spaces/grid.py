@@ -81,12 +81,6 @@ def grid_size(space: SearchSpace, points: int) -> int:
     return size
 
 
-def _spread(low: float, high: float, points: int) -> list[float]:
-    if points == 1:
-        return [low]
-    return [low + (high - low) * i / (points - 1) for i in range(points)]
-
-
 def oversized_grid(space: SearchSpace, points: int) -> int | None:
     """How many trials a ``points``-point grid over ``space`` has, when the space tunes more than
     :data:`MAX_GRID_DIMENSIONS` hyperparameters; ``None`` when it tunes few enough for a grid.
@@ -97,3 +91,9 @@ def oversized_grid(space: SearchSpace, points: int) -> int | None:
     if len(space.tuned) <= MAX_GRID_DIMENSIONS:
         return None
     return grid_size(space, points)
+
+
+def _spread(low: float, high: float, points: int) -> list[float]:
+    if points == 1:
+        return [low]
+    return [low + (high - low) * i / (points - 1) for i in range(points)]
