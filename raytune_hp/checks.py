@@ -20,8 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from raytune_hp.config import MAX_GRID_DIMENSIONS, ExperimentConfig
-from raytune_hp.spaces import LR, SearchSpace, grid_size, start_point
+from raytune_hp.config import ExperimentConfig
+from raytune_hp.spaces import (
+    LR,
+    MAX_GRID_DIMENSIONS,
+    SearchSpace,
+    grid_size,
+    oversized_grid,
+    start_point,
+)
 
 Level = Literal["blocking", "warning", "ok"]
 CAPACITY_RULE = 0.5  # trainable parameters per training sample, at most
@@ -245,14 +252,15 @@ def _rnn_dropout(model: Any) -> list[Finding]:
 
 
 def _grid(config: ExperimentConfig, space: SearchSpace) -> list[Finding]:
-    tuned = space.tuned
-    if config.search.strategy != "grid" or len(tuned) <= MAX_GRID_DIMENSIONS:
+    if config.search.strategy != "grid":
         return []
-    size = grid_size(space, config.search.grid_points)
+    size = oversized_grid(space, config.search.grid_points)
+    if size is None:
+        return []
     return [
         Finding(
             "warning",
-            f"grid over {len(tuned)} hyperparameters ({size:,} trials), forced",
+            f"grid over {len(space.tuned)} hyperparameters ({size:,} trials), forced",
             f"a grid grows exponentially; more than {MAX_GRID_DIMENSIONS} hyperparameters "
             "waste most trials on unimportant ones",
             "random or bayes, or fix the hyperparameters that matter little",

@@ -1,0 +1,350 @@
+"""Resolving a space: a config's ``space`` section applied to its model's tables.
+
+Per hyperparameter a config may fix a value, narrow a range, restrict a choice, or add a
+hyperparameter of its own; for the whole space it may lower every learning rate for fine-tuning
+and include the optional tables (tricks, schedule). An override stays inside its table unless it
+says ``outside_table: true``, and rules that span hyperparameters (heads divide d_model) hold over
+every combination the space allows.
+
+Example:
+    >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}, "dropout": 0.1})
+    >>> space["batch_size"].choices_or_range(), space["dropout"].fixed
+    ((32, 256), True)
+    >>> resolve_space("cnn", {"dropout": 0.7})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    raytune_hp.errors.SearchSpaceError: space.dropout must be a number in [0, 0.5] (or add ...
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from raytune_hp.errors import SearchSpaceError
+from raytune_hp.spaces.render import domain_text, format_range
+from raytune_hp.spaces.space import Dimension, SearchSpace
+from raytune_hp.spaces.tables import (
+    FINE_TUNE_FACTOR,
+    KINDS,
+    LR,
+    OPTIMIZER,
+    OPTIMIZERS,
+    OUTSIDE,
+    TABLES,
+    Row,
+    table_names,
+)
+from raytune_hp.values import is_number, is_positive, is_pow2
+
+
+def resolve_space(
+    model: str, overrides: Mapping[str, Any] | None = None, tables: Sequence[str] | None = None
+) -> SearchSpace:
+    """Applies a config's ``space`` section to the tables of ``model`` (or to ``tables``).
+
+    Per hyperparameter: a value fixes it, ``{low, high}`` narrows a range, a list (or
+    ``{choices: [...]}``) restricts a choice, ``{value: ...}`` fixes; any of the mapping forms may
+    add ``outside_table: true`` to leave the table's range on purpose. A name the tables lack is
+    the config's own hyperparameter when it says its ``kind``. The reserved keys ``fine_tune``
+    (lower every lr range 100×) and ``include`` (optional tables) shape the whole space.
+
+    Raises:
+        SearchSpaceError: an unknown key, an override outside the table, a broken constraint.
+    """
+    overrides = dict(overrides or {})
+    fine_tune = overrides.pop("fine_tune", False)
+    if not isinstance(fine_tune, bool):
+        raise SearchSpaceError(f"space.fine_tune must be true or false; got {fine_tune!r}")
+    names = list(tables) if tables is not None else list(table_names(model))
+    for name in _included(overrides.pop("include", [])):
+        if name not in names:
+            names.append(name)
+    rows = _merged_rows(names)
+    known = {row.name for row in rows}
+    for key, spec in overrides.items():
+        if key not in known:
+            rows.append(_custom_row(key, spec, model, sorted(known)))
+    dims: list[Dimension] = []
+    for row in rows:
+        override = overrides.get(row.name)
+        if row.name == LR:
+            optimizers = next(d for d in dims if d.name == OPTIMIZER).choices_or_range()
+            dims.append(_resolve_lr(row, optimizers, override, fine_tune))
+        elif row.name in known:
+            dims.append(_resolve_row(row, override))
+        else:
+            dims.append(_resolve_custom(row))
+    dims = _drop_inactive(dims, overrides)
+    _check_constraints(dims)
+    return SearchSpace(model=model, dims=tuple(dims), fine_tune=fine_tune)
+
+
+def _included(include: Any) -> list[str]:
+    optional = [t.name for t in TABLES.values() if t.optional]
+    if not isinstance(include, list) or any(name not in optional for name in include):
+        raise SearchSpaceError(
+            f"space.include must be a list of the optional tables ({', '.join(optional)}); "
+            f"got {include!r}"
+        )
+    return include
+
+
+def _merged_rows(names: Sequence[str]) -> list[Row]:
+    rows: list[Row] = []
+    for name in names:
+        if name not in TABLES:
+            raise SearchSpaceError(f"model.tables must name tables of {list(TABLES)}; got {name!r}")
+        rows += [row for row in TABLES[name].rows if row.name not in {r.name for r in rows}]
+    return rows
+
+
+def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
+    key = f"space.{name}"
+    if not isinstance(spec, Mapping) or "kind" not in spec:
+        raise SearchSpaceError(
+            f"{key} must be one of the {model} space's hyperparameters ({', '.join(known)}), or "
+            "your own "
+            f"with a kind ({', '.join(KINDS)}) and its range or choices; got {name!r}"
+        )
+    kind = spec["kind"]
+    allowed = {"kind", "start", "choices"} if kind == "choice" else {"kind", "start", "low", "high"}
+    if kind not in KINDS or set(spec) - allowed or not (set(allowed) - {"start"}) <= set(spec):
+        raise SearchSpaceError(
+            f"{key} as your own hyperparameter must have kind (one of {', '.join(KINDS)}) and "
+            f"{'choices' if kind == 'choice' else 'low and high'} (start optional); "
+            f"got {dict(spec)}"
+        )
+    if kind == "choice":
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise SearchSpaceError(f"{key}.choices must be a non-empty list; got {choices!r}")
+        return Row(name, "choice", choices=tuple(choices), start=spec.get("start", choices[0]),
+                   how="your own", note="added by the config")  # fmt: skip
+    low, high = spec["low"], spec["high"]
+    numeric = all(is_number(v) for v in (low, high))
+    if not numeric or low >= high or (kind == "log" and low <= 0):
+        rule = "0 < low < high" if kind == "log" else "low < high"
+        raise SearchSpaceError(
+            f"{key} must have numbers with {rule}; got low={low!r}, high={high!r}"
+        )
+    if kind in ("int", "pow2") and not all(isinstance(v, int) for v in (low, high)):
+        raise SearchSpaceError(f"{key} must have integer bounds; got low={low!r}, high={high!r}")
+    if kind == "pow2" and not (is_pow2(low) and is_pow2(high)):
+        raise SearchSpaceError(f"{key} must have powers of two as bounds; got {low}, {high}")
+    start = spec.get("start", low)
+    return Row(name, kind, low, high, start=start, how="your own", note="added by the config")
+
+
+def _resolve_custom(row: Row) -> Dimension:
+    if row.kind == "choice" and len(row.choices) == 1:
+        return Dimension(row, value=row.choices[0], fixed=True, custom=True)
+    return Dimension(row, low=row.low, high=row.high, choices=row.choices, custom=True)
+
+
+def _resolve_row(row: Row, override: Any) -> Dimension:
+    key = f"space.{row.name}"
+    if override is None:
+        return Dimension(row, low=row.low, high=row.high, choices=row.choices)
+    if isinstance(override, Mapping):
+        spec = dict(override)
+        outside = spec.pop(OUTSIDE, False)
+        if not isinstance(outside, bool):
+            raise SearchSpaceError(f"{key}.{OUTSIDE} must be true or false; got {outside!r}")
+        if set(spec) == {"value"}:
+            _check_value(row, key, spec["value"], outside)
+            return Dimension(row, value=spec["value"], fixed=True, outside=_leaves(row, spec))
+        if set(spec) == {"choices"}:
+            return _restrict(row, key, spec["choices"], outside)
+        return _narrow(row, key, spec, outside)
+    if isinstance(override, Sequence) and not isinstance(override, str):
+        return _restrict(row, key, list(override), outside=False)
+    _check_value(row, key, override, outside=False)
+    return Dimension(row, value=override, fixed=True)
+
+
+def _leaves(row: Row, spec: Mapping[str, Any]) -> bool:
+    """Whether an (already validated) override reaches beyond the table's own domain."""
+    values = [spec[k] for k in ("value", "low", "high") if k in spec] + list(
+        spec.get("choices", [])
+    )
+    if row.kind == "choice":
+        return any(v not in row.choices for v in values)
+    assert row.low is not None and row.high is not None
+    return any(not row.low <= v <= row.high for v in values)
+
+
+def _check_value(row: Row, key: str, value: Any, outside: bool) -> None:
+    """Type always; the table's range unless ``outside`` says the config leaves it on purpose."""
+    hint = f" (or add {OUTSIDE}: true to leave the table on purpose)"
+    if row.kind == "choice":
+        types = {type(c) for c in row.choices}
+        # 3.0 == 3 and True == 1: a choice must match in type too, or 3.0 reaches the model.
+        inside = any(type(value) is type(c) and value == c for c in row.choices)
+        if inside or (outside and type(value) in types):
+            return
+        raise SearchSpaceError(f"{key} must be {domain_text(row)}{hint}; got {value!r}")
+    integral = row.kind in ("int", "pow2")
+    typed = is_number(value) and (isinstance(value, int) or not integral)
+    typed = typed and (row.kind != "pow2" or is_pow2(value))
+    typed = typed and (row.kind != "log" or value > 0)
+    assert row.low is not None and row.high is not None
+    if typed and (outside or row.low <= value <= row.high):
+        return
+    raise SearchSpaceError(
+        f"{key} must be {domain_text(row)}{hint if typed else ''}; got {value!r}"
+    )
+
+
+def _narrow(row: Row, key: str, spec: Mapping[str, Any], outside: bool) -> Dimension:
+    if row.kind == "choice":
+        raise SearchSpaceError(
+            f"{key} is a choice: give a value or a list of {list(row.choices)}; got {dict(spec)}"
+        )
+    if set(spec) != {"low", "high"}:
+        raise SearchSpaceError(
+            f"{key} as a range must have the keys low and high ({OUTSIDE} optional); "
+            f"got {dict(spec)}"
+        )
+    low, high = spec["low"], spec["high"]
+    _check_value(row, f"{key}.low", low, outside)
+    _check_value(row, f"{key}.high", high, outside)
+    if low > high:
+        raise SearchSpaceError(f"{key}.low must be ≤ {key}.high; got low={low}, high={high}")
+    if low == high:
+        return Dimension(row, value=low, fixed=True, outside=_leaves(row, spec))
+    return Dimension(row, low=low, high=high, outside=_leaves(row, spec))
+
+
+def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
+    if row.kind not in ("choice", "pow2", "int"):
+        raise SearchSpaceError(
+            f"{key} is a continuous range: give a value or {{low, high}}; got {values!r}"
+        )
+    if not isinstance(values, list) or not values:
+        raise SearchSpaceError(f"{key} must list at least one value; got {values!r}")
+    for value in values:
+        _check_value(row, key, value, outside)
+    if len(values) != len(set(values)):
+        raise SearchSpaceError(f"{key} must list each value once; got {values}")
+    leaves = _leaves(row, {"choices": values})
+    if len(values) == 1:
+        return Dimension(row, value=values[0], fixed=True, outside=leaves)
+    return Dimension(replace(row, kind="choice"), choices=tuple(values), outside=leaves)
+
+
+def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
+    key = f"space.{LR}"
+    # Divide rather than multiply by 0.01: 1e-4 * 0.01 is 1.0000000000000002e-06, which would
+    # refuse lr 1e-6 for a fine-tuned AdamW while the message says its range is [1e-06, ...].
+    divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1
+    table = [(n, OPTIMIZERS[n].low / divisor, OPTIMIZERS[n].high / divisor) for n in optimizers]
+    row = replace(row, when=(OPTIMIZER, tuple(optimizers)))
+    if override is None:
+        return Dimension(row, lr_ranges=tuple(table))
+    spec = dict(override) if isinstance(override, Mapping) else {"value": override}
+    outside = spec.pop(OUTSIDE, False)
+    if not isinstance(outside, bool):
+        raise SearchSpaceError(f"{key}.{OUTSIDE} must be true or false; got {outside!r}")
+    if set(spec) and set(spec) <= set(OPTIMIZERS):
+        return _lr_per_optimizer(row, table, spec, outside)
+    if set(spec) == {"value"}:
+        value = spec["value"]
+        if not is_positive(value):
+            raise SearchSpaceError(f"{key} must be a number > 0; got {value!r}")
+        misses = [(n, lo, hi) for n, lo, hi in table if not lo <= value <= hi]
+        if misses and not outside:
+            name, low, high = misses[0]
+            raise SearchSpaceError(
+                f"{key} must lie in the range of every optimizer in the space ({name}: "
+                f"{format_range(low, high)}; or add {OUTSIDE}: true); got {value!r}"
+            )
+        return Dimension(row, value=value, fixed=True, lr_ranges=tuple(table), outside=bool(misses))
+    if set(spec) != {"low", "high"}:
+        raise SearchSpaceError(
+            f"{key} must be a value, {{low, high}} or {{<optimizer>: {{low, high}}}}; "
+            f"got {dict(override) if isinstance(override, Mapping) else override!r}"
+        )
+    low, high = spec["low"], spec["high"]
+    if not (is_positive(low) and is_positive(high)) or low >= high:
+        raise SearchSpaceError(f"{key} must be a range with 0 < low < high; got {low!r}, {high!r}")
+    if outside:
+        leaves = any(low < lo or high > hi for _, lo, hi in table)
+        return Dimension(row, lr_ranges=tuple((n, low, high) for n, _, _ in table), outside=leaves)
+    narrowed = []
+    for name, t_low, t_high in table:
+        if low > t_high or high < t_low:
+            raise SearchSpaceError(
+                f"{key} must overlap the range of every optimizer in the space; "
+                f"{format_range(low, high)} misses {name}'s {format_range(t_low, t_high)} "
+                f"(restrict space.optimizer, or add {OUTSIDE}: true)"
+            )
+        narrowed.append((name, max(low, t_low), min(high, t_high)))
+    return Dimension(row, lr_ranges=tuple(narrowed))
+
+
+def _lr_per_optimizer(
+    row: Row, table: list[tuple[str, float, float]], spec: Mapping[str, Any], outside: bool
+) -> Dimension:
+    ranges = []
+    for name, t_low, t_high in table:
+        given = spec.get(name)
+        if given is None:
+            ranges.append((name, t_low, t_high))
+            continue
+        key = f"space.{LR}.{name}"
+        if not isinstance(given, Mapping) or set(given) != {"low", "high"}:
+            raise SearchSpaceError(f"{key} must be {{low, high}}; got {given!r}")
+        low, high = given["low"], given["high"]
+        if not (is_positive(low) and is_positive(high)) or low > high:
+            raise SearchSpaceError(f"{key} must have 0 < low ≤ high; got {low!r}, {high!r}")
+        if not outside and (low < t_low or high > t_high):
+            raise SearchSpaceError(
+                f"{key} must lie in {format_range(t_low, t_high)} (or add {OUTSIDE}: true); "
+                f"got {format_range(low, high)}"
+            )
+        ranges.append((name, low, high))
+    unknown = set(spec) - {name for name, _, _ in table}
+    if unknown:
+        raise SearchSpaceError(
+            f"space.{LR} must name only optimizers in the space "
+            f"({', '.join(n for n, _, _ in table)}); got {sorted(unknown)}"
+        )
+    leaves = any(lo < t[1] or hi > t[2] for (_, lo, hi), t in zip(ranges, table, strict=True))
+    return Dimension(row, lr_ranges=tuple(ranges), outside=leaves)
+
+
+def _drop_inactive(dims: list[Dimension], overrides: Mapping[str, Any]) -> list[Dimension]:
+    """Removes conditional dimensions whose parent can never take their values."""
+    by_name = {dim.name: dim for dim in dims}
+    kept = []
+    for dim in dims:
+        if dim.when is None or dim.name == LR:
+            kept.append(dim)
+            continue
+        parent, values = dim.when
+        possible = by_name[parent].choices_or_range() if parent in by_name else ()
+        if any(value in values for value in possible):
+            kept.append(dim)
+        elif dim.name in overrides:
+            raise SearchSpaceError(
+                f"space.{dim.name} applies only when {parent} is one of {list(values)}; "
+                f"got {parent} limited to {list(possible)}"
+            )
+    return kept
+
+
+def _check_constraints(dims: Sequence[Dimension]) -> None:
+    """Rules that span hyperparameters, checked over every combination the space allows."""
+    by_name = {dim.name: dim for dim in dims}
+    if "d_model" in by_name and "num_heads" in by_name:
+        for d_model, heads in itertools.product(
+            by_name["d_model"].choices_or_range(), by_name["num_heads"].choices_or_range()
+        ):
+            if d_model % heads:
+                raise SearchSpaceError(
+                    "space.num_heads must divide every d_model the space allows; "
+                    f"got num_heads {heads} with d_model {d_model}"
+                )

@@ -1,0 +1,77 @@
+"""Small rules about single values that configs, spaces and checks share: what counts as a number,
+a positive number or a power of two, which powers of two lie in a range, and how a numpy scalar
+becomes a Python one.
+
+Each rule lives here once, so that a batch size or a learning rate is judged the same way by every
+module. No torch or ray is imported.
+
+Example:
+    >>> is_number(True), is_pow2(64), powers_of_two(3, 40)
+    (False, True, [4, 8, 16, 32])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float; booleans are not numbers here (YAML's ``true``
+    must not pass as ``1``).
+
+    Example:
+        >>> is_number(3), is_number(0.5), is_number(True), is_number("3")
+        (True, True, False, False)
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_positive(value: Any) -> bool:
+    """Whether ``value`` is a number (see :func:`is_number`) greater than 0.
+
+    Example:
+        >>> is_positive(1e-3), is_positive(0), is_positive(True)
+        (True, False, False)
+    """
+    return is_number(value) and value > 0
+
+
+def is_pow2(value: Any) -> bool:
+    """Whether ``value`` is an int (not a bool) that is a power of two: 1, 2, 4, 8, ...
+
+    Example:
+        >>> is_pow2(128), is_pow2(96), is_pow2(128.0), is_pow2(True)
+        (True, False, False, False)
+    """
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value > 0
+        and (value & (value - 1) == 0)
+    )
+
+
+def powers_of_two(low: float, high: float) -> list[int]:
+    """The powers of two in ``[low, high]``.
+
+    Example:
+        >>> powers_of_two(32, 256)
+        [32, 64, 128, 256]
+        >>> powers_of_two(3, 40)
+        [4, 8, 16, 32]
+    """
+    return [2**e for e in range(math.ceil(math.log2(low)), math.floor(math.log2(high)) + 1)]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a Python scalar when it is a numpy scalar (anything with ``.item()``), else
+    unchanged: TensorBoard's HParams drop numpy types, and YAML and JSON want plain values.
+
+    Example:
+        >>> import numpy as np
+        >>> type(plain(np.float64(0.5))), type(plain(np.int64(64))), plain("adam")
+        (<class 'float'>, <class 'int'>, 'adam')
+    """
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -1,0 +1,72 @@
+"""The space in HyperOpt's and Ray Tune's terms: what either samples stays inside the tables,
+covers them, and is reproducible; HyperOpt's own points use its labels and indices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from raytune_hp.spaces import (
+    OPTIMIZERS,
+    SearchSpace,
+    resolve_space,
+    sample,
+    start_point,
+    to_hyperopt_point,
+)
+
+DRAWS = 300  # as many as the draws fixture takes (conftest.py)
+InsideTables = Callable[[Mapping[str, Any]], None]
+
+
+def test_samples_stay_inside_the_tables(
+    draws: list[dict[str, Any]], assert_inside_tables: InsideTables
+) -> None:
+    assert len(draws) == DRAWS
+    for config in draws:
+        assert_inside_tables(config)
+
+
+def test_samples_cover_every_optimizer_and_choice(draws: list[dict[str, Any]]) -> None:
+    assert {c["optimizer"] for c in draws} == set(OPTIMIZERS)
+    assert {c["kernel_size"] for c in draws} == {1, 3, 5, 7}
+    assert {c["num_layers"] for c in draws} == {1, 2, 3, 4}
+    assert len({c["batch_size"] for c in draws}) >= 8  # most of the 11 powers of two
+
+
+def test_lr_is_log_uniform_within_each_optimizer_range(draws: list[dict[str, Any]]) -> None:
+    # Log-uniform puts half the draws below the geometric midpoint; uniform would put ~1/4 there
+    # for a decade-wide range, ~1/10 for AdamW's two decades.
+    below = [
+        c["lr"] < math.sqrt(OPTIMIZERS[c["optimizer"]].low * OPTIMIZERS[c["optimizer"]].high)
+        for c in draws
+    ]
+    assert 0.38 < sum(below) / len(below) < 0.62
+
+
+def test_samples_are_plain_python_values(draws: list[dict[str, Any]]) -> None:
+    for config in draws[:20]:
+        assert {type(v) for v in config.values()} <= {str, int, float}, config
+
+
+def test_sample_is_reproducible_from_the_seed(table: SearchSpace) -> None:
+    assert sample(table, 5, seed=1) == sample(table, 5, seed=1)
+    assert sample(table, 5, seed=1) != sample(table, 5, seed=2)
+
+
+def test_to_hyperopt_point_uses_labels_and_indices(table: SearchSpace) -> None:
+    point = to_hyperopt_point(table, start_point(table))
+    assert point["optimizer"] == list(OPTIMIZERS).index("adam")
+    assert point["lr_adam"] == 1e-3
+    assert point["log2_batch_size"] == 7  # 2**7 == 128
+    assert point["kernel_size"] == 1  # 3 is the second of (1, 3, 5, 7)
+    assert "lr" not in point and "batch_size" not in point
+    assert not any(key.startswith("lr_") and key != "lr_adam" for key in point)
+
+
+def test_to_hyperopt_point_leaves_out_fixed_values() -> None:
+    space = resolve_space("cnn", {"optimizer": "adam", "lr": 2e-3, "dropout": 0.1})
+    point = to_hyperopt_point(space, start_point(space))
+    assert not {"optimizer", "dropout"} & set(point)
+    assert not any(key.startswith("lr") for key in point)

@@ -1,0 +1,187 @@
+"""A config's overrides applied to the tables: fixed values, narrowed ranges, restricted choices,
+fine-tuning, overrides that leave the table on purpose, the config's own hyperparameters, the
+optional tables, and the rules that span hyperparameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from raytune_hp import spaces
+from raytune_hp.errors import SearchSpaceError
+from raytune_hp.spaces import contains, resolve_space, sample, start_point
+
+TuneSamples = Callable[..., list[dict[str, Any]]]
+InsideTables = Callable[[Mapping[str, Any]], None]
+
+
+# --- overrides ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_fixed_value_is_not_tuned(form: str, tune_samples: TuneSamples) -> None:
+    space = resolve_space("cnn", {"dropout": 0.1, "batch_size": 64})
+    assert "dropout" not in space.tuned and "batch_size" not in space.tuned
+    draws = sample(space, 50, seed=0) if form == "hyperopt" else tune_samples(space, 50)
+    assert {c["dropout"] for c in draws} == {0.1}
+    assert {c["batch_size"] for c in draws} == {64}
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_narrowed_range_is_sampled_inside(form: str, tune_samples: TuneSamples) -> None:
+    space = resolve_space(
+        "cnn", {"batch_size": {"low": 32, "high": 256}, "dropout": {"low": 0.1, "high": 0.2}}
+    )
+    draws = sample(space, 100, seed=0) if form == "hyperopt" else tune_samples(space, 100)
+    assert {c["batch_size"] for c in draws} == {32, 64, 128, 256}
+    assert all(0.1 <= c["dropout"] <= 0.2 for c in draws)
+
+
+def test_a_narrowed_range_equal_at_both_ends_fixes_the_value() -> None:
+    assert resolve_space("cnn", {"dropout": {"low": 0.3, "high": 0.3}})["dropout"].fixed
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_restricted_optimizer_keeps_each_its_own_lr_range(
+    form: str, tune_samples: TuneSamples, assert_inside_tables: InsideTables
+) -> None:
+    space = resolve_space("cnn", {"optimizer": ["adam", "sgd"]})
+    draws = sample(space, 100, seed=0) if form == "hyperopt" else tune_samples(space, 100)
+    assert {c["optimizer"] for c in draws} == {"adam", "sgd"}
+    for config in draws:
+        assert_inside_tables(config)
+    # SGD's range starts where Adam's ends: the lr really follows the optimizer.
+    assert min(c["lr"] for c in draws if c["optimizer"] == "sgd") >= 1e-2
+    assert max(c["lr"] for c in draws if c["optimizer"] == "adam") <= 1e-2
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_narrowed_lr_intersects_each_optimizer_range(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("cnn", {"optimizer": ["adam", "sgd"], "lr": {"low": 5e-3, "high": 5e-2}})
+    assert space.lr_range("adam") == (5e-3, 1e-2)
+    assert space.lr_range("sgd") == (1e-2, 5e-2)
+    draws = sample(space, 100, seed=0) if form == "hyperopt" else tune_samples(space, 100)
+    for config in draws:
+        low, high = space.lr_range(config["optimizer"])
+        assert low <= config["lr"] <= high
+        assert contains(space, config)
+
+
+def test_a_single_optimizer_is_fixed() -> None:
+    space = resolve_space("cnn", {"optimizer": "adamw"})
+    assert "optimizer" not in space.tuned and "lr" in space.tuned
+    draws = sample(space, 20, seed=0)
+    assert {c["optimizer"] for c in draws} == {"adamw"}
+    assert all(1e-4 <= c["lr"] <= 1e-2 for c in draws)
+
+
+# --- fine-tuning ----------------------------------------------------------------------------------
+
+
+def test_fine_tuning_lowers_every_lr_range_by_exactly_100x() -> None:
+    space = resolve_space("cnn", {"fine_tune": True})
+    assert space.fine_tune
+    for name, row in spaces.OPTIMIZERS.items():
+        low, high = space.lr_range(name)
+        assert (low, high) == pytest.approx((row.low / 100, row.high / 100), rel=1e-12)
+        # The decimal the table shows, not 1.0000000000000002e-06: the bound is checked exactly.
+        assert (low, high) == (float(f"{low:.6g}"), float(f"{high:.6g}")), name
+    assert start_point(space)["lr"] == 1e-5
+    adamw = resolve_space("cnn", {"fine_tune": True, "optimizer": "adamw", "lr": 1e-6})
+    assert adamw["lr"].value == 1e-6 and not adamw["lr"].outside
+
+
+# --- constraints, the table's edge, the config's own and the optional tables ----------------------
+
+
+def test_heads_must_divide_d_model_even_outside_the_table() -> None:
+    overrides = {"d_model": {"value": 100, spaces.OUTSIDE: True}, "num_heads": 8}
+    with pytest.raises(SearchSpaceError, match=r"num_heads.*d_model") as info:
+        resolve_space("transformer", overrides)
+    assert "num_heads 8 with d_model 100" in str(info.value)
+    space = resolve_space("transformer", {**overrides, "num_heads": 4})
+    assert space["d_model"].value == 100 and space["d_model"].outside
+
+
+def test_an_override_outside_the_table_needs_outside_table() -> None:
+    with pytest.raises(SearchSpaceError, match=r"^space\.dropout\.high must .*outside_table"):
+        resolve_space("cnn", {"dropout": {"low": 0.1, "high": 0.7}})
+    with pytest.raises(SearchSpaceError, match="outside_table"):
+        resolve_space("cnn", {"num_kernels": {"value": 50}})
+    space = resolve_space("cnn", {"dropout": {"low": 0.1, "high": 0.7, spaces.OUTSIDE: True}})
+    assert space["dropout"].outside and space["dropout"].bounds == (0.1, 0.7)
+    assert not space["batch_size"].outside
+    (note,) = spaces.outside_notes(space)
+    assert note.startswith("space.dropout leaves the recommendation table") and "[0.1, 0.7]" in note
+    draws = sample(space, 200, 0)
+    assert all(0.1 <= point["dropout"] <= 0.7 for point in draws)
+    assert max(point["dropout"] for point in draws) > 0.6  # the override's range, not the table's
+    assert not spaces.outside_notes(resolve_space("cnn", {"dropout": {"low": 0.1, "high": 0.3}}))
+
+
+def test_a_configs_own_hyperparameters_are_sampled_in_their_range() -> None:
+    space = resolve_space(
+        "cnn",
+        {
+            "temperature": {"kind": "log", "low": 1e-3, "high": 1e-1},
+            "activation": {"kind": "choice", "choices": ["relu", "gelu", "tanh"]},
+        },
+    )
+    assert space["temperature"].custom and space["activation"].custom
+    draws = sample(space, 300, 0)
+    temperatures = [point["temperature"] for point in draws]
+    assert all(type(t) is float and 1e-3 <= t <= 1e-1 for t in temperatures)
+    # Log-uniform: about half below the geometric middle (uniform would put ~10% there).
+    assert 0.38 < sum(t < 1e-2 for t in temperatures) / len(temperatures) < 0.62
+    assert {point["activation"] for point in draws} == {"relu", "gelu", "tanh"}
+    assert all(contains(space, point) for point in draws)
+
+
+def test_an_unknown_name_without_a_kind_is_refused() -> None:
+    with pytest.raises(SearchSpaceError, match=r"^space\.temperature must be one of the cnn") as e:
+        resolve_space("cnn", {"temperature": {"low": 1e-3, "high": 1e-1}})
+    assert "with a kind (log, float, int, pow2, choice)" in str(e.value)
+
+
+def test_the_optional_tables_add_their_rows_and_schedule_branches() -> None:
+    space = resolve_space("cnn", {"include": ["tricks", "schedule"]})
+    for name in ("label_smoothing", "grad_clip", "warmup_ratio", "schedule"):
+        assert name in space.tuned
+    assert "schedule" not in resolve_space("cnn") and "grad_clip" not in resolve_space("cnn")
+    draws = sample(space, 400, 1)
+    assert {point["schedule"] for point in draws} == set(spaces.SCHEDULES)
+    for point in draws:
+        bert = point["schedule"] == "bert"
+        assert ("power" in point) is bert and ("end_lr" in point) is bert, point
+        assert ("warmup_steps" in point) is (point["schedule"] in ("noam", "bert")), point
+        assert 0.5 <= point["grad_clip"] <= 5.0  # the tricks table's range for a CNN
+        assert contains(space, point)
+
+
+def test_the_rnn_keeps_its_own_clipping_range_when_tricks_are_included() -> None:
+    space = resolve_space("rnn", {"include": ["tricks"]})
+    assert space["grad_clip"].bounds == (1.0, 5.0)
+    assert min(point["grad_clip"] for point in sample(space, 300, 0)) >= 1.0
+
+
+def test_a_schedule_parameter_the_fixed_schedule_lacks_is_refused() -> None:
+    message = (
+        r"^space\.power applies only when schedule is one of \['bert'\]; "
+        r"got schedule limited to \['noam'\]$"
+    )
+    with pytest.raises(SearchSpaceError, match=message):
+        resolve_space("cnn", {"include": ["schedule"], "schedule": "noam", "power": 1.0})
+    space = resolve_space("cnn", {"include": ["schedule"], "schedule": "noam"})
+    assert "power" not in space and "end_lr" not in space and "warmup_steps" in space
+
+
+def test_an_unknown_optional_table_is_refused() -> None:
+    message = r"^space\.include must be a list of the optional tables \(tricks, schedule\); got"
+    with pytest.raises(SearchSpaceError, match=message + r" \['nope'\]$"):
+        resolve_space("cnn", {"include": ["nope"]})
+    with pytest.raises(SearchSpaceError, match=message + r" 'tricks'$"):
+        resolve_space("cnn", {"include": "tricks"})
