@@ -220,7 +220,7 @@ def _train_until_stopped(
     on_step: Callable[[Any, float], None],
 ) -> None:
     """Trains epoch after epoch (the trainable's own loop) until ``on_step`` raises ``_Stop``."""
-    from raytune_hp.trainable import StepRule, train_one_epoch
+    from raytune_hp.training import StepRule, train_one_epoch
 
     with contextlib.suppress(_Stop):
         while True:
@@ -345,11 +345,8 @@ def lr_find(
     import torch
     from tqdm import tqdm
 
-    from raytune_hp.trainable import (
-        build_optimizer,
-        seed_everything,
-        select_device,
-    )
+    from raytune_hp.devices import select_device
+    from raytune_hp.training import build_optimizer, seed_everything
 
     _check_lr_range(steps, start_lr, end_lr)
     hp = _recommended(config)
@@ -459,13 +456,9 @@ def smoke_test(
     """
     import torch
 
+    from raytune_hp.devices import select_device
     from raytune_hp.lr_schedules import build_scheduler
-    from raytune_hp.trainable import (
-        build_optimizer,
-        evaluate,
-        seed_everything,
-        select_device,
-    )
+    from raytune_hp.training import build_optimizer, evaluate, seed_everything
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise RaytuneHPError(f"smoke test: steps must be an integer ≥ 1; got {steps!r}")
@@ -739,13 +732,13 @@ def batch_study(
     import torch
     from tqdm import tqdm
 
+    from raytune_hp.devices import select_device
     from raytune_hp.lr_schedules import build_scheduler
-    from raytune_hp.trainable import (
+    from raytune_hp.training import (
         StepRule,
         build_optimizer,
         evaluate,
         seed_everything,
-        select_device,
         train_one_epoch,
     )
 

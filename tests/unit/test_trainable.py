@@ -11,19 +11,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from raytune_hp.data import Dataset, load_data
+from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data
 from raytune_hp.metrics import OUT_OF_MEMORY, VAL_ACC
 from raytune_hp.models import build_model
 from raytune_hp.spaces import OPTIMIZERS
-from raytune_hp.trainable import (
-    DIVERGED,
-    TrialSettings,
-    build_optimizer,
-    gpu_share,
-    limit_gpu_memory,
-    place_data,
-    train,
-    train_one_epoch,
-)
+from raytune_hp.trainable import DIVERGED, TrialSettings, train
+from raytune_hp.training import build_optimizer, train_one_epoch
 
 HP: dict[str, Any] = {
     "optimizer": "adam",
