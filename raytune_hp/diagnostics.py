@@ -2,8 +2,8 @@
 smoke test, and the batch-size study.
 
 Both train the config's recommended configuration (:func:`raytune_hp.spaces.start_point`) with
-the trainable's own pieces (``train_one_epoch``, ``evaluate``, ``build_optimizer``,
-``build_scheduler``), so what they measure is what a trial would do.
+a trial's own set-up and loop (:func:`raytune_hp.training.set_up_training`, ``train_one_epoch``,
+``evaluate``), so what they measure is what a trial would do.
 
 Example:
     >>> from pathlib import Path
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from raytune_hp.config import ExperimentConfig
     from raytune_hp.data import Dataset
+    from raytune_hp.training import TrainingSetup
 
 __all__ = [
     "BatchStudyResult",
@@ -205,35 +206,33 @@ class LrFindResult:
         return "\n".join(lines)
 
 
+def _constant(step: int) -> float:
+    """The smoke test's schedule: its lr at every step."""
+    return 1.0
+
+
 class _Stop(Exception):
     """Ends ``train_one_epoch`` from its ``on_step`` callback, mid-epoch."""
 
 
 def _train_until_stopped(
-    model: Any,
-    optimizer: Any,
-    scheduler: Any,
-    x: Any,
-    y: Any,
-    hp: Mapping[str, Any],
-    generator: Any,
-    on_step: Callable[[Any, float], None],
+    setup: TrainingSetup,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    on_step: Callable[[torch.Tensor, float], None],
 ) -> None:
-    """Trains epoch after epoch (the trainable's own loop) until ``on_step`` raises ``_Stop``."""
-    from raytune_hp.training import StepRule, train_one_epoch
-
+    """Trains epoch after epoch (a trial's own loop) until ``on_step`` raises ``_Stop``."""
     with contextlib.suppress(_Stop):
         while True:
-            train_one_epoch(
-                model, optimizer, scheduler, x, y, int(hp["batch_size"]), generator, on_step,
-                StepRule.from_hp(hp),
-            )  # fmt: skip
+            setup.train_epoch(x, y, batch_size, on_step)
 
 
 def _exponential_lr(step: int, steps: int, start_lr: float, end_lr: float) -> float:
-    """The range test's schedule: ``start_lr · (end_lr / start_lr)^(step / (steps - 1))`` for the
-    0-based ``step``, so the first step trains at ``start_lr`` and the last at ``end_lr``."""
-    return float(start_lr * (end_lr / start_lr) ** (step / (steps - 1)))
+    """The range test's schedule: ``start_lr · (end_lr / start_lr)^((step - 1) / (steps - 1))``
+    for the 1-based ``step``, so the first step trains at ``start_lr`` and step ``steps`` at
+    ``end_lr``."""
+    return float(start_lr * (end_lr / start_lr) ** ((step - 1) / (steps - 1)))
 
 
 def _smooth(losses: Sequence[float], beta: float = SMOOTHING) -> list[float]:
@@ -342,11 +341,10 @@ def lr_find(
         >>> found = lr_find(config, data, Path("runs/lr"), progress=False)  # doctest: +SKIP
         >>> print(found.summary())  # doctest: +SKIP
     """
-    import torch
     from tqdm import tqdm
 
     from raytune_hp.devices import select_device
-    from raytune_hp.training import build_optimizer, seed_everything
+    from raytune_hp.training import set_up_training
 
     _check_lr_range(steps, start_lr, end_lr)
     hp = _recommended(config)
@@ -360,16 +358,19 @@ def lr_find(
     diverged = False
 
     with _torch_threads(threads):
-        seed_everything(config.seed)
-        model = build(hp, data.input_shape, data.num_classes).to(device)
-        optimizer = build_optimizer(
-            optimizer_name, model.parameters(), start_lr, hp.get("weight_decay", 0.0)
+        setup = set_up_training(
+            hp,
+            build,
+            data.input_shape,
+            data.num_classes,
+            seed=config.seed,
+            device=device,
+            total_steps=steps,
+            lr=start_lr,
+            schedule=lambda step: (
+                _exponential_lr(min(step, steps), steps, start_lr, end_lr) / start_lr
+            ),
         )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            lambda i: _exponential_lr(min(i, steps - 1), steps, start_lr, end_lr) / start_lr,
-        )
-        generator = torch.Generator().manual_seed(config.seed)
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         beta, average, best = SMOOTHING, 0.0, math.inf
         bar = tqdm(
@@ -394,9 +395,7 @@ def lr_find(
                 raise _Stop
 
         try:
-            _train_until_stopped(
-                model, optimizer, scheduler, x_train, y_train, hp, generator, on_step
-            )
+            _train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
         finally:
             bar.close()
 
@@ -454,11 +453,8 @@ def smoke_test(
         >>> [t.learns for t in smoke_test(config, data)]  # doctest: +SKIP
         [False, True]
     """
-    import torch
-
     from raytune_hp.devices import select_device
-    from raytune_hp.lr_schedules import build_scheduler
-    from raytune_hp.training import build_optimizer, evaluate, seed_everything
+    from raytune_hp.training import evaluate, set_up_training
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise RaytuneHPError(f"smoke test: steps must be an integer ≥ 1; got {steps!r}")
@@ -471,16 +467,20 @@ def smoke_test(
     results = []
     with _torch_threads(threads):
         for lr in lrs:
-            seed_everything(config.seed)
-            model = build(hp, data.input_shape, data.num_classes).to(device)
-            optimizer = build_optimizer(
-                str(hp[OPTIMIZER]), model.parameters(), lr, hp.get("weight_decay", 0.0)
-            )
             # Constant lr: the smoke test asks about the lr itself, not the config's schedule
             # (a long warmup would make any lr look too small in a few steps).
-            scheduler = build_scheduler(optimizer, {LR: lr}, steps)
-            generator = torch.Generator().manual_seed(config.seed)
-            before, _ = evaluate(model, x_train, y_train)
+            setup = set_up_training(
+                hp,
+                build,
+                data.input_shape,
+                data.num_classes,
+                seed=config.seed,
+                device=device,
+                total_steps=steps,
+                lr=lr,
+                schedule=_constant,
+            )
+            before, _ = evaluate(setup.model, x_train, y_train)
             done = 0
 
             def on_step(loss: torch.Tensor, step_lr: float) -> None:
@@ -489,10 +489,8 @@ def smoke_test(
                 if done >= steps or not math.isfinite(float(loss)):
                     raise _Stop
 
-            _train_until_stopped(
-                model, optimizer, scheduler, x_train, y_train, hp, generator, on_step
-            )
-            after, _ = evaluate(model, x_train, y_train)
+            _train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
+            after, _ = evaluate(setup.model, x_train, y_train)
             learns = math.isfinite(after) and after <= (1 - LEARNS_MARGIN) * before
             results.append(SmokeTest(float(lr), steps, before, after, learns))
     return tuple(results)
@@ -729,18 +727,10 @@ def batch_study(
         >>> [row.epochs_to_target for row in study.rows]  # doctest: +SKIP
         [3, 11]
     """
-    import torch
     from tqdm import tqdm
 
     from raytune_hp.devices import select_device
-    from raytune_hp.lr_schedules import build_scheduler
-    from raytune_hp.training import (
-        StepRule,
-        build_optimizer,
-        evaluate,
-        seed_everything,
-        train_one_epoch,
-    )
+    from raytune_hp.training import evaluate, set_up_training
 
     metric = config.train.metric
     sizes = sorted(set(batch_sizes)) if batch_sizes is not None else None
@@ -774,19 +764,15 @@ def batch_study(
         )
         try:
             for size in sizes:
-                trial = {**hp, "batch_size": size}
-                seed_everything(config.seed)
-                model = build(trial, data.input_shape, data.num_classes).to(device)
-                optimizer = build_optimizer(
-                    str(trial[OPTIMIZER]),
-                    model.parameters(),
-                    trial[LR],
-                    trial.get("weight_decay", 0.0),
+                setup = set_up_training(
+                    {**hp, "batch_size": size},
+                    build,
+                    data.input_shape,
+                    data.num_classes,
+                    seed=config.seed,
+                    device=device,
+                    total_steps=epochs_budget * math.ceil(len(x_train) / size),
                 )
-                total_steps = epochs_budget * math.ceil(len(x_train) / size)
-                scheduler = build_scheduler(optimizer, trial, total_steps)
-                generator = torch.Generator().manual_seed(config.seed)
-                rule = StepRule.from_hp(trial)
                 bar.set_description(f"batch study, batch {size}")
                 train_seconds: list[float] = []
                 reached_at: int | None = None
@@ -795,12 +781,9 @@ def batch_study(
                 started = time.perf_counter()
                 for epoch in range(1, epochs_budget + 1):
                     tic = time.perf_counter()
-                    loss = train_one_epoch(
-                        model, optimizer, scheduler, x_train, y_train, size, generator,
-                        rule=rule,
-                    )  # fmt: skip
+                    loss = setup.train_epoch(x_train, y_train, size)
                     train_seconds.append(time.perf_counter() - tic)
-                    val_loss, val_acc = evaluate(model, x_val, y_val)
+                    val_loss, val_acc = evaluate(setup.model, x_val, y_val)
                     value = val_acc if metric == VAL_ACC else val_loss
                     bar.update()
                     bar.set_postfix({metric: f"{value:.4f}"}, refresh=False)

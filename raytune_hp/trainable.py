@@ -28,7 +28,6 @@ from torch import nn
 
 from raytune_hp.data import Dataset
 from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data, select_device
-from raytune_hp.lr_schedules import build_scheduler
 from raytune_hp.metrics import (
     DEVICE,
     DIVERGED,
@@ -46,15 +45,9 @@ from raytune_hp.metrics import (
     VAL_LOSS,
 )
 from raytune_hp.models import build_model, count_parameters
-from raytune_hp.spaces import OPTIMIZER, flatten
+from raytune_hp.spaces import flatten
 from raytune_hp.tb_logger import TrialWriter
-from raytune_hp.training import (
-    StepRule,
-    build_optimizer,
-    evaluate,
-    seed_everything,
-    train_one_epoch,
-)
+from raytune_hp.training import evaluate, seed_everything, set_up_training
 
 _STATE_FILE = "state.pt"
 _WORST_LOSS = 1e9  # finite: HyperOpt orders losses
@@ -100,29 +93,28 @@ def train(
     """
     hp = flatten(hp)
     torch.set_num_threads(max(1, settings.cpu_threads))
-    seed_everything(settings.seed)
     device = select_device()
-    builder = settings.builder or functools.partial(build_model, settings.model)
-    model = builder(hp, data.input_shape, data.num_classes).to(device)
-    optimizer = build_optimizer(
-        hp[OPTIMIZER], model.parameters(), hp[LR], hp.get("weight_decay", 0.0)
-    )
     batch_size = int(hp["batch_size"])
-    total_steps = settings.max_epochs * math.ceil(len(data.x_train) / batch_size)
-    scheduler = build_scheduler(optimizer, hp, total_steps)
-    rule = StepRule.from_hp(hp)
-    generator = torch.Generator().manual_seed(settings.seed)
+    setup = set_up_training(
+        hp,
+        settings.builder or functools.partial(build_model, settings.model),
+        data.input_shape,
+        data.num_classes,
+        seed=settings.seed,
+        device=device,
+        total_steps=settings.max_epochs * math.ceil(len(data.x_train) / batch_size),
+    )
     first_epoch, step = 1, 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        setup.model.load_state_dict(state["model"])
+        setup.optimizer.load_state_dict(state["optimizer"])
+        setup.scheduler.load_state_dict(state["scheduler"])
+        setup.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
         if "cuda_rng" in state and device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         first_epoch, step = state["epoch"] + 1, state["step"]
-    num_params = count_parameters(model)
+    num_params = count_parameters(setup.model)
     if settings.max_params is not None and num_params > settings.max_params:
         # Recorded with the numbers, and as the worst result, so the searcher moves away.
         worst = {VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS}
@@ -140,10 +132,9 @@ def train(
     epoch, out_of_memory = first_epoch, ""
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
-            train_loss = train_one_epoch(
-                model, optimizer, scheduler, data.x_train, data.y_train, batch_size, generator,
-                on_step, rule, settings.precision,
-            )  # fmt: skip
+            train_loss = setup.train_epoch(
+                data.x_train, data.y_train, batch_size, on_step, settings.precision
+            )
             # Every step's loss read from the device at once, after the epoch.
             losses = torch.stack([loss for loss, _ in steps]).float().tolist()
             for loss, (_, lr) in zip(losses, steps, strict=True):
@@ -151,7 +142,7 @@ def train(
                 writer.train_step(step, loss, lr)
             steps.clear()
             val_loss, val_acc = evaluate(
-                model, data.x_val, data.y_val, precision=settings.precision
+                setup.model, data.x_val, data.y_val, precision=settings.precision
             )
             diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
             if diverged:
@@ -163,7 +154,7 @@ def train(
                 TRAIN_LOSS: train_loss,
                 VAL_LOSS: val_loss,
                 VAL_ACC: val_acc,
-                LR: optimizer.param_groups[0]["lr"],
+                LR: setup.optimizer.param_groups[0]["lr"],
                 NUM_PARAMS: num_params,
                 TRAIN_SAMPLES: len(data.x_train),
                 SKIPPED: False,
@@ -175,10 +166,10 @@ def train(
             report(
                 metrics,
                 {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
+                    "model": setup.model.state_dict(),
+                    "optimizer": setup.optimizer.state_dict(),
+                    "scheduler": setup.scheduler.state_dict(),
+                    "generator": setup.generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     **(
                         {"cuda_rng": torch.cuda.get_rng_state(device)}
@@ -200,7 +191,7 @@ def train(
         # This trial alone outgrew its memory (its share of a shared GPU, or the whole GPU):
         # its memory is handed back before the next trial reuses this process, and it is
         # recorded as the worst result, with the cap, so the searcher moves away.
-        optimizer.zero_grad(set_to_none=True)
+        setup.optimizer.zero_grad(set_to_none=True)
         steps.clear()
         torch.cuda.empty_cache()
         if memory_cap is not None:
