@@ -21,13 +21,12 @@ from raytune_hp.diagnostics import (
     BatchStudyResult,
     BatchStudyRow,
     LrFindResult,
-    _default_batch_sizes,
-    _reading,
-    _suggest,
     batch_study,
     lr_find,
     smoke_test,
 )
+from raytune_hp.diagnostics.batch_study import _default_batch_sizes, _reading
+from raytune_hp.diagnostics.lr_find import _suggest
 from raytune_hp.errors import ConfigError, RaytuneHPError
 from raytune_hp.models import build_model
 
