@@ -18,19 +18,16 @@ import dataclasses
 import functools
 import math
 import os
-import random
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from raytune_hp.data import Dataset
-from raytune_hp.lr_schedules import build_scheduler
+from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data, select_device
 from raytune_hp.metrics import (
     DEVICE,
     DIVERGED,
@@ -48,8 +45,9 @@ from raytune_hp.metrics import (
     VAL_LOSS,
 )
 from raytune_hp.models import build_model, count_parameters
-from raytune_hp.spaces import OPTIMIZER, flatten
+from raytune_hp.spaces import flatten
 from raytune_hp.tb_logger import TrialWriter
+from raytune_hp.training import evaluate, seed_everything, set_up_training
 
 _STATE_FILE = "state.pt"
 _WORST_LOSS = 1e9  # finite: HyperOpt orders losses
@@ -79,151 +77,6 @@ class TrialSettings:
     gpu_share: float = 1.0
 
 
-def seed_everything(seed: int) -> None:
-    """Seeds Python, NumPy and torch so two runs of one configuration agree on the CPU."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def build_optimizer(
-    name: str, params: Any, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    """The optimizers of the learning-rate table, their own parameters at library defaults."""
-    optim = torch.optim
-    factories: dict[str, Callable[[], torch.optim.Optimizer]] = {
-        "sgd": lambda: optim.SGD(params, lr=lr, weight_decay=weight_decay),
-        "momentum": lambda: optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
-        "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=weight_decay),
-        "adadelta": lambda: optim.Adadelta(params, lr=lr, weight_decay=weight_decay),
-        "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=weight_decay),
-        "adam": lambda: optim.Adam(params, lr=lr, weight_decay=weight_decay),
-        "nadam": lambda: optim.NAdam(params, lr=lr, weight_decay=weight_decay),
-        "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=weight_decay),
-    }
-    return factories[name]()
-
-
-def select_device() -> torch.device:
-    """``cuda:0`` where a GPU is visible: Ray sets ``CUDA_VISIBLE_DEVICES`` to the one it
-    assigned this trial, so device 0 is that GPU. Otherwise the CPU."""
-    return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-
-
-def gpu_share(gpus_per_trial: float) -> float:
-    """The share of one GPU a trial holds: ``0.25`` when four trials share it, 1 for a whole
-    GPU (or more, or none)."""
-    return float(gpus_per_trial) if 0 < gpus_per_trial < 1 else 1.0
-
-
-def limit_gpu_memory(share: float, device: torch.device) -> int | None:
-    """Caps this process to ``share`` of ``device``'s memory when it shares the GPU (a
-    fractional ``gpus_per_trial``), so a trial that outgrows its share fails alone with an
-    out-of-memory error instead of starving the trials beside it. Returns the cap in bytes, or
-    ``None`` where nothing is capped (the CPU, or a whole GPU)."""
-    if device.type != "cuda" or not 0 < share < 1:
-        return None
-    torch.cuda.set_per_process_memory_fraction(share, device)
-    return int(share * torch.cuda.get_device_properties(device).total_memory)
-
-
-def place_data(data: Dataset, device: torch.device, budget_bytes: int | None = None) -> Dataset:
-    """The dataset on ``device`` once for the whole trial when it fits in half of the memory
-    available to the trial (``budget_bytes``, else what the device has free); otherwise it stays
-    in (pinned) host memory and each batch is copied over as it is used."""
-    if device.type != "cuda":
-        return data
-    x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
-    size = sum(t.element_size() * t.nelement() for t in (x_train, y_train, x_val, y_val))
-    free = budget_bytes if budget_bytes is not None else torch.cuda.mem_get_info(device)[0]
-    move = (lambda t: t.to(device)) if size <= free // 2 else (lambda t: t.pin_memory())
-    return Dataset(move(x_train), move(y_train), move(x_val), move(y_val), data.num_classes)
-
-
-def autocast(device: torch.device, precision: str) -> Any:
-    """bfloat16 autocast for ``bf16`` (weights, gradients and optimizer state stay float32, so
-    no loss scaling is needed); a no-op context for ``fp32``."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-@dataclasses.dataclass(frozen=True)
-class StepRule:
-    """How one optimizer step is taken: the tricks of the tables that act on every step."""
-
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None
-
-    @classmethod
-    def from_hp(cls, hp: Mapping[str, Any]) -> StepRule:
-        clip = hp.get("grad_clip")
-        return cls(float(hp.get("label_smoothing", 0.0)), float(clip) if clip else None)
-
-
-def train_one_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-    on_step: Callable[[torch.Tensor, float], None] | None = None,
-    rule: StepRule = StepRule(),
-    precision: str = "fp32",
-) -> float:
-    """One pass over ``(x, y)`` in a seeded random order; returns the mean training loss.
-
-    Batches are trained on the model's device (``x`` may live there already, or in host memory).
-    ``on_step(loss, lr)`` sees every step's loss as a detached 0-dim tensor on that device and the
-    learning rate the step used: reading the loss (``float(loss)``) waits for the GPU, so the loop
-    itself never does, and the one synchronisation is the mean returned at the end.
-    """
-    model.train()
-    device = next(model.parameters()).device
-    order = torch.randperm(len(x), generator=generator).to(x.device)
-    total = torch.zeros((), device=device)
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        inputs = x[idx].to(device, non_blocking=True)
-        targets = y[idx].to(device, non_blocking=True)
-        with autocast(device, precision):
-            loss = F.cross_entropy(model(inputs), targets, label_smoothing=rule.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if rule.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), rule.grad_clip)
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        scheduler.step()
-        total += loss.detach().float() * len(idx)
-        if on_step is not None:
-            on_step(loss.detach(), lr)
-    return float(total) / len(x)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int = 1024,
-    precision: str = "fp32",
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on ``(x, y)``, read from the device once at the end."""
-    model.eval()
-    device = next(model.parameters()).device
-    loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    for start in range(0, len(x), batch_size):
-        inputs = x[start : start + batch_size].to(device, non_blocking=True)
-        target = y[start : start + batch_size].to(device, non_blocking=True)
-        with autocast(device, precision):
-            logits = model(inputs)
-        loss += F.cross_entropy(logits.float(), target, reduction="sum")
-        correct += (logits.argmax(dim=1) == target).sum()
-    return float(loss) / len(x), int(correct) / len(x)
-
-
 def train(
     hp: Mapping[str, Any],
     data: Dataset,
@@ -240,29 +93,28 @@ def train(
     """
     hp = flatten(hp)
     torch.set_num_threads(max(1, settings.cpu_threads))
-    seed_everything(settings.seed)
     device = select_device()
-    builder = settings.builder or functools.partial(build_model, settings.model)
-    model = builder(hp, data.input_shape, data.num_classes).to(device)
-    optimizer = build_optimizer(
-        hp[OPTIMIZER], model.parameters(), hp[LR], hp.get("weight_decay", 0.0)
-    )
     batch_size = int(hp["batch_size"])
-    total_steps = settings.max_epochs * math.ceil(len(data.x_train) / batch_size)
-    scheduler = build_scheduler(optimizer, hp, total_steps)
-    rule = StepRule.from_hp(hp)
-    generator = torch.Generator().manual_seed(settings.seed)
+    setup = set_up_training(
+        hp,
+        settings.builder or functools.partial(build_model, settings.model),
+        data.input_shape,
+        data.num_classes,
+        seed=settings.seed,
+        device=device,
+        total_steps=settings.max_epochs * math.ceil(len(data.x_train) / batch_size),
+    )
     first_epoch, step = 1, 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        setup.model.load_state_dict(state["model"])
+        setup.optimizer.load_state_dict(state["optimizer"])
+        setup.scheduler.load_state_dict(state["scheduler"])
+        setup.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])  # dropout masks continue where they left off
         if "cuda_rng" in state and device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         first_epoch, step = state["epoch"] + 1, state["step"]
-    num_params = count_parameters(model)
+    num_params = count_parameters(setup.model)
     if settings.max_params is not None and num_params > settings.max_params:
         # Recorded with the numbers, and as the worst result, so the searcher moves away.
         worst = {VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS}
@@ -280,10 +132,9 @@ def train(
     epoch, out_of_memory = first_epoch, ""
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
-            train_loss = train_one_epoch(
-                model, optimizer, scheduler, data.x_train, data.y_train, batch_size, generator,
-                on_step, rule, settings.precision,
-            )  # fmt: skip
+            train_loss = setup.train_epoch(
+                data.x_train, data.y_train, batch_size, on_step, settings.precision
+            )
             # Every step's loss read from the device at once, after the epoch.
             losses = torch.stack([loss for loss, _ in steps]).float().tolist()
             for loss, (_, lr) in zip(losses, steps, strict=True):
@@ -291,7 +142,7 @@ def train(
                 writer.train_step(step, loss, lr)
             steps.clear()
             val_loss, val_acc = evaluate(
-                model, data.x_val, data.y_val, precision=settings.precision
+                setup.model, data.x_val, data.y_val, precision=settings.precision
             )
             diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
             if diverged:
@@ -303,7 +154,7 @@ def train(
                 TRAIN_LOSS: train_loss,
                 VAL_LOSS: val_loss,
                 VAL_ACC: val_acc,
-                LR: optimizer.param_groups[0]["lr"],
+                LR: setup.optimizer.param_groups[0]["lr"],
                 NUM_PARAMS: num_params,
                 TRAIN_SAMPLES: len(data.x_train),
                 SKIPPED: False,
@@ -315,10 +166,10 @@ def train(
             report(
                 metrics,
                 {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
+                    "model": setup.model.state_dict(),
+                    "optimizer": setup.optimizer.state_dict(),
+                    "scheduler": setup.scheduler.state_dict(),
+                    "generator": setup.generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     **(
                         {"cuda_rng": torch.cuda.get_rng_state(device)}
@@ -340,7 +191,7 @@ def train(
         # This trial alone outgrew its memory (its share of a shared GPU, or the whole GPU):
         # its memory is handed back before the next trial reuses this process, and it is
         # recorded as the worst result, with the cap, so the searcher moves away.
-        optimizer.zero_grad(set_to_none=True)
+        setup.optimizer.zero_grad(set_to_none=True)
         steps.clear()
         torch.cuda.empty_cache()
         if memory_cap is not None:

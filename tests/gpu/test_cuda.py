@@ -13,8 +13,9 @@ import torch
 
 from raytune_hp.config import load_config
 from raytune_hp.data import load_data
+from raytune_hp.devices import limit_gpu_memory, place_data
 from raytune_hp.metrics import GPU_SHARE, VAL_ACC
-from raytune_hp.trainable import TrialSettings, limit_gpu_memory, place_data, train
+from raytune_hp.trainable import TrialSettings, train
 
 pytestmark = [
     pytest.mark.gpu,

@@ -1,4 +1,4 @@
-"""The training loop without Ray: it learns, it is reproducible, it resumes exactly, it logs."""
+"""A trial without Ray: it learns, it is reproducible, it resumes exactly, it logs."""
 
 from __future__ import annotations
 
@@ -11,19 +11,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from raytune_hp.data import Dataset, load_data
-from raytune_hp.metrics import OUT_OF_MEMORY, VAL_ACC
+from raytune_hp.metrics import DIVERGED, OUT_OF_MEMORY, VAL_ACC
 from raytune_hp.models import build_model
-from raytune_hp.spaces import OPTIMIZERS
-from raytune_hp.trainable import (
-    DIVERGED,
-    TrialSettings,
-    build_optimizer,
-    gpu_share,
-    limit_gpu_memory,
-    place_data,
-    train,
-    train_one_epoch,
-)
+from raytune_hp.trainable import TrialSettings, train
 
 HP: dict[str, Any] = {
     "optimizer": "adam",
@@ -86,19 +76,6 @@ def test_resuming_from_a_state_continues_exactly(digits: Dataset, tmp_path: Path
     assert head + tail == whole
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_every_optimizer_of_the_table_trains(name: str) -> None:
-    model = torch.nn.Linear(4, 2)
-    optimizer = build_optimizer(name, model.parameters(), lr=OPTIMIZERS[name].low, weight_decay=0)
-    before = model.weight.detach().clone()
-    loss = model(torch.ones(8, 4)).pow(2).sum()
-    loss.backward()
-    optimizer.step()
-    assert not torch.equal(before, model.weight)
-    if name == "momentum":
-        assert optimizer.param_groups[0]["momentum"] == 0.9
-
-
 def test_a_diverging_trial_ends_itself_marked_diverged(digits: Dataset, tmp_path: Path) -> None:
     metrics, _ = _run(digits, tmp_path, epochs=5, hp={**HP, "optimizer": "sgd", "lr": 1e12})
     assert metrics[-1][DIVERGED] is True
@@ -135,33 +112,6 @@ def test_bf16_trains_under_autocast_to_the_same_accuracy(digits: Dataset, tmp_pa
     assert abs(runs["bf16"][-1][VAL_ACC] - runs["fp32"][-1][VAL_ACC]) < 0.03
     # bfloat16 forward passes round differently: the losses are not float32's.
     assert runs["bf16"][-1]["train_loss"] != runs["fp32"][-1]["train_loss"]
-
-
-def test_steps_hand_over_their_loss_on_the_device_without_reading_it(digits: Dataset) -> None:
-    model = build_model("cnn", HP, digits.input_shape, digits.num_classes)
-    optimizer = build_optimizer("adam", model.parameters(), 1e-3, 0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    seen: list[Any] = []
-    mean = train_one_epoch(
-        model, optimizer, scheduler, digits.x_train, digits.y_train, 256,
-        torch.Generator().manual_seed(0), lambda loss, lr: seen.append(loss),
-    )  # fmt: skip
-    assert all(isinstance(loss, torch.Tensor) and loss.ndim == 0 for loss in seen)
-    assert len(seen) == -(-len(digits.x_train) // 256)
-    assert mean == pytest.approx(float(torch.stack(seen).mean()), rel=0.05)
-
-
-@pytest.mark.parametrize(
-    ("gpus", "share"), [(0.25, 0.25), (0.5, 0.5), (1, 1.0), (2, 1.0), (0, 1.0)]
-)
-def test_a_fraction_of_a_gpu_is_the_trials_share(gpus: float, share: float) -> None:
-    assert gpu_share(gpus) == share
-
-
-def test_on_the_cpu_nothing_is_capped_or_moved(digits: Dataset) -> None:
-    cpu = torch.device("cpu")
-    assert limit_gpu_memory(0.25, cpu) is None
-    assert place_data(digits, cpu) is digits
 
 
 class _Hungry(torch.nn.Module):

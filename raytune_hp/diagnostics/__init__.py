@@ -1,0 +1,34 @@
+"""The checks a practitioner runs by hand before a search: the learning-rate range test with its
+smoke test (:mod:`~raytune_hp.diagnostics.lr_find`), and the batch-size study
+(:mod:`~raytune_hp.diagnostics.batch_study`).
+
+Both train the config's recommended configuration (:func:`raytune_hp.spaces.start_point`) with
+a trial's own set-up and loop (:func:`raytune_hp.training.set_up_training`, ``train_one_epoch``,
+``evaluate``), so what they measure is what a trial would do.
+
+Example:
+    >>> from pathlib import Path
+    >>> from raytune_hp.config import load_config
+    >>> from raytune_hp.data import load_data
+    >>> config = load_config("configs/quickstart.yaml")
+    >>> data = load_data("digits", 0.2, seed=0)
+    >>> found = lr_find(config, data, Path("/tmp/lr"), progress=False)  # doctest: +SKIP
+    >>> found.in_range  # doctest: +SKIP
+    True
+    >>> study = batch_study(config, data, Path("/tmp/bs"), progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from raytune_hp.diagnostics.batch_study import BatchStudyResult, BatchStudyRow, batch_study
+from raytune_hp.diagnostics.lr_find import LrFindResult, SmokeTest, lr_find, smoke_test
+
+__all__ = [
+    "BatchStudyResult",
+    "BatchStudyRow",
+    "LrFindResult",
+    "SmokeTest",
+    "batch_study",
+    "lr_find",
+    "smoke_test",
+]

@@ -1,0 +1,85 @@
+"""What the checks before a search train: the config's recommended configuration, built by the
+config's model builder, on as many torch threads as the machine gives them.
+
+The lr range test (:mod:`raytune_hp.diagnostics.lr_find`) and the batch-size study
+(:mod:`raytune_hp.diagnostics.batch_study`) both start here.
+
+Example:
+    >>> from raytune_hp.config import load_config
+    >>> config = load_config("configs/quickstart.yaml")
+    >>> hp = recommended_configuration(config)
+    >>> hp["optimizer"], hp["lr"], hp["batch_size"]
+    ('adam', 0.001, 128)
+    >>> with torch_threads(1) as count:
+    ...     count
+    1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.spaces import start_point
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from raytune_hp.config import ExperimentConfig
+
+Builder = Callable[..., "nn.Module"]
+
+
+def recommended_configuration(config: ExperimentConfig) -> dict[str, Any]:
+    """The config's starting point: every table's *start from*, the lr at its range's low end."""
+    return start_point(config.search_space())
+
+
+def model_builder(config: ExperimentConfig, builder: Builder | None) -> Builder:
+    """``builder`` if given, else the config's ``model.builder``, else the built-in model.
+
+    Raises:
+        ConfigError: the config trains through ``train.function`` without a ``model.builder``.
+    """
+    if builder is not None:
+        return builder
+    if config.model.builder is None and config.train.function is not None:
+        raise ConfigError(
+            "model.builder must be given for lr-find and batch-study when train.function trains "
+            "the model (they build the model themselves, and cannot see inside your function); "
+            f"got train.function {config.train.function!r} and no model.builder"
+        )
+    from raytune_hp.plugins import UserCode
+
+    return UserCode.of(config).model_builder(config)
+
+
+def _available_cores() -> int:
+    """CPU cores this process may run on (the container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Runs the block with ``threads`` torch threads (all available cores when ``None``) and
+    restores the previous count: diagnostics run alone, unlike trials, which share the cores.
+
+    Raises:
+        RaytuneHPError: ``threads`` < 1.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    count = _available_cores() if threads is None else threads
+    if count < 1:
+        raise RaytuneHPError(f"threads must be an integer ≥ 1; got {threads!r}")
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(previous)
