@@ -37,7 +37,7 @@ from torch import nn
 
 from raytune_hp.devices import autocast
 from raytune_hp.lr_schedules import build_scheduler
-from raytune_hp.spaces import LR, OPTIMIZER
+from raytune_hp.spaces import LR, OPTIMIZER, OPTIMIZERS
 
 
 def seed_everything(seed: int) -> None:
@@ -45,24 +45,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def build_optimizer(
-    name: str, params: Any, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    """The optimizers of the learning-rate table, their own parameters at library defaults."""
-    optim = torch.optim
-    factories: dict[str, Callable[[], torch.optim.Optimizer]] = {
-        "sgd": lambda: optim.SGD(params, lr=lr, weight_decay=weight_decay),
-        "momentum": lambda: optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
-        "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=weight_decay),
-        "adadelta": lambda: optim.Adadelta(params, lr=lr, weight_decay=weight_decay),
-        "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=weight_decay),
-        "adam": lambda: optim.Adam(params, lr=lr, weight_decay=weight_decay),
-        "nadam": lambda: optim.NAdam(params, lr=lr, weight_decay=weight_decay),
-        "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=weight_decay),
-    }
-    return factories[name]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,11 +203,8 @@ def set_up_training(
     """
     seed_everything(seed)
     model = builder(hp, input_shape, num_classes).to(device)
-    optimizer = build_optimizer(
-        str(hp[OPTIMIZER]),
-        model.parameters(),
-        hp[LR] if lr is None else lr,
-        hp.get("weight_decay", 0.0),
+    optimizer = OPTIMIZERS[str(hp[OPTIMIZER])].build(
+        model.parameters(), hp[LR] if lr is None else lr, hp.get("weight_decay", 0.0)
     )
     if schedule is None:
         scheduler = build_scheduler(optimizer, hp, total_steps)

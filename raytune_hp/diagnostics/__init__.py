@@ -1,6 +1,6 @@
 """The checks a practitioner runs by hand before a search: the learning-rate range test with its
-smoke test (:mod:`~raytune_hp.diagnostics.lr_find`), and the batch-size study
-(:mod:`~raytune_hp.diagnostics.batch_study`).
+smoke test (:mod:`~raytune_hp.diagnostics.lr_range_test`), and the batch-size study
+(:mod:`~raytune_hp.diagnostics.batch_size_study`).
 
 Both train the config's recommended configuration (:func:`raytune_hp.spaces.start_point`) with
 a trial's own set-up and loop (:func:`raytune_hp.training.set_up_training`, ``train_one_epoch``,
@@ -20,8 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from raytune_hp.diagnostics.batch_study import BatchStudyResult, BatchStudyRow, batch_study
-from raytune_hp.diagnostics.lr_find import LrFindResult, SmokeTest, lr_find, smoke_test
+from raytune_hp.diagnostics.batch_size_study import BatchStudyResult, BatchStudyRow, batch_study
+from raytune_hp.diagnostics.lr_range_test import LrFindResult, SmokeTest, lr_find, smoke_test
 
 __all__ = [
     "BatchStudyResult",

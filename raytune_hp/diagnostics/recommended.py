@@ -1,8 +1,8 @@
 """What the checks before a search train: the config's recommended configuration, built by the
 config's model builder, on as many torch threads as the machine gives them.
 
-The lr range test (:mod:`raytune_hp.diagnostics.lr_find`) and the batch-size study
-(:mod:`raytune_hp.diagnostics.batch_study`) both start here.
+The lr range test (:mod:`raytune_hp.diagnostics.lr_range_test`) and the batch-size study
+(:mod:`raytune_hp.diagnostics.batch_size_study`) both start here.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -52,7 +52,7 @@ def model_builder(config: ExperimentConfig, builder: Builder | None) -> Builder:
             "the model (they build the model themselves, and cannot see inside your function); "
             f"got train.function {config.train.function!r} and no model.builder"
         )
-    from raytune_hp.plugins import UserCode
+    from raytune_hp.user_code import UserCode
 
     return UserCode.of(config).model_builder(config)
 

@@ -17,7 +17,6 @@ from raytune_hp.spaces import OPTIMIZERS
 from raytune_hp.training import (
     StepRule,
     TrainingSetup,
-    build_optimizer,
     set_up_training,
     train_one_epoch,
 )
@@ -55,7 +54,7 @@ def _set_up(data: Dataset, hp: dict[str, Any] = HP, **overrides: Any) -> Trainin
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_every_optimizer_of_the_table_trains(name: str) -> None:
     model = torch.nn.Linear(4, 2)
-    optimizer = build_optimizer(name, model.parameters(), lr=OPTIMIZERS[name].low, weight_decay=0)
+    optimizer = OPTIMIZERS[name].build(model.parameters(), lr=OPTIMIZERS[name].low, weight_decay=0)
     before = model.weight.detach().clone()
     loss = model(torch.ones(8, 4)).pow(2).sum()
     loss.backward()
@@ -67,7 +66,7 @@ def test_every_optimizer_of_the_table_trains(name: str) -> None:
 
 def test_steps_hand_over_their_loss_on_the_device_without_reading_it(digits: Dataset) -> None:
     model = build_model("cnn", HP, digits.input_shape, digits.num_classes)
-    optimizer = build_optimizer("adam", model.parameters(), 1e-3, 0.0)
+    optimizer = OPTIMIZERS["adam"].build(model.parameters(), 1e-3, 0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     seen: list[Any] = []
     mean = train_one_epoch(

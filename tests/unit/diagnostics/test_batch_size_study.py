@@ -14,7 +14,7 @@ import pytest
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.data import Dataset, load_data
 from raytune_hp.diagnostics import BatchStudyResult, BatchStudyRow, batch_study
-from raytune_hp.diagnostics.batch_study import _default_batch_sizes, _reading
+from raytune_hp.diagnostics.batch_size_study import _default_batch_sizes, _reading
 from raytune_hp.errors import RaytuneHPError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

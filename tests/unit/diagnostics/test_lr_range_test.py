@@ -17,7 +17,7 @@ import torch
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.data import Dataset, load_data
 from raytune_hp.diagnostics import LrFindResult, lr_find, smoke_test
-from raytune_hp.diagnostics.lr_find import _suggest
+from raytune_hp.diagnostics.lr_range_test import _suggest
 from raytune_hp.errors import ConfigError, RaytuneHPError
 from raytune_hp.models import build_model
 

@@ -166,15 +166,6 @@ def _exponential_lr(step: int, steps: int, start_lr: float, end_lr: float) -> fl
     return float(start_lr * (end_lr / start_lr) ** ((step - 1) / (steps - 1)))
 
 
-def _smooth(losses: Sequence[float], beta: float = SMOOTHING) -> list[float]:
-    """Bias-corrected exponential moving average (as Adam corrects its moments)."""
-    average, out = 0.0, []
-    for i, loss in enumerate(losses, start=1):
-        average = beta * average + (1 - beta) * loss
-        out.append(average / (1 - beta**i))
-    return out
-
-
 def _suggest(lrs: Sequence[float], smoothed: Sequence[float], steps: int) -> tuple[float, str]:
     """fastai's ``steep`` rule: the lr where the smoothed loss falls fastest against log(lr).
 
