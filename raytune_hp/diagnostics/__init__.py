@@ -1,5 +1,6 @@
-"""The checks a practitioner runs by hand before a search: the learning-rate range test with its
-smoke test (:mod:`~raytune_hp.diagnostics.lr_range_test`), and the batch-size study
+"""The checks a practitioner runs by hand before a search: the learning-rate range test
+(:mod:`~raytune_hp.diagnostics.lr_range_test`) with its smoke test
+(:mod:`~raytune_hp.diagnostics.lr_smoke_test`), and the batch-size study
 (:mod:`~raytune_hp.diagnostics.batch_size_study`).
 
 Both train the config's recommended configuration (:func:`raytune_hp.spaces.start_point`) with
@@ -21,7 +22,8 @@ Example:
 from __future__ import annotations
 
 from raytune_hp.diagnostics.batch_size_study import BatchStudyResult, BatchStudyRow, batch_study
-from raytune_hp.diagnostics.lr_range_test import LrFindResult, SmokeTest, lr_find, smoke_test
+from raytune_hp.diagnostics.lr_range_test import LrFindResult, lr_find
+from raytune_hp.diagnostics.lr_smoke_test import SmokeTest, smoke_test
 
 __all__ = [
     "BatchStudyResult",

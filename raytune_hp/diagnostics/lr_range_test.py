@@ -1,10 +1,10 @@
 """The learning-rate range test (Smith 2017, "Cyclical Learning Rates", §3.3; fastai's
-``lr_find``) and its smoke test, on the config's recommended configuration.
+``lr_find``) on the config's recommended configuration, followed by the smoke test
+(:mod:`raytune_hp.diagnostics.lr_smoke_test`).
 
-The range test trains with an lr growing exponentially step by step and suggests the lr where
-the smoothed loss falls fastest; the smoke test trains briefly at a few constant lrs (the table's
-1e-4, then 1e-3) and says whether each learns. Both use a trial's own set-up
-(:func:`raytune_hp.training.set_up_training`), its schedule replaced by their own.
+The range test trains with an lr growing exponentially step by step (a trial's own set-up,
+:func:`raytune_hp.training.set_up_training`, its schedule replaced by the sweep) and suggests the
+lr where the smoothed loss falls fastest.
 
 Example:
     >>> from pathlib import Path
@@ -18,20 +18,23 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytune_hp.diagnostics.lr_smoke_test import SMOKE_TEST_LRS, SmokeTest, smoke_test
 from raytune_hp.diagnostics.recommended import (
     Builder,
+    StopTraining,
+    format_lr,
     model_builder,
     recommended_configuration,
     torch_threads,
+    train_until_stopped,
 )
 from raytune_hp.errors import RaytuneHPError
 from raytune_hp.spaces import OPTIMIZER
@@ -41,48 +44,10 @@ if TYPE_CHECKING:
 
     from raytune_hp.config import ExperimentConfig
     from raytune_hp.data import Dataset
-    from raytune_hp.training import TrainingSetup
 
 SMOOTHING = 0.98  # fastai's and Smith's beta for the loss's exponential moving average
 DIVERGENCE_FACTOR = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
-SMOKE_TEST_LRS = (1e-4, 1e-3)  # the table's "start with a smoke test at 1e-4, then 1e-3"
-SMOKE_TEST_STEPS = 50
-LEARNS_MARGIN = 0.10  # "learns": the loss fell by at least 10 % of its starting value
 LR_FIND_PLOT = "lr_find.png"
-
-
-def _fmt_lr(lr: float) -> str:
-    return f"{lr:.2g}"
-
-
-@dataclass(frozen=True)
-class SmokeTest:
-    """A short run at one constant learning rate, from the recommended initialisation.
-
-    ``loss_before`` and ``loss_after`` are the mean cross-entropy on the training set (dropout
-    off) before the first and after the last of ``steps`` optimizer steps.
-    """
-
-    lr: float
-    steps: int
-    loss_before: float
-    loss_after: float
-    learns: bool
-
-    @property
-    def change(self) -> float:
-        """Relative change of the loss: -0.4 means it fell by 40 %."""
-        return (self.loss_after - self.loss_before) / self.loss_before
-
-    def describe(self) -> str:
-        """One line, e.g. ``lr 0.001: loss 2.31 → 0.85 (-63 %), learns``."""
-        verdict = "learns" if self.learns else f"not clearly learning (fell < {LEARNS_MARGIN:.0%})"
-        if not math.isfinite(self.loss_after):
-            verdict = "diverges"
-        return (
-            f"lr {_fmt_lr(self.lr)}: loss {self.loss_before:.3g} → {self.loss_after:.3g} "
-            f"({self.change:+.0%}) after {self.steps} steps, {verdict}"
-        )
 
 
 @dataclass(frozen=True)
@@ -117,15 +82,15 @@ class LrFindResult:
         """The result as a few lines of text, for the command line."""
         low, high = self.search_range
         stop = (
-            f"stopped at lr {_fmt_lr(self.lrs[-1])}: the smoothed loss exceeded "
+            f"stopped at lr {format_lr(self.lrs[-1])}: the smoothed loss exceeded "
             f"{DIVERGENCE_FACTOR:g}× its minimum"
             if self.diverged
-            else f"ran to lr {_fmt_lr(self.lrs[-1])}"
+            else f"ran to lr {format_lr(self.lrs[-1])}"
         )
         where = "inside" if self.in_range else "OUTSIDE"
         lines = [
             f"LR range test on {self.device}: {len(self.lrs)} steps from lr "
-            f"{_fmt_lr(self.lrs[0])}, {stop}",
+            f"{format_lr(self.lrs[0])}, {stop}",
             f"suggested lr: {self.suggestion:.2e}",
             f"  why: {self.reason}",
             f"  {where} the {self.optimizer} range of the space [{low:g}, {high:g}]",
@@ -135,28 +100,6 @@ class LrFindResult:
             lines += [f"  {test.describe()}" for test in self.smoke_tests]
         lines.append(f"plot: {self.plot}")
         return "\n".join(lines)
-
-
-def _constant(step: int) -> float:
-    """The smoke test's schedule: its lr at every step."""
-    return 1.0
-
-
-class _Stop(Exception):
-    """Ends ``train_one_epoch`` from its ``on_step`` callback, mid-epoch."""
-
-
-def _train_until_stopped(
-    setup: TrainingSetup,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    on_step: Callable[[torch.Tensor, float], None],
-) -> None:
-    """Trains epoch after epoch (a trial's own loop) until ``on_step`` raises ``_Stop``."""
-    with contextlib.suppress(_Stop):
-        while True:
-            setup.train_epoch(x, y, batch_size, on_step)
 
 
 def _exponential_lr(step: int, steps: int, start_lr: float, end_lr: float) -> float:
@@ -180,7 +123,7 @@ def _suggest(lrs: Sequence[float], smoothed: Sequence[float], steps: int) -> tup
     min_lr, min_loss = min(candidates, key=lambda p: p[1])
     if len(candidates) < 2:
         return min_lr / 10, (
-            f"too few finite losses for a slope; min/10 rule: {_fmt_lr(min_lr)} / 10 "
+            f"too few finite losses for a slope; min/10 rule: {format_lr(min_lr)} / 10 "
             "(lower start_lr or raise steps)"
         )
     slopes = [
@@ -190,13 +133,13 @@ def _suggest(lrs: Sequence[float], smoothed: Sequence[float], steps: int) -> tup
     if slope >= 0:
         return min_lr / 10, (
             "the smoothed loss never fell, so there is no steepest descent; min/10 rule: "
-            f"{_fmt_lr(min_lr)} / 10 (check the model and data before tuning the lr)"
+            f"{format_lr(min_lr)} / 10 (check the model and data before tuning the lr)"
         )
     return steep_lr, (
         "steepest descent of the smoothed loss (fastai's 'steep' rule): it falls fastest at lr "
-        f"{_fmt_lr(steep_lr)}, by {-slope:.2f} per e-fold of lr; for comparison its minimum, "
-        f"{min_loss:.3g}, is at lr {_fmt_lr(min_lr)}, so fastai's min/10 rule would give "
-        f"{_fmt_lr(min_lr / 10)}"
+        f"{format_lr(steep_lr)}, by {-slope:.2f} per e-fold of lr; for comparison its minimum, "
+        f"{min_loss:.3g}, is at lr {format_lr(min_lr)}, so fastai's min/10 rule would give "
+        f"{format_lr(min_lr / 10)}"
     )
 
 
@@ -312,12 +255,12 @@ def lr_find(
             bar.set_postfix(lr=f"{lr:.1e}", loss=f"{smooth:.3f}", refresh=False)
             if not math.isfinite(smooth) or smooth > DIVERGENCE_FACTOR * best:
                 diverged = len(losses) < steps
-                raise _Stop
+                raise StopTraining
             if len(losses) >= steps:
-                raise _Stop
+                raise StopTraining
 
         try:
-            _train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
+            train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
         finally:
             bar.close()
 
@@ -341,81 +284,6 @@ def lr_find(
     )
     _plot_lr_find(result, config, hp)
     return result
-
-
-def smoke_test(
-    config: ExperimentConfig,
-    data: Dataset,
-    *,
-    lrs: Sequence[float] = SMOKE_TEST_LRS,
-    steps: int = SMOKE_TEST_STEPS,
-    builder: Builder | None = None,
-    threads: int | None = None,
-) -> tuple[SmokeTest, ...]:
-    """Trains the recommended configuration briefly at each constant lr in ``lrs``.
-
-    Every run starts from the same initialisation (``config.seed``) and sees the same batches.
-    It *learns* when the training-set loss fell by at least 10 % of its starting value.
-
-    Args:
-        config: the experiment; its space gives the recommended configuration.
-        data: the experiment's data set.
-        lrs: the learning rates to try (the table's smoke test: 1e-4, then 1e-3).
-        steps: optimizer steps per learning rate.
-        builder: the model builder, as for :func:`lr_find`.
-        threads: torch CPU threads; all available cores by default.
-
-    Returns:
-        One :class:`SmokeTest` per learning rate, in the order given.
-
-    Raises:
-        RaytuneHPError: ``steps`` < 1 or an lr that is not > 0.
-
-    Example:
-        >>> [t.learns for t in smoke_test(config, data)]  # doctest: +SKIP
-        [False, True]
-    """
-    from raytune_hp.devices import select_device
-    from raytune_hp.training import evaluate, set_up_training
-
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise RaytuneHPError(f"smoke test: steps must be an integer ≥ 1; got {steps!r}")
-    if any(not lr > 0 for lr in lrs):
-        raise RaytuneHPError(f"smoke test: every lr must be > 0; got {list(lrs)}")
-    hp = recommended_configuration(config)
-    build = model_builder(config, builder)
-    device = select_device()
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    results = []
-    with torch_threads(threads):
-        for lr in lrs:
-            # Constant lr: the smoke test asks about the lr itself, not the config's schedule
-            # (a long warmup would make any lr look too small in a few steps).
-            setup = set_up_training(
-                hp,
-                build,
-                data.input_shape,
-                data.num_classes,
-                seed=config.seed,
-                device=device,
-                total_steps=steps,
-                lr=lr,
-                schedule=_constant,
-            )
-            before, _ = evaluate(setup.model, x_train, y_train)
-            done = 0
-
-            def on_step(loss: torch.Tensor, step_lr: float) -> None:
-                nonlocal done
-                done += 1
-                if done >= steps or not math.isfinite(float(loss)):
-                    raise _Stop
-
-            _train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
-            after, _ = evaluate(setup.model, x_train, y_train)
-            learns = math.isfinite(after) and after <= (1 - LEARNS_MARGIN) * before
-            results.append(SmokeTest(float(lr), steps, before, after, learns))
-    return tuple(results)
 
 
 def _plot_lr_find(result: LrFindResult, config: ExperimentConfig, hp: Mapping[str, Any]) -> None:

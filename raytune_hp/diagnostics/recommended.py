@@ -1,5 +1,6 @@
 """What the checks before a search train: the config's recommended configuration, built by the
-config's model builder, on as many torch threads as the machine gives them.
+config's model builder, on as many torch threads as the machine gives them, for as many steps as
+the check wants.
 
 The lr range test (:mod:`raytune_hp.diagnostics.lr_range_test`) and the batch-size study
 (:mod:`raytune_hp.diagnostics.batch_size_study`) both start here.
@@ -26,9 +27,11 @@ from raytune_hp.errors import ConfigError, RaytuneHPError
 from raytune_hp.spaces import start_point
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
     from raytune_hp.config import ExperimentConfig
+    from raytune_hp.training import TrainingSetup
 
 Builder = Callable[..., "nn.Module"]
 
@@ -83,3 +86,26 @@ def torch_threads(threads: int | None) -> Iterator[int]:
         yield count
     finally:
         torch.set_num_threads(previous)
+
+
+class StopTraining(Exception):
+    """Raised by an ``on_step`` callback to end :func:`train_until_stopped` mid-epoch."""
+
+
+def train_until_stopped(
+    setup: TrainingSetup,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    on_step: Callable[[torch.Tensor, float], None],
+) -> None:
+    """Trains epoch after epoch (a trial's own loop) until ``on_step`` raises
+    :class:`StopTraining`."""
+    with contextlib.suppress(StopTraining):
+        while True:
+            setup.train_epoch(x, y, batch_size, on_step)
+
+
+def format_lr(lr: float) -> str:
+    """A learning rate as the checks print it: two significant digits."""
+    return f"{lr:.2g}"
