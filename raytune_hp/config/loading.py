@@ -23,10 +23,10 @@ from pydantic import ValidationError
 from raytune_hp.config.import_paths import check_importable
 from raytune_hp.config.messages import describe
 from raytune_hp.config.overrides import apply_override
-from raytune_hp.config.schema import MAX_GRID_DIMENSIONS, NPZ_ARRAYS, ExperimentConfig
+from raytune_hp.config.schema import NPZ_ARRAYS, ExperimentConfig
 from raytune_hp.config.yaml_reader import read_yaml
 from raytune_hp.errors import ConfigError, SearchSpaceError
-from raytune_hp.spaces import SearchSpace, grid_size
+from raytune_hp.spaces import MAX_GRID_DIMENSIONS, SearchSpace, oversized_grid
 
 
 def load_config(
@@ -65,12 +65,12 @@ def load_config(
 
 
 def _check_grid(path: Path, config: ExperimentConfig, space: SearchSpace) -> None:
+    if config.search.strategy != "grid" or config.search.force_grid:
+        return
+    size = oversized_grid(space, config.search.grid_points)
+    if size is None:
+        return
     tuned = space.tuned
-    if config.search.strategy != "grid" or len(tuned) <= MAX_GRID_DIMENSIONS:
-        return
-    if config.search.force_grid:
-        return
-    size = grid_size(space, config.search.grid_points)
     raise ConfigError(
         f"{path}: search.strategy grid must tune at most {MAX_GRID_DIMENSIONS} hyperparameters "
         f"(a grid grows exponentially: this one has {size} trials); got {len(tuned)} "

@@ -52,7 +52,6 @@ class _Section(BaseModel):
 
 MODEL_NAMES = (*MODELS, CUSTOM)
 SEQUENCE_MODELS = tuple(name for name, spec in MODELS.items() if spec.inputs == "sequences")
-MAX_GRID_DIMENSIONS = 4
 
 
 class DataConfig(_Section):

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from raytune_hp.errors import SearchSpaceError
+from raytune_hp.models import MODELS
 from raytune_hp.spaces.space import Dimension, SearchSpace, start_point
 from raytune_hp.spaces.tables import (
     FINE_TUNE_FACTOR,
     LR,
     LR_TABLE,
-    MODEL_TABLES,
     OUTSIDE,
     TABLES,
     Row,
@@ -62,7 +62,7 @@ def format_tables(names: Sequence[str] | None = None) -> str:
                     domain += f" (when {r.when[0]} is {' or '.join(map(str, r.when[1]))})"
                 lines.append(f"| `{r.name}` | {domain} | {r.start} | {r.how} | {r.note} |")
         parts.append("\n".join(lines))
-    models = "\n".join(f"- `{m}`: {', '.join(t)}" for m, t in MODEL_TABLES.items())
+    models = "\n".join(f"- `{m}`: {', '.join(spec.tables)}" for m, spec in MODELS.items())
     parts.append(f"## Tables each model draws from\n\n{models}")
     return "\n\n".join(parts) + "\n"
 

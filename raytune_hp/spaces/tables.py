@@ -3,8 +3,8 @@
 The tables are the product's heart (shared design §2). Each :class:`Table` holds one :class:`Row`
 per hyperparameter: its kind, its range or choices, where to start and how finely to tune. The
 learning rate's range depends on the optimizer, so it has a table of its own, :data:`LR_TABLE`. A
-model names the tables it draws from (:data:`MODEL_TABLES`); the optional tables (tricks, schedule)
-join a space only when a config includes them.
+model names the tables it draws from (:data:`raytune_hp.models.MODELS`); the optional tables
+(tricks, schedule) join a space only when a config includes them.
 
 Example:
     >>> OPTIMIZERS["adam"].low, OPTIMIZERS["adam"].high
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from raytune_hp.errors import SearchSpaceError
+from raytune_hp.models import MODELS
 
 if TYPE_CHECKING:
     import torch
@@ -209,21 +210,13 @@ _TABLES: tuple[Table, ...] = (
     ),
 )  # fmt: skip
 TABLES: dict[str, Table] = {table.name: table for table in _TABLES}
-# A model's own table comes before the general ones: its rows win where names meet (the
-# Transformer's dropout range, the RNN's clipping range).
-MODEL_TABLES: dict[str, tuple[str, ...]] = {
-    "cnn": ("optimization", "cnn", "regularization"),
-    "mlp": ("optimization", "mlp", "regularization"),
-    "rnn": ("optimization", "rnn", "regularization"),
-    "transformer": ("optimization", "transformer", "regularization", "schedule"),
-}
 DEFAULT_CUSTOM_TABLES = ("optimization", "regularization")
 
 
 def table_names(model: str) -> tuple[str, ...]:
-    """The tables ``model`` draws from."""
-    if model not in MODEL_TABLES:
-        raise SearchSpaceError(
-            f"model.name must be one of {', '.join(MODEL_TABLES)}; got {model!r}"
-        )
-    return MODEL_TABLES[model]
+    """The tables the built-in ``model`` draws from (the models' registry says which), its own
+    table before the general ones: its rows win where names meet (the Transformer's dropout
+    range, the RNN's clipping range)."""
+    if model not in MODELS:
+        raise SearchSpaceError(f"model.name must be one of {', '.join(MODELS)}; got {model!r}")
+    return MODELS[model].tables

@@ -21,6 +21,7 @@ import pytest
 from raytune_hp import spaces
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import SearchSpaceError
+from raytune_hp.models import MODELS
 from raytune_hp.spaces import LR_TABLE, OPTIMIZERS, TABLES, contains, resolve_space, sample
 
 REPO = Path(__file__).resolve().parents[3]
@@ -38,7 +39,7 @@ def config_rows(config: ExperimentConfig) -> dict[str, spaces.Row]:
     if config.model.name == "custom":
         names = list(config.model.tables or spaces.DEFAULT_CUSTOM_TABLES)
     else:
-        names = list(spaces.MODEL_TABLES[config.model.name])
+        names = list(MODELS[config.model.name].tables)
     names += [name for name in config.space.get("include", []) if name not in names]
     rows: dict[str, spaces.Row] = {}
     for name in names:
