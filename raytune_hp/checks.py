@@ -29,6 +29,7 @@ from raytune_hp.spaces import (
     oversized_grid,
     start_point,
 )
+from raytune_hp.values import is_pow2, powers_of_two
 
 Level = Literal["blocking", "warning", "ok"]
 CAPACITY_RULE = 0.5  # trainable parameters per training sample, at most
@@ -186,7 +187,7 @@ def _batch_sizes(space: SearchSpace, model: Any) -> list[Finding]:
     else:
         values = [int(v) for v in dim.choices_or_range()]
     findings = []
-    odd = [v for v in values if v & (v - 1)]
+    odd = [v for v in values if not is_pow2(v)]
     if odd:
         findings.append(
             Finding(
@@ -296,7 +297,7 @@ def _count(dim: Any) -> int:
         return len(dim.choices)
     low, high = dim.bounds
     if dim.kind == "pow2":
-        return int(math.log2(high) - math.log2(low)) + 1
+        return len(powers_of_two(low, high))
     return int(high - low) + 1
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.values import is_pow2
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -73,7 +74,7 @@ def _batch_sizes(text: str) -> list[int]:
         sizes = [int(size) for size in text.split(",")]
     except ValueError:
         sizes = []
-    if not sizes or any(size < 1 or size & (size - 1) for size in sizes):
+    if not sizes or not all(is_pow2(size) for size in sizes):
         raise argparse.ArgumentTypeError(
             f"must be comma-separated powers of two ≥ 1, e.g. 16,64,256; got {text!r}"
         )

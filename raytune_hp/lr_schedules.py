@@ -27,13 +27,13 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from raytune_hp.spaces import SCHEDULES  # the schedule table's choices
+from raytune_hp.values import is_number
 
 __all__ = [
     "SCHEDULES",
@@ -240,14 +240,14 @@ def multiplier(hp: Mapping[str, Any], step: int, total: int) -> float:
         return noam_lr(step, d_model, w) / noam_lr(w, d_model, w)
     if name == "bert":
         lr: Any = hp.get("lr")
-        if not _is_number(lr) or lr <= 0:
+        if not is_number(lr) or lr <= 0:
             raise ValueError(f"lr must be a number > 0 for schedule 'bert'; got {lr!r}")
         power = hp.get("power", 1.0)
         end_lr = hp.get("end_lr", 0.0)
         return bert_lr(step, lr, _warmup_steps(hp, name), total, power, end_lr) / lr
 
     ratio = hp.get("warmup_ratio", 0.0)
-    if not _is_number(ratio) or not 0 <= ratio <= 1:
+    if not is_number(ratio) or not 0 <= ratio <= 1:
         raise ValueError(f"warmup_ratio must be a number in [0, 1]; got {ratio!r}")
     warm = linear_warmup(step, round(ratio * total))
     if name == "step":
@@ -304,15 +304,10 @@ def _check_total(where: str, total: int) -> None:
         raise ValueError(f"{where}: total must be ≥ 1 optimizer step; got {total!r}")
 
 
-def _is_number(value: Any) -> bool:
-    # numbers.Real admits NumPy scalars, which search spaces may hand over; bool is no number here.
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _warmup_steps(hp: Mapping[str, Any], schedule: str) -> int:
     w: Any = hp.get("warmup_steps")
     least = 1 if schedule == "noam" else 0
-    if not _is_number(w) or not float(w).is_integer() or w < least:
+    if not is_number(w) or not float(w).is_integer() or w < least:
         raise ValueError(
             f"warmup_steps must be an integer ≥ {least} for schedule {schedule!r}; got {w!r}"
         )

@@ -1,12 +1,25 @@
-"""Names of what a trial reports: one place for the trainable, TensorBoard and the reports."""
+"""What a trial reports, and which way each metric is better: one place for the trainable, the
+searchers, early stopping, TensorBoard and the reports.
+
+A trial also reports the learning rate it trained with last, under the hyperparameter's own name
+(:data:`raytune_hp.spaces.LR`).
+
+Example:
+    >>> MODES[VAL_ACC], best_of([0.91, 0.97, 0.95], "max"), to_loss(0.97, "max")
+    ('max', 0.97, -0.97)
+    >>> reached(0.18, 0.2, MODES[VAL_LOSS]), comparison("min")
+    (True, '≤')
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
 
 EPOCH = "epoch"
 TRAIN_LOSS = "train_loss"
 VAL_LOSS = "val_loss"
 VAL_ACC = "val_acc"
-LR = "lr"
 NUM_PARAMS = "num_params"
 DIVERGED = "diverged"
 SKIPPED = "skipped"
@@ -21,3 +34,29 @@ GPU_SHARE = "gpu_share"
 
 EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
 HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)
+
+Mode = Literal["min", "max"]
+MODES: dict[str, Mode] = {VAL_ACC: "max", VAL_LOSS: "min"}
+"""The metrics a search can optimize, and which way each is better."""
+
+
+def to_loss(value: float, mode: Mode) -> float:
+    """``value`` as something to minimise: negated where higher is better. It is what TPE
+    minimises, and the sort key that puts the best trial first."""
+    return -value if mode == "max" else value
+
+
+def best_of(values: Iterable[float], mode: Mode) -> float:
+    """The best of ``values`` (at least one) for a metric whose better direction is ``mode``."""
+    return max(values) if mode == "max" else min(values)
+
+
+def reached(value: float, target: float, mode: Mode) -> bool:
+    """Whether ``value`` meets ``target``: at least it where higher is better, at most where
+    lower is."""
+    return value >= target if mode == "max" else value <= target
+
+
+def comparison(mode: Mode) -> str:
+    """How a target is written for ``mode``: ``≥`` or ``≤``."""
+    return "≥" if mode == "max" else "≤"

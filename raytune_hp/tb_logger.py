@@ -21,8 +21,8 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hp
 from torch.utils.tensorboard import SummaryWriter
 
-from raytune_hp.metrics import EPOCH_METRICS, HPARAMS_METRICS, LR, TRAIN_LOSS
-from raytune_hp.spaces import OPTIMIZER, Dimension, SearchSpace, powers_of_two
+from raytune_hp.metrics import EPOCH_METRICS, HPARAMS_METRICS, TRAIN_LOSS
+from raytune_hp.spaces import LR, OPTIMIZER, Dimension, SearchSpace, powers_of_two
 
 
 def write_experiment_summary(log_dir: str | Path, space: SearchSpace) -> None:

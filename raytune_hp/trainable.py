@@ -34,7 +34,6 @@ from raytune_hp.metrics import (
     EPOCH,
     GPU_IDS,
     GPU_SHARE,
-    LR,
     NODE_ID,
     NUM_PARAMS,
     OUT_OF_MEMORY,
@@ -45,7 +44,7 @@ from raytune_hp.metrics import (
     VAL_LOSS,
 )
 from raytune_hp.models import build_model, count_parameters
-from raytune_hp.spaces import flatten
+from raytune_hp.spaces import LR, flatten
 from raytune_hp.tb_logger import TrialWriter
 from raytune_hp.training import evaluate, seed_everything, set_up_training
 

@@ -1,6 +1,6 @@
-"""Small rules about single values that configs, spaces and checks share: what counts as a number,
-a positive number or a power of two, which powers of two lie in a range, and how a numpy scalar
-becomes a Python one.
+"""Small rules about single values that configs, spaces, schedules and checks share: what counts
+as a number, an integer, a finite or positive number or a power of two, which powers of two lie
+in a range, and how a numpy scalar becomes a Python one.
 
 Each rule lives here once, so that a batch size or a learning rate is judged the same way by every
 module. No torch or ray is imported.
@@ -13,18 +13,41 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 
 def is_number(value: Any) -> bool:
-    """Whether ``value`` is an int or a float; booleans are not numbers here (YAML's ``true``
-    must not pass as ``1``).
+    """Whether ``value`` is a real number: an int or a float, or a numpy scalar of either (which
+    a search space may hand over); booleans are not numbers here (YAML's ``true`` must not pass
+    as ``1``).
 
     Example:
-        >>> is_number(3), is_number(0.5), is_number(True), is_number("3")
-        (True, True, False, False)
+        >>> import numpy as np
+        >>> is_number(3), is_number(0.5), is_number(np.int64(2)), is_number(True), is_number("3")
+        (True, True, True, False, False)
     """
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an int (not a bool, not a float with no fraction).
+
+    Example:
+        >>> is_int(3), is_int(3.0), is_int(False)
+        (True, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite(value: Any) -> bool:
+    """Whether ``value`` is a number (see :func:`is_number`) that is neither infinite nor NaN.
+
+    Example:
+        >>> is_finite(0.97), is_finite(float("nan")), is_finite(None)
+        (True, False, False)
+    """
+    return is_number(value) and math.isfinite(value)
 
 
 def is_positive(value: Any) -> bool:
@@ -44,12 +67,7 @@ def is_pow2(value: Any) -> bool:
         >>> is_pow2(128), is_pow2(96), is_pow2(128.0), is_pow2(True)
         (True, False, False, False)
     """
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and value > 0
-        and (value & (value - 1) == 0)
-    )
+    return is_int(value) and value > 0 and (value & (value - 1) == 0)
 
 
 def powers_of_two(low: float, high: float) -> list[int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from raytune_hp.config.loading import load_config
 from raytune_hp.config.schema import (
     IMPORT_PATH,
-    METRIC_MODES,
     NPZ_ARRAYS,
     SEQUENCE_MODELS,
     STORAGE_SCHEMES,
@@ -31,7 +30,6 @@ from raytune_hp.config.schema import (
 
 __all__ = [
     "IMPORT_PATH",
-    "METRIC_MODES",
     "NPZ_ARRAYS",
     "SEQUENCE_MODELS",
     "STORAGE_SCHEMES",

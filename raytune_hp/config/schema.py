@@ -18,12 +18,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raytune_hp.metrics import MODES, Mode
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
 
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 TABLE_NAMES = tuple(TABLES)
-METRIC_MODES: dict[str, Literal["min", "max"]] = {"val_acc": "max", "val_loss": "min"}
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
 """The URI schemes of ``storage`` (pyarrow's filesystems, which Ray Tune and the reports use)."""
@@ -125,15 +125,16 @@ class TrainConfig(_Section):
     """
 
     max_epochs: int = Field(20, ge=1)
-    metric: Literal["val_acc", "val_loss"] = "val_acc"
+    metric: Literal[tuple(MODES)] = "val_acc"  # type: ignore[valid-type]
     function: str | None = Field(None, pattern=IMPORT_PATH)
     retries: int = Field(2, ge=0)
     allow_oversized: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"
 
     @property
-    def mode(self) -> Literal["min", "max"]:
-        return METRIC_MODES[self.metric]
+    def mode(self) -> Mode:
+        """Which way the metric is better: ``max`` or ``min``."""
+        return MODES[self.metric]
 
 
 class SearchConfig(_Section):

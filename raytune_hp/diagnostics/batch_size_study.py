@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytune_hp import metrics
 from raytune_hp.diagnostics.recommended import (
     Builder,
     model_builder,
@@ -33,7 +34,8 @@ from raytune_hp.diagnostics.recommended import (
 )
 from raytune_hp.errors import RaytuneHPError
 from raytune_hp.metrics import VAL_ACC, VAL_LOSS
-from raytune_hp.spaces import LR, OPTIMIZER, TABLES, powers_of_two
+from raytune_hp.spaces import LR, OPTIMIZER, TABLES
+from raytune_hp.values import is_int, is_pow2, powers_of_two
 
 if TYPE_CHECKING:
     import torch
@@ -89,7 +91,7 @@ class BatchStudyResult:
 
     def markdown(self) -> str:
         """The table of numbers and the one-line reading, as written to ``batch_study.md``."""
-        op = "≥" if self.metric == VAL_ACC else "≤"
+        op = metrics.comparison(metrics.MODES[self.metric])
         lines = [
             "| batch size | s / epoch (mean) | epochs to target | s to target | "
             f"final {self.metric} | epochs run |",
@@ -121,10 +123,6 @@ def _default_batch_sizes(config: ExperimentConfig, train_size: int) -> list[int]
     high = min(high, float(train_size))
     capped = powers_of_two(max(low, STUDY_BATCH_RANGE[0]), min(high, STUDY_BATCH_RANGE[1]))
     return capped if len(capped) >= 2 else powers_of_two(low, high)
-
-
-def _reached(metric: str, value: float, target: float) -> bool:
-    return value >= target if metric == VAL_ACC else value <= target
 
 
 def _reading(rows: Sequence[BatchStudyRow], metric: str) -> str:
@@ -222,14 +220,12 @@ def batch_study(
     sizes = sorted(set(batch_sizes)) if batch_sizes is not None else None
     if sizes is None:
         sizes = _default_batch_sizes(config, len(data.x_train))
-    if not sizes or any(
-        isinstance(b, bool) or not isinstance(b, int) or b < 1 or b & (b - 1) for b in sizes
-    ):
+    if not sizes or not all(is_pow2(size) for size in sizes):
         raise RaytuneHPError(
             f"batch-study: batch_sizes must be powers of two ≥ 1; got {list(batch_sizes or [])}"
         )
     epochs_budget = config.train.max_epochs if max_epochs is None else max_epochs
-    if isinstance(epochs_budget, bool) or not isinstance(epochs_budget, int) or epochs_budget < 1:
+    if not is_int(epochs_budget) or epochs_budget < 1:
         raise RaytuneHPError(f"batch-study: max_epochs must be an integer ≥ 1; got {max_epochs!r}")
     goal = DEFAULT_TARGETS[metric] if target is None else float(target)
     hp = recommended_configuration(config)
@@ -273,7 +269,7 @@ def batch_study(
                     value = val_acc if metric == VAL_ACC else val_loss
                     bar.update()
                     bar.set_postfix({metric: f"{value:.4f}"}, refresh=False)
-                    if _reached(metric, value, goal):
+                    if metrics.reached(value, goal, config.train.mode):
                         reached_at = epoch
                         seconds_to_target = time.perf_counter() - started
                         break
@@ -366,7 +362,7 @@ def _plot_batch_study(result: BatchStudyResult, title: str) -> None:
             label=f"not reached in {result.max_epochs} epochs",
         )
         right.axhline(result.max_epochs, color="tab:red", linestyle=":", linewidth=1)
-    op = "≥" if result.metric == VAL_ACC else "≤"
+    op = metrics.comparison(metrics.MODES[result.metric])
     for row in reached:
         right.annotate(
             f"{row.seconds_to_target:.2f} s",

@@ -38,6 +38,7 @@ from raytune_hp.diagnostics.recommended import (
 )
 from raytune_hp.errors import RaytuneHPError
 from raytune_hp.spaces import OPTIMIZER
+from raytune_hp.values import is_int
 
 if TYPE_CHECKING:
     import torch
@@ -144,7 +145,7 @@ def _suggest(lrs: Sequence[float], smoothed: Sequence[float], steps: int) -> tup
 
 
 def _check_lr_range(steps: int, start_lr: float, end_lr: float) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+    if not is_int(steps) or steps < 2:
         raise RaytuneHPError(f"lr-find: steps must be an integer ≥ 2; got {steps!r}")
     if not 0 < start_lr < end_lr:
         raise RaytuneHPError(

@@ -32,6 +32,7 @@ from raytune_hp.diagnostics.recommended import (
     train_until_stopped,
 )
 from raytune_hp.errors import RaytuneHPError
+from raytune_hp.values import is_int
 
 if TYPE_CHECKING:
     import torch
@@ -115,7 +116,7 @@ def smoke_test(
     from raytune_hp.devices import select_device
     from raytune_hp.training import evaluate, set_up_training
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if not is_int(steps) or steps < 1:
         raise RaytuneHPError(f"smoke test: steps must be an integer ≥ 1; got {steps!r}")
     if any(not lr > 0 for lr in lrs):
         raise RaytuneHPError(f"smoke test: every lr must be > 0; got {list(lrs)}")

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.metrics import Mode, to_loss
 from raytune_hp.report.dimensions import categories_of, is_log, on_search_scale, tuned_dims
 from raytune_hp.report.importance import Importance
 from raytune_hp.report.trials import TrialRecord, scored_trials
@@ -71,7 +72,7 @@ def _save_png(store: ExperimentStore, name: str, figure: Any) -> None:
 # notebook), and nothing stays registered to close.
 
 
-def plot_learning_curves(trials: list[TrialRecord], metric: str, mode: str) -> Any:
+def plot_learning_curves(trials: list[TrialRecord], metric: str, mode: Mode) -> Any:
     """``metric`` against epoch, one line per trial: trials stopped early end in a cross, and the
     best trial is drawn thick on top. ``None`` when no trial reported an epoch yet."""
     from matplotlib.figure import Figure
@@ -101,7 +102,7 @@ def plot_learning_curves(trials: list[TrialRecord], metric: str, mode: str) -> A
 
 
 def plot_metric_vs_hparams(
-    trials: list[TrialRecord], space: SearchSpace, metric: str, mode: str
+    trials: list[TrialRecord], space: SearchSpace, metric: str, mode: Mode
 ) -> Any:
     """One scatter panel per tuned hyperparameter: each trial's best ``metric`` against its value
     (log axes for log-scale hyperparameters, jittered categories), the best trial as a star."""
@@ -184,7 +185,7 @@ def _place_on_x(ax: Any, dim: Dimension, trials: list[TrialRecord]) -> list[floa
 
 
 def plot_parallel_coordinates(
-    trials: list[TrialRecord], space: SearchSpace, metric: str, mode: str
+    trials: list[TrialRecord], space: SearchSpace, metric: str, mode: Mode
 ) -> Any:
     """Parallel coordinates: one vertical axis per tuned hyperparameter (scaled to [0, 1] over
     the values tried, log-scale ones in log, categories evenly spaced) and one for ``metric``;
@@ -323,9 +324,8 @@ def _status_handles(
     return handles
 
 
-def _best(trials: list[TrialRecord], mode: str) -> TrialRecord | None:
+def _best(trials: list[TrialRecord], mode: Mode) -> TrialRecord | None:
     scored = scored_trials(trials)
     if not scored:
         return None
-    pick = max if mode == "max" else min
-    return pick(scored, key=lambda trial: float(trial.best))  # type: ignore[arg-type]
+    return min(scored, key=lambda trial: to_loss(float(trial.best), mode))  # type: ignore[arg-type]

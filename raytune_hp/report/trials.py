@@ -9,15 +9,24 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from raytune_hp.config import ExperimentConfig
-from raytune_hp.metrics import DIVERGED, EPOCH, NUM_PARAMS, OUT_OF_MEMORY, SKIPPED, TRAIN_SAMPLES
+from raytune_hp.metrics import (
+    DIVERGED,
+    EPOCH,
+    NUM_PARAMS,
+    OUT_OF_MEMORY,
+    SKIPPED,
+    TRAIN_SAMPLES,
+    best_of,
+    to_loss,
+)
 from raytune_hp.spaces import flatten
 from raytune_hp.storage import PHASES, STATE_GLOB, ExperimentStore, as_store
+from raytune_hp.values import is_finite
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ def load_trials(where: ExperimentStore | str | Path, config: ExperimentConfig) -
     records = []
     for phase in phases or [""]:
         records += _phase_trials(store.child(phase) if phase else store, config, phase)
-    sign = -1 if config.train.mode == "max" else 1
-    records.sort(key=lambda r: (r.best is None, sign * r.best if r.best is not None else 0))
+    mode = config.train.mode
+    records.sort(key=lambda r: (r.best is None, to_loss(r.best, mode) if r.best is not None else 0))
     return records
 
 
@@ -70,8 +79,8 @@ def _phase_trials(
         if skip is not None:
             # Its placeholder result is no metric: it never trained.
             history = []
-        values = [row[metric] for row in history if _finite(row.get(metric))]
-        best = (max(values) if mode == "max" else min(values)) if values else None
+        values = [row[metric] for row in history if is_finite(row.get(metric))]
+        best = best_of(values, mode) if values else None
         epochs = max((int(row[EPOCH]) for row in history if EPOCH in row), default=0)
         diverged = any(bool(row.get(DIVERGED)) for row in history)
         out_of_memory = next(
@@ -80,7 +89,7 @@ def _phase_trials(
         curve = tuple(
             (int(row[EPOCH]), float(row[metric]))
             for row in history
-            if _finite(row.get(EPOCH)) and _finite(row.get(metric))
+            if is_finite(row.get(EPOCH)) and is_finite(row.get(metric))
         )
         if trial.status == "ERROR":
             status = "error"
@@ -130,10 +139,6 @@ def _history(analysis: Any, trial: Any) -> list[dict[str, Any]]:
     if frame is None or frame.empty:
         return []
     return frame.to_dict("records")
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def scored_trials(trials: list[TrialRecord]) -> list[TrialRecord]:

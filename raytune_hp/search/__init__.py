@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.metrics import to_loss
 from raytune_hp.search.narrowing import narrowed_space
 from raytune_hp.spaces import SearchSpace, grid, start_point, to_hyperopt, to_hyperopt_point
 
@@ -114,13 +115,13 @@ def hyperopt_searcher(
 
     from raytune_hp.search.hyperopt_search import TablesHyperOptSearch
 
-    sign = -1.0 if config.train.mode == "max" else 1.0
+    mode = config.train.mode
     if start_points is not None:
         points = list(start_points)
     else:
         points = [start_point(space)]
         if past_trials:
-            best = min(past_trials, key=lambda past: sign * past.metric)
+            best = min(past_trials, key=lambda past: to_loss(past.metric, mode))
             points = [best.config] + [p for p in points if p != best.config]
     searcher = TablesHyperOptSearch(
         space=to_hyperopt(space),
@@ -129,7 +130,9 @@ def hyperopt_searcher(
         points_to_evaluate=[to_hyperopt_point(space, point) for point in points],
         n_initial_points=config.search.initial_points or initial_points(num_samples),
         random_state_seed=config.seed,
-        history=[(to_hyperopt_point(space, p.config), sign * p.metric) for p in past_trials],
+        history=[
+            (to_hyperopt_point(space, p.config), to_loss(p.metric, mode)) for p in past_trials
+        ],
         sampler="random" if strategy == "random" else "tpe",
     )
     return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)

@@ -1,5 +1,5 @@
-"""The shared value rules: numbers are never booleans, powers of two are ints, numpy scalars
-become Python ones."""
+"""The shared value rules: numbers are never booleans (numpy's included), powers of two are ints,
+numpy scalars become Python ones."""
 
 from __future__ import annotations
 
@@ -8,17 +8,38 @@ from typing import Any
 import numpy as np
 import pytest
 
-from raytune_hp.values import is_number, is_positive, is_pow2, plain, powers_of_two
+from raytune_hp.values import (
+    is_finite,
+    is_int,
+    is_number,
+    is_positive,
+    is_pow2,
+    plain,
+    powers_of_two,
+)
 
 
-@pytest.mark.parametrize("value", [0, 3, -2, 0.5, 1e-8, float("inf"), np.float64(0.1)])
-def test_ints_and_floats_are_numbers(value: Any) -> None:
+@pytest.mark.parametrize(
+    "value", [0, 3, -2, 0.5, 1e-8, float("inf"), np.float64(0.1), np.int64(3), np.float32(2)]
+)
+def test_ints_and_floats_are_numbers_numpy_scalars_too(value: Any) -> None:
+    # A search space's samples may hold numpy scalars; a schedule must take them as numbers.
     assert is_number(value)
 
 
-@pytest.mark.parametrize("value", [True, False, "3", None, [1], np.bool_(True), np.int64(3)])
-def test_booleans_strings_and_numpy_ints_are_not_numbers(value: Any) -> None:
+@pytest.mark.parametrize("value", [True, False, "3", None, [1], np.bool_(True)])
+def test_booleans_and_strings_are_not_numbers(value: Any) -> None:
     assert not is_number(value)
+
+
+def test_an_integer_is_an_int_and_nothing_else() -> None:
+    assert is_int(3) and is_int(-1) and is_int(2**70)
+    assert not any(is_int(v) for v in (3.0, True, "3", None))
+
+
+def test_finite_is_a_number_that_is_not_inf_or_nan() -> None:
+    assert is_finite(0.97) and is_finite(-2) and is_finite(np.float64(1.5))
+    assert not any(is_finite(v) for v in (float("inf"), float("nan"), None, True, "0.9"))
 
 
 def test_positive_is_a_number_above_zero() -> None:
