@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 import tempfile
@@ -43,7 +42,7 @@ from raytune_hp.metrics import (
     VAL_ACC,
     VAL_LOSS,
 )
-from raytune_hp.models import build_model, count_parameters
+from raytune_hp.models import count_parameters, model_builder
 from raytune_hp.spaces import LR, flatten
 from raytune_hp.tb_logger import TrialWriter
 from raytune_hp.training import evaluate, seed_everything, set_up_training
@@ -96,7 +95,7 @@ def train(
     batch_size = int(hp["batch_size"])
     setup = set_up_training(
         hp,
-        settings.builder or functools.partial(build_model, settings.model),
+        model_builder(settings.model, settings.builder),
         data.input_shape,
         data.num_classes,
         seed=settings.seed,

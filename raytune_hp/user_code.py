@@ -88,10 +88,6 @@ class UserCode:
 
     def model_builder(self, config: ExperimentConfig) -> Callable[..., Any]:
         """``(hp, input_shape, num_classes) -> nn.Module``: the user's, or the built-in model's."""
-        if self.builder is not None:
-            return self.builder
-        import functools
+        from raytune_hp.models import model_builder
 
-        from raytune_hp.models import build_model
-
-        return functools.partial(build_model, config.model.name)
+        return model_builder(config.model.name, self.builder)

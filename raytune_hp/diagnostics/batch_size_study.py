@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from raytune_hp import metrics
 from raytune_hp.diagnostics.recommended import (
     Builder,
-    model_builder,
+    builder_for_checks,
     recommended_configuration,
     torch_threads,
 )
@@ -229,7 +229,7 @@ def batch_study(
         raise RaytuneHPError(f"batch-study: max_epochs must be an integer ≥ 1; got {max_epochs!r}")
     goal = DEFAULT_TARGETS[metric] if target is None else float(target)
     hp = recommended_configuration(config)
-    build = model_builder(config, builder)
+    build = builder_for_checks(config, builder)
     device = select_device()
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)

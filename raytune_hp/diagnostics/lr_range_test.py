@@ -30,8 +30,8 @@ from raytune_hp.diagnostics.lr_smoke_test import SMOKE_TEST_LRS, SmokeTest, smok
 from raytune_hp.diagnostics.recommended import (
     Builder,
     StopTraining,
+    builder_for_checks,
     format_lr,
-    model_builder,
     recommended_configuration,
     torch_threads,
     train_until_stopped,
@@ -214,7 +214,7 @@ def lr_find(
 
     _check_lr_range(steps, start_lr, end_lr)
     hp = recommended_configuration(config)
-    build = model_builder(config, builder)
+    build = builder_for_checks(config, builder)
     optimizer_name = str(hp[OPTIMIZER])
     search_range = config.search_space().lr_range(optimizer_name)
     device = select_device()

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from raytune_hp.diagnostics.recommended import (
     Builder,
     StopTraining,
+    builder_for_checks,
     format_lr,
-    model_builder,
     recommended_configuration,
     torch_threads,
     train_until_stopped,
@@ -121,7 +121,7 @@ def smoke_test(
     if any(not lr > 0 for lr in lrs):
         raise RaytuneHPError(f"smoke test: every lr must be > 0; got {list(lrs)}")
     hp = recommended_configuration(config)
-    build = model_builder(config, builder)
+    build = builder_for_checks(config, builder)
     device = select_device()
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     results = []

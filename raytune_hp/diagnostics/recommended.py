@@ -24,16 +24,14 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.models import Builder
 from raytune_hp.spaces import start_point
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
     from raytune_hp.config import ExperimentConfig
     from raytune_hp.training import TrainingSetup
-
-Builder = Callable[..., "nn.Module"]
 
 
 def recommended_configuration(config: ExperimentConfig) -> dict[str, Any]:
@@ -41,7 +39,7 @@ def recommended_configuration(config: ExperimentConfig) -> dict[str, Any]:
     return start_point(config.search_space())
 
 
-def model_builder(config: ExperimentConfig, builder: Builder | None) -> Builder:
+def builder_for_checks(config: ExperimentConfig, builder: Builder | None) -> Builder:
     """``builder`` if given, else the config's ``model.builder``, else the built-in model.
 
     Raises:

@@ -20,8 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 Inputs = Literal["images", "sequences", "any"]
+Builder = Callable[..., "nn.Module"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,12 @@ def build_model(
     """
     builder = importlib.import_module(MODELS[name].module).build
     return builder(hp, input_shape, num_classes)  # type: ignore[no-any-return]
+
+
+def model_builder(name: str, builder: Builder | None = None) -> Builder:
+    """``(hp, input_shape, num_classes) -> nn.Module``: ``builder`` (the user's own) when given,
+    else the built-in model ``name``'s."""
+    return builder if builder is not None else functools.partial(build_model, name)
 
 
 def count_parameters(model: nn.Module) -> int:
