@@ -13,6 +13,8 @@ import pytest
 
 from raytune_hp.cli import main
 from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.errors import ConfigError
+from raytune_hp.spaces import grid
 
 REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
@@ -145,3 +147,37 @@ def test_reading_a_config_imports_neither_torch_nor_ray() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+FIVE_TUNED = """\
+model: {name: cnn}
+space:
+  optimizer: adam
+  kernel_size: 3
+  num_layers: 1
+search:
+  strategy: grid
+"""
+
+
+def test_a_grid_over_five_hyperparameters_is_refused_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "exp.yaml").write_text(FIVE_TUNED)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "exp.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("raytune-hp: exp.yaml: search.strategy grid must tune at most 4 ")
+    assert "(lr, batch_size, num_kernels, dropout, weight_decay)" in err
+    assert "search.force_grid" in err and "243 trials" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["exp.yaml"]
+    (tmp_path / "forced.yaml").write_text(FIVE_TUNED + "  force_grid: true\n")
+    config = load_config(tmp_path / "forced.yaml")
+    assert len(grid(config.search_space(), 3)) == 243
+    (tmp_path / "four.yaml").write_text(
+        FIVE_TUNED.replace("  num_layers: 1\n", "  num_layers: 1\n  weight_decay: 0.0\n")
+    )
+    assert load_config(tmp_path / "four.yaml").search.strategy == "grid"
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "exp.yaml")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.search import hyperopt_searcher, initial_points
-from raytune_hp.spaces import contains, start_point
+from raytune_hp.search import PastTrial, hyperopt_searcher, initial_points
+from raytune_hp.spaces import contains, sample, start_point, to_hyperopt_point
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
 
@@ -115,3 +115,25 @@ def test_building_nothing_imports_neither_ray_nor_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tpe_starts_from_the_best_past_trial_then_the_tables_start_and_learns_them() -> None:
+    from hyperopt.base import JOB_STATE_DONE
+
+    config = load_config(QUICKSTART)
+    space = config.search_space()
+    c1, c2, c3 = sample(space, 3, 11)
+    assert len({str(c) for c in (c1, c2, c3, start_point(space))}) == 4
+    past = [PastTrial(c1, 0.5), PastTrial(c2, 0.9), PastTrial(c3, 0.7)]
+    searcher = hyperopt_searcher(config, space, 1, "bayes", 10, past_trials=past)
+    history = searcher.searcher._hpopt_trials
+    done = [trial for trial in history.trials if trial["state"] == JOB_STATE_DONE]
+    assert [trial["result"]["loss"] for trial in done] == [-0.5, -0.9, -0.7]
+    for trial, earlier in zip(done, past, strict=True):
+        vals = {label: v[0] for label, v in trial["misc"]["vals"].items() if v}
+        assert vals == to_hyperopt_point(space, earlier.config)
+        assert vals[f"lr_{earlier.config['optimizer']}"] == earlier.config["lr"]
+    assert searcher.suggest("t0") == c2
+    assert searcher.suggest("t1") is None  # one at a time
+    searcher.on_trial_complete("t0", {"val_acc": 0.1})
+    assert searcher.suggest("t1") == start_point(space)

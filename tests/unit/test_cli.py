@@ -1,5 +1,6 @@
-"""The diagnostic commands as a user runs them: outputs written, nothing overwritten, bad
-arguments answered with exit 2 and one line."""
+"""The command line as a user runs it: the diagnostic commands write their outputs and overwrite
+nothing, the tables and a config's space print as documented, bad arguments get exit 2 and one
+line."""
 
 from __future__ import annotations
 
@@ -61,3 +62,41 @@ def test_bad_arguments_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_spaces_lr_prints_the_fine_tuning_column(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spaces", "lr"]) == 0
+    out = capsys.readouterr().out
+    assert "| optimizer | name in configs | lr range | fine-tuning (×0.01) | notes |" in out
+    assert "| Adam | `adam` | [0.001, 0.01] | [1e-05, 0.0001] |" in out
+    assert "| AdamW | `adamw` | [0.0001, 0.01] | [1e-06, 0.0001] |" in out
+    assert "| SGD | `sgd` | [0.01, 0.1] | [0.0001, 0.001] |" in out
+
+
+OUTSIDE_CONFIG = """\
+model: {name: cnn}
+space:
+  dropout: {low: 0.1, high: 0.7, outside_table: true}
+  num_layers: 1
+"""
+
+
+def test_the_commands_say_when_a_config_leaves_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(OUTSIDE_CONFIG)
+    assert main(["spaces", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    (row,) = [line for line in out.splitlines() if line.startswith("| `dropout` |")]
+    assert "float [0.1, 0.7]" in row and "outside the table" in row
+    assert "outside the table" not in out.replace(row, "")
+    assert main(["sample", str(path), "-n", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 3
+    notes = err.splitlines()
+    assert len(notes) == 1 and notes[0].startswith("raytune-hp: note: space.dropout "), err
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text("model: {name: cnn}\n")
+    assert main(["sample", str(quiet), "-n", "2"]) == 0
+    assert "note:" not in capsys.readouterr().err

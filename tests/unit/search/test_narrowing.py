@@ -1,0 +1,58 @@
+"""Coarse-to-fine's fine space, drawn around the best of random draws: it lies inside the coarse
+space, holds every one of the best, and narrows each range around them on its own scale."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from raytune_hp.config import load_config
+from raytune_hp.search import narrowed_space
+from raytune_hp.spaces import contains, resolve_space, sample
+
+QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+
+
+def log_width(low: float, high: float) -> float:
+    return math.log(high) - math.log(low)
+
+
+def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
+    config = load_config(QUICKSTART)
+    coarse = config.search_space()
+    shrunk, shrunk_batch = 0, 0
+    for seed in range(20):
+        drawn = sample(coarse, 30, seed)
+        scores = np.random.default_rng(seed).random(len(drawn))
+        best = [drawn[i] for i in np.argsort(scores)[-3:]]
+        fine = resolve_space("cnn", {**config.space, **narrowed_space(coarse, best)})
+        for point in best:
+            assert contains(fine, point), (seed, point)
+        for point in sample(fine, 200, seed):
+            assert contains(coarse, point), (seed, point)
+        for name in ("optimizer", "kernel_size"):
+            assert set(fine[name].choices_or_range()) == {point[name] for point in best}, name
+        step = log_width(*coarse["batch_size"].bounds) / 4  # one step of a 5-point grid
+        sizes = [point["batch_size"] for point in best]
+        batch = fine["batch_size"].choices_or_range()
+        low, high = min(batch), max(batch)
+        # The span of the best, one log-scale step wider each side, out to powers of two.
+        assert low >= 2 ** math.floor(math.log2(min(sizes) * math.exp(-step))), seed
+        assert high <= 2 ** math.ceil(math.log2(max(sizes) * math.exp(step))), seed
+        assert log_width(low, high) <= log_width(*coarse["batch_size"].bounds)
+        shrunk_batch += log_width(low, high) < log_width(*coarse["batch_size"].bounds)
+        for optimizer in {point["optimizer"] for point in best}:
+            lrs = [point["lr"] for point in best if point["optimizer"] == optimizer]
+            c_low, c_high = coarse.lr_range(optimizer)
+            f_low, f_high = fine.lr_range(optimizer)
+            step = log_width(c_low, c_high) / 4
+            # The span of the best, one log-scale step wider on each side, clipped to the coarse.
+            assert f_low == pytest.approx(max(c_low, min(lrs) * math.exp(-step)), rel=1e-9)
+            assert f_high == pytest.approx(min(c_high, max(lrs) * math.exp(step)), rel=1e-9)
+            assert log_width(f_low, f_high) <= log_width(c_low, c_high)
+            shrunk += log_width(f_low, f_high) < 0.99 * log_width(c_low, c_high)
+    assert shrunk >= 20  # most of the ~40 optimizer ranges narrow
+    assert shrunk_batch >= 5, shrunk_batch
