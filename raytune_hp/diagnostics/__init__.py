@@ -7,16 +7,13 @@ Both train the config's recommended configuration (:func:`raytune_hp.spaces.star
 a trial's own set-up and loop (:func:`raytune_hp.training.set_up_training`, ``train_one_epoch``,
 ``evaluate``), so what they measure is what a trial would do.
 
-Example:
+Example (``raytune-hp lr-find`` and ``raytune-hp batch-study`` call these):
     >>> from pathlib import Path
     >>> from raytune_hp.config import load_config
     >>> from raytune_hp.data import load_data
-    >>> config = load_config("configs/quickstart.yaml")
-    >>> data = load_data("digits", 0.2, seed=0)
-    >>> found = lr_find(config, data, Path("/tmp/lr"), progress=False)  # doctest: +SKIP
-    >>> found.in_range  # doctest: +SKIP
-    True
-    >>> study = batch_study(config, data, Path("/tmp/bs"), progress=False)  # doctest: +SKIP
+    >>> config, data = load_config("configs/quickstart.yaml"), load_data("digits", 0.2, 0)
+    >>> found = lr_find(config, data, Path("runs/lr"))  # doctest: +SKIP
+    >>> study = batch_study(config, data, Path("runs/bs"))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -6,13 +6,15 @@ the same seed, lr and schedule; only the batch size changes), and the study writ
 one-line reading of the trade-off and a plot.
 
 Example:
+    >>> import tempfile
     >>> from pathlib import Path
     >>> from raytune_hp.config import load_config
     >>> from raytune_hp.data import load_data
-    >>> config = load_config("configs/quickstart.yaml")
-    >>> data = load_data("digits", 0.2, seed=0)
-    >>> study = batch_study(config, data, Path("/tmp/bs"), progress=False)  # doctest: +SKIP
-    >>> print(study.markdown())  # doctest: +SKIP
+    >>> out = Path(tempfile.mkdtemp()) / "batch-study"
+    >>> study = batch_study(load_config("configs/quickstart.yaml"), load_data("digits", 0.2, 0),
+    ...                     out, batch_sizes=[64, 256], max_epochs=1, progress=False, threads=1)
+    >>> [row.batch_size for row in study.rows], study.table.name
+    ([64, 256], 'batch_study.md')
 """
 
 from __future__ import annotations

@@ -7,13 +7,14 @@ The range test trains with an lr growing exponentially step by step (a trial's o
 lr where the smoothed loss falls fastest.
 
 Example:
+    >>> import tempfile
     >>> from pathlib import Path
     >>> from raytune_hp.config import load_config
     >>> from raytune_hp.data import load_data
-    >>> config = load_config("configs/quickstart.yaml")
-    >>> data = load_data("digits", 0.2, seed=0)
-    >>> found = lr_find(config, data, Path("/tmp/lr"), progress=False)  # doctest: +SKIP
-    >>> print(found.summary())  # doctest: +SKIP
+    >>> found = lr_find(load_config("configs/quickstart.yaml"), load_data("digits", 0.2, 0),
+    ...                 Path(tempfile.mkdtemp()), steps=60, smoke_lrs=(), progress=False)
+    >>> found.optimizer, found.lrs[0], found.search_range
+    ('adam', 1e-07, (0.001, 0.01))
 """
 
 from __future__ import annotations

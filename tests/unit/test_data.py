@@ -9,11 +9,6 @@ from raytune_hp.data import LOADERS, Dataset, load_data
 
 
 @pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", val_fraction=0.2, seed=0)
-
-
-@pytest.fixture(scope="module")
 def sequences() -> Dataset:
     return load_data("digits_sequences", val_fraction=0.2, seed=0)
 

@@ -6,13 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset
 from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", val_fraction=0.2, seed=0)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset
 from raytune_hp.metrics import DIVERGED, OUT_OF_MEMORY, VAL_ACC
 from raytune_hp.models import build_model
 from raytune_hp.trainable import TrialSettings, train
@@ -25,11 +25,6 @@ HP: dict[str, Any] = {
     "num_kernels": 100,
     "num_layers": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", val_fraction=0.2, seed=0)
 
 
 def _run(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset
 from raytune_hp.models import build_model
 from raytune_hp.spaces import OPTIMIZERS
 from raytune_hp.training import (
@@ -31,11 +31,6 @@ HP: dict[str, Any] = {
     "num_kernels": 100,
     "num_layers": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", val_fraction=0.2, seed=0)
 
 
 def _set_up(data: Dataset, hp: dict[str, Any] = HP, **overrides: Any) -> TrainingSetup:

@@ -12,22 +12,12 @@ from pathlib import Path
 import pytest
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset
 from raytune_hp.diagnostics import BatchStudyResult, BatchStudyRow, batch_study
 from raytune_hp.diagnostics.batch_size_study import _default_batch_sizes, _reading
 from raytune_hp.errors import RaytuneHPError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", 0.2, 0)
-
-
-@pytest.fixture(scope="module")
-def quickstart() -> ExperimentConfig:
-    return load_config("configs/quickstart.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -16,23 +16,13 @@ import pytest
 import torch
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset
 from raytune_hp.diagnostics import LrFindResult, lr_find
 from raytune_hp.diagnostics.lr_range_test import _suggest
 from raytune_hp.errors import ConfigError, RaytuneHPError
 from raytune_hp.models import build_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", 0.2, 0)
-
-
-@pytest.fixture(scope="module")
-def quickstart() -> ExperimentConfig:
-    return load_config("configs/quickstart.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.config import ExperimentConfig
+from raytune_hp.data import Dataset
 from raytune_hp.diagnostics import smoke_test
 from raytune_hp.errors import RaytuneHPError
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_data("digits", 0.2, 0)
-
-
-@pytest.fixture(scope="module")
-def quickstart() -> ExperimentConfig:
-    return load_config("configs/quickstart.yaml")
 
 
 def test_smoke_test_says_when_a_rate_does_not_learn(
