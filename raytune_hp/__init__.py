@@ -1,6 +1,13 @@
 """raytune-hp: hyperparameter tuning for PyTorch on Ray Tune, with search spaces that mirror the
 recommendation tables practitioners tune by.
 
+A config is read and validated once (:mod:`raytune_hp.config`), its space resolved from the
+tables (:mod:`raytune_hp.spaces`), a strategy (:mod:`raytune_hp.search`) and early stopping
+(:mod:`raytune_hp.early_stopping`) drive Ray Tune over trials that train with
+:mod:`raytune_hp.trainable`, and the report is read back from the experiment folder
+(:mod:`raytune_hp.storage`, :mod:`raytune_hp.report`). The README's "Where things are" names
+every module.
+
 Example:
     >>> from raytune_hp import load_config, run_experiment
     >>> result = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
