@@ -20,6 +20,9 @@ EPOCH = "epoch"
 TRAIN_LOSS = "train_loss"
 VAL_LOSS = "val_loss"
 VAL_ACC = "val_acc"
+# A regression task's validation error: root mean squared and mean absolute (val_loss is the MSE).
+VAL_RMSE = "val_rmse"
+VAL_MAE = "val_mae"
 NUM_PARAMS = "num_params"
 DIVERGED = "diverged"
 SKIPPED = "skipped"
@@ -36,8 +39,9 @@ EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
 HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)
 
 Mode = Literal["min", "max"]
-MODES: dict[str, Mode] = {VAL_ACC: "max", VAL_LOSS: "min"}
-"""The metrics a search can optimize, and which way each is better."""
+MODES: dict[str, Mode] = {VAL_ACC: "max", VAL_LOSS: "min", VAL_RMSE: "min", VAL_MAE: "min"}
+"""The metrics the built-in training loop reports, and which way each is better (a metric of
+the user's own says its direction in the config: ``train.mode``)."""
 
 
 def to_loss(value: float, mode: Mode) -> float:

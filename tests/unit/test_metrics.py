@@ -8,8 +8,8 @@ import pytest
 from raytune_hp.metrics import MODES, VAL_ACC, VAL_LOSS, best_of, comparison, reached, to_loss
 
 
-def test_accuracy_is_better_higher_and_loss_lower() -> None:
-    assert MODES == {VAL_ACC: "max", VAL_LOSS: "min"}
+def test_accuracy_is_better_higher_and_losses_and_errors_lower() -> None:
+    assert MODES == {VAL_ACC: "max", VAL_LOSS: "min", "val_rmse": "min", "val_mae": "min"}
 
 
 @pytest.mark.parametrize(("mode", "best"), [("max", 0.97), ("min", 0.12)])
