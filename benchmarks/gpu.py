@@ -123,7 +123,7 @@ name: {name}
 storage: {storage}
 {data_line}
 model: {{name: cnn}}
-train: {{max_epochs: {epochs}, metric: val_acc, allow_oversized: true, precision: {precision}}}
+train: {{max_epochs: {epochs}, metric: val_acc, precision: {precision}}}
 space:
 {space}
 search: {{strategy: random, num_samples: 1}}

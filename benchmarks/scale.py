@@ -74,7 +74,7 @@ seed: 0
 shared_storage: true    # every node of the local cluster writes to this machine's disk
 data: {loader: "benchmarks.simulated:load"}
 model: {builder: "benchmarks.simulated:build", tables: [optimization, regularization]}
-train: {function: "benchmarks.simulated:train", allow_oversized: true, retries: 0}
+train: {function: "benchmarks.simulated:train", retries: 0}
 space:
   optimizer: adam
   batch_size: 128

@@ -112,7 +112,7 @@ name: search-quality
 seed: 0
 data: {{name: npz, path: {data_path}}}
 model: {{name: mlp}}
-train: {{max_epochs: {epochs}, metric: val_acc, allow_oversized: true}}
+train: {{max_epochs: {epochs}, metric: val_acc}}
 space:{SPACES[space]}
 {extra}
 """

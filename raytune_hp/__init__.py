@@ -9,18 +9,22 @@ tables (:mod:`raytune_hp.spaces`), a strategy (:mod:`raytune_hp.search`) and ear
 every module.
 
 Example:
-    >>> from raytune_hp import load_config, run_experiment
-    >>> result = run_experiment(load_config("configs/quickstart.yaml"))  # doctest: +SKIP
+    >>> import raytune_hp
+    >>> result = raytune_hp.tune("configs/quickstart.yaml", verbose=True)  # doctest: +SKIP
+    >>> result.best.hparams  # doctest: +SKIP
 """
 
+from raytune_hp.api import tune
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import ConfigError, RaytuneHPError, SearchSpaceError
 from raytune_hp.experiment import run_experiment
+from raytune_hp.results import ExperimentResult
 from raytune_hp.spaces import resolve_space, sample, start_point
 
 __all__ = [
     "ConfigError",
     "ExperimentConfig",
+    "ExperimentResult",
     "RaytuneHPError",
     "SearchSpaceError",
     "load_config",
@@ -28,4 +32,5 @@ __all__ = [
     "run_experiment",
     "sample",
     "start_point",
+    "tune",
 ]

@@ -87,12 +87,20 @@ def run_checks(
 
     code = UserCode.of(config)
     data = data if data is not None else code.dataset(config)
-    builder = builder or code.model_builder(config)
     space = config.search_space()
     samples = len(data.x_train)
-    start, largest = start_point(space), largest_point(space)
-    model_start = builder(start, data.input_shape, data.num_classes)
-    model_largest = builder(largest, data.input_shape, data.num_classes)
+    builder = builder or code.model_builder(config)
+    if builder is None:
+        # A training function that builds its own model: nothing here can count its parameters.
+        findings = [
+            _no_model(config),
+            *_batch_sizes(space, None),
+            *_grid(config, space),
+            _seeds(config),
+            _space_size(config, space),
+        ]
+        return CheckReport(findings, samples)
+    model_start, model_largest = _extreme_models(space, data, builder)
     params_start, params_largest = count_parameters(model_start), count_parameters(model_largest)
     findings = [
         *_capacity(config, samples, params_start, params_largest),
@@ -104,6 +112,39 @@ def run_checks(
         _space_size(config, space),
     ]
     return CheckReport(findings, samples, params_start, params_largest)
+
+
+def capacity_findings(
+    config: ExperimentConfig, data: Any, builder: Callable[..., Any]
+) -> list[Finding]:
+    """The capacity rule's findings alone, for the recommended and the largest configuration
+    (``tune`` says them once at its start)."""
+    from raytune_hp.models import count_parameters
+
+    model_start, model_largest = _extreme_models(config.search_space(), data, builder)
+    samples = len(data.x_train)
+    return _capacity(
+        config, samples, count_parameters(model_start), count_parameters(model_largest)
+    )
+
+
+def _extreme_models(space: SearchSpace, data: Any, builder: Callable[..., Any]) -> tuple[Any, Any]:
+    """The models of the recommended and of the largest configuration, built, not trained."""
+    build = [
+        builder(point, data.input_shape, data.num_classes)
+        for point in (start_point(space), largest_point(space))
+    ]
+    return build[0], build[1]
+
+
+def _no_model(config: ExperimentConfig) -> Finding:
+    return Finding(
+        "ok",
+        f"model: not checked: train.function ({config.train.function}) builds its own model, so "
+        "its parameters (the capacity rule), BatchNorm and dropout placement cannot be seen "
+        "from here; the space, the batch sizes, the grid and the seeds are checked",
+        fix="give model.builder (the function that builds the model) to have them checked too",
+    )
 
 
 def largest_point(space: SearchSpace) -> dict[str, Any]:
@@ -134,19 +175,23 @@ def _capacity(
         "a model with more parameters than half its training samples can memorise them and "
         "learns little that generalises; its trials waste the budget"
     )
-    allowed = config.train.allow_oversized
+    skip = config.train.capacity == "skip"
     findings = []
     if params_start > limit:
-        level: Level = "warning" if allowed else "blocking"
+        level: Level = "blocking" if skip else "warning"
         findings.append(
             Finding(
                 level,
                 f"capacity: the recommended configuration's model has {params_start:,} trainable "
                 f"parameters ({params_start / samples:.1f} per sample) for {numbers}",
                 why,
-                "a smaller model (fewer kernels, units or layers), more data, or "
-                "train.allow_oversized: true to train such models anyway"
-                + (" (set here: they are trained)" if allowed else ""),
+                "a smaller model (fewer kernels, units or layers) or more data"
+                + (
+                    "; train.capacity: skip (set here) skips it before it trains: leave capacity "
+                    "at warn to train it anyway"
+                    if skip
+                    else ""
+                ),
             )
         )
     elif params_start > ideal:
@@ -160,7 +205,11 @@ def _capacity(
             )
         )
     if params_largest > limit and params_largest > params_start:
-        fate = "are trained anyway (allow_oversized)" if allowed else "will be skipped"
+        fate = (
+            "will be skipped (train.capacity: skip)"
+            if skip
+            else "are trained and marked in the summary (train.capacity: warn)"
+        )
         findings.append(
             Finding(
                 "warning",
@@ -197,7 +246,7 @@ def _batch_sizes(space: SearchSpace, model: Any) -> list[Finding]:
                 "use powers of two (space.batch_size: {low: 32, high: 256})",
             )
         )
-    if _has(model, "BatchNorm") and min(values) < SMALL_BATCH_FOR_BATCHNORM:
+    if model is not None and _has(model, "BatchNorm") and min(values) < SMALL_BATCH_FOR_BATCHNORM:
         findings.append(
             Finding(
                 "warning",

@@ -129,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="(re)write summary.md and plots of an experiment")
     report.add_argument("run_dir", metavar="RUN_DIR", help="an experiment folder (or URI)")
 
+    results = commands.add_parser(
+        "results", help="print an experiment's table of trials, for other tools"
+    )
+    results.add_argument("run_dir", metavar="RUN_DIR", help="an experiment folder (or URI)")
+    results.add_argument(
+        "--format",
+        choices=("csv", "json", "markdown"),
+        default="csv",
+        help="csv (the default), json (one object a line) or markdown (the summary's table)",
+    )
+
     sample = commands.add_parser("sample", help="print configurations drawn from a config's space")
     sample.add_argument("config")
     sample.add_argument("-n", type=_integer(1), default=5, help="how many (default 5)")
@@ -165,6 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("raytune-hp: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`raytune-hp results RUN | head`): nothing more to print, and
+        # Python must not complain when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -191,17 +207,19 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 def _tune(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
 
-    if args.resume and args.overrides:
-        given = " ".join(f"--set {item}" for item in args.overrides)
-        raise ConfigError(
-            "--set must not be given with --resume (the experiment resumes as configured in its "
-            f"config.yaml); got {given}"
-        )
+    if args.resume:
+        others = [item for item in args.overrides if item.partition("=")[0] != "search.num_samples"]
+        if others:
+            given = " ".join(f"--set {item}" for item in others)
+            raise ConfigError(
+                "--set must not be given with --resume except search.num_samples=N to grow the "
+                f"experiment (it resumes as configured in its config.yaml); got {given}"
+            )
     config = load_config(args.config, _overrides(args))
 
     from raytune_hp.experiment import run_experiment
 
-    result = run_experiment(config, resume=args.resume, address=args.address)
+    result = run_experiment(config, resume=args.resume, address=args.address, verbose=True)
     best = result.best
     print()
     where = result.location
@@ -326,27 +344,34 @@ def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any
 
 
 def _report(args: argparse.Namespace) -> int:
-    from raytune_hp.config import load_config
     from raytune_hp.report import write_reports
-    from raytune_hp.storage import CONFIG_FILE, SUMMARY_FILE, as_store, is_experiment
+    from raytune_hp.storage import SUMMARY_FILE
 
-    try:
-        store = as_store(args.run_dir)
-    except ValueError as exc:  # pyarrow's ArrowInvalid: a URI of no filesystem it knows
-        raise ConfigError(
-            f"RUN_DIR must be an experiment folder, or its s3://, gs://, ... URI; "
-            f"got {args.run_dir!r} ({exc})"
-        ) from None
-    if not is_experiment(store):
-        raise ConfigError(
-            f"RUN_DIR must be an experiment folder (its {CONFIG_FILE} and Ray's experiment "
-            f"state); got {args.run_dir!r}"
-        )
-    config = load_config(f"{store.location}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+    result = _experiment_at(args.run_dir)
     print("raytune-hp: reading the trials, writing summary.md and plots…", file=sys.stderr)
-    trials = write_reports(store, config)
-    print(f"{len(trials)} trials: {store.location}/{SUMMARY_FILE}")
+    trials = write_reports(result.location, result.config)
+    print(f"{len(trials)} trials: {result.location}/{SUMMARY_FILE}")
     return EXIT_OK
+
+
+def _results(args: argparse.Namespace) -> int:
+    from raytune_hp.report import summary_markdown
+
+    result = _experiment_at(args.run_dir)
+    if args.format == "markdown":
+        print(summary_markdown(result.trials, result.metric, result.mode, result.config.name))
+    elif args.format == "json":
+        print(result.dataframe().to_json(orient="records", lines=True), end="")
+    else:
+        print(result.dataframe().to_csv(index=False), end="")
+    return EXIT_OK
+
+
+def _experiment_at(run_dir: str) -> Any:
+    """The experiment in ``run_dir`` (a folder or a URI), read from the folder alone."""
+    from raytune_hp.results import ExperimentResult
+
+    return ExperimentResult.load(run_dir)
 
 
 _COMMANDS = {
@@ -357,4 +382,5 @@ _COMMANDS = {
     "lr-find": _lr_find,
     "batch-study": _batch_study,
     "report": _report,
+    "results": _results,
 }

@@ -2,8 +2,14 @@
 
 The folder (``<storage>/<name>/``) holds ``config.yaml`` (the config as run), Ray Tune's trial
 folders with their TensorBoard events (under ``coarse/`` and ``fine/`` for coarse-to-fine, with
-the narrowed ``fine_space.yaml`` beside them), ``summary.md`` and ``best_config.yaml``. An existing
-experiment is resumed (``resume=True``) or refused, never overwritten.
+the narrowed ``fine_space.yaml`` beside them; under ``more-1/``, ... for each run that grew a
+finished experiment), ``runs.json`` (how many trials each of those runs was to have),
+``summary.md`` and ``best_config.yaml``. An existing experiment is resumed (``resume=True``) or
+refused, never overwritten; resuming with a larger ``search.num_samples`` grows it.
+
+A run leaves the calling process as it found it: environment variables set for Ray Tune are put
+back, a Ray session it started is shut down (one it found running is left running), and it prints
+only when ``verbose``.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -14,50 +20,41 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import os
+import sys
 import tempfile
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from raytune_hp.checks import capacity_limit
-from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.checks import capacity_findings, capacity_limit
+from raytune_hp.config import ExperimentConfig, is_python_object, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
+from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
 from raytune_hp.report import TrialRecord, load_trials, write_reports
-from raytune_hp.spaces import SearchSpace, contains, grid
-from raytune_hp.storage import CONFIG_FILE, FINE_SPACE_FILE, PHASES, ExperimentStore, is_experiment
+from raytune_hp.results import ExperimentResult
+from raytune_hp.spaces import SearchSpace, contains
+from raytune_hp.storage import (
+    CONFIG_FILE,
+    FINE_SPACE_FILE,
+    MORE,
+    PHASES,
+    ExperimentStore,
+    is_experiment,
+)
 from raytune_hp.user_code import UserCode
 
-
-@dataclass(frozen=True)
-class ExperimentResult:
-    """A finished (or interrupted) experiment: where it is and its trials, best first.
-
-    ``location`` is a path or a URI.
-    """
-
-    location: str
-    trials: list[TrialRecord]
-    metric: str
-    interrupted: bool = False
-
-    @property
-    def exp_dir(self) -> Path:
-        """The experiment folder, for local storage."""
-        return Path(self.location)
-
-    @property
-    def best(self) -> TrialRecord | None:
-        return self.trials[0] if self.trials and self.trials[0].best is not None else None
-
-    @property
-    def best_metric(self) -> float | None:
-        return self.best.best if self.best else None
+RUNS_FILE = "runs.json"
+"""How many trials each run of the experiment (its folder: ``""`` for the top, a phase, or a
+``more-<k>`` that grew it) was to have: what tells a finished run from an interrupted one."""
 
 
 def experiment_store(config: ExperimentConfig) -> ExperimentStore:
@@ -66,72 +63,192 @@ def experiment_store(config: ExperimentConfig) -> ExperimentStore:
 
 
 def run_experiment(
-    config: ExperimentConfig, resume: bool = False, address: str | None = None
+    config: ExperimentConfig,
+    resume: bool = False,
+    address: str | None = None,
+    given: Mapping[str, Any] | None = None,
+    verbose: bool = False,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
+
+    ``given`` holds the code handed over as Python objects, by config key (``train.function``,
+    ...: see :data:`raytune_hp.user_code.CODE_KEYS`). On ``resume`` the experiment continues as
+    its ``config.yaml`` says; ``config`` may differ from it only in a larger
+    ``search.num_samples``, which adds trials (the searcher learns from every trial so far, and
+    ASHA prunes against the same rungs).
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
-        ConfigError: an import path or a warm-start experiment that does not resolve.
+        ConfigError: an import path or a warm-start experiment that does not resolve, or a
+            resumed config that differs from the experiment's in anything but a larger budget.
     """
     store = experiment_store(config)
     where = store.location
     if resume:
-        if not is_experiment(store):
-            found = "a folder without them" if store.exists() else "no such folder"
-            raise ExperimentExistsError(
-                f"--resume: {where} must hold an earlier experiment (its {CONFIG_FILE} and Ray's "
-                f"experiment state); got {found}"
-            )
-        config = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+        config = _resumed_config(store, config)
     elif store.exists():
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
             "(pass --resume to continue it, or --name to start another)"
         )
+    code = UserCode.of(config, given)  # resolved before Ray starts or anything is written
     space = config.search_space()
     past_trials = _warm_start_trials(config, space)
 
+    def say(line: str) -> None:
+        if verbose:
+            print(line)
+
+    with _tune_environment(), _ray_session(address):
+        _check_storage_is_shared(config, store)
+        data = code.dataset(config)
+        _warn_capacity(config, code, data, verbose)
+        runner = _PhaseRunner(config, store, _trainable(config, code, data), resume, verbose)
+        if not resume:
+            store.write_text(CONFIG_FILE, config.to_yaml())
+            _write_experiment_summary(store, space, config)
+        elif store.read_text(CONFIG_FILE) != config.to_yaml():
+            store.write_text(CONFIG_FILE, config.to_yaml())  # grown: the larger budget
+        say(f"Experiment folder: {where}\nTensorBoard:       tensorboard --logdir {where}\n")
+        try:
+            if config.search.strategy == "coarse-to-fine":
+                _coarse_to_fine(runner, config, space)
+            else:
+                strategy, budget = config.search.strategy, config.search.num_samples
+                trials = runner.run(None, space, strategy, budget, past_trials)
+                runner.grow(space, strategy, trials)
+            interrupted = False
+        except _Interrupted:
+            interrupted = True
+    say("Writing summary.md, best_config.yaml and plots…")
+    trials = write_reports(store, config)
+    return ExperimentResult(where, config, trials, interrupted)
+
+
+def _resumed_config(store: ExperimentStore, given: ExperimentConfig) -> ExperimentConfig:
+    """The experiment's own config, with the budget of ``given`` when it is larger.
+
+    Raises:
+        ExperimentExistsError: the folder holds no experiment.
+        ConfigError: ``given`` differs in anything else, or asks for fewer trials.
+    """
+    where = store.location
+    if not is_experiment(store):
+        found = "a folder without them" if store.exists() else "no such folder"
+        raise ExperimentExistsError(
+            f"--resume: {where} must hold an earlier experiment (its {CONFIG_FILE} and Ray's "
+            f"experiment state); got {found}"
+        )
+    stored = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
+    old, new = _comparable(stored), _comparable(given)
+    for key in sorted(set(old) | set(new)):
+        if key != "search.num_samples" and old.get(key) != new.get(key):
+            raise ConfigError(
+                f"--resume: {key} must be as the experiment was started ({old.get(key)!r}, in "
+                f"{where}/{CONFIG_FILE}): a resumed experiment may only grow, with a larger "
+                f"search.num_samples; got {new.get(key)!r}"
+            )
+    budget, wanted = stored.search.num_samples, given.search.num_samples
+    if wanted < budget:
+        raise ConfigError(
+            f"--resume: search.num_samples must be at least the experiment's {budget} (it grows, "
+            f"never shrinks); got {wanted}"
+        )
+    search = stored.search.model_copy(update={"num_samples": wanted})
+    return stored.model_copy(update={"search": search})
+
+
+def _comparable(config: ExperimentConfig) -> dict[str, Any]:
+    """The config as dotted keys, without what may differ between a start and its resume: the
+    record of a Python object (handed over again, perhaps a fixed version of it)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value and prefix != "space":
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        elif not (isinstance(value, str) and is_python_object(value)):
+            flat[prefix] = value
+
+    walk("", config.model_dump(mode="json"))
+    return flat
+
+
+@contextlib.contextmanager
+def _tune_environment() -> Iterator[None]:
+    """Ray Tune's settings that raytune-hp relies on, put back as they were afterwards."""
+    settings = {
+        # Ray's automatic CSV/JSON/TensorBoard loggers: trials write their own TensorBoard
+        # events, and the JSON/CSV ones are added back explicitly (_run_config).
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+        # Ray's classic progress table shows every tuned hyperparameter beside the metrics; the
+        # newer output prints a result box per finished trial instead.
+        "RAY_AIR_NEW_OUTPUT": "0",
+        # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune then snapshots
+        # the experiment state every other checkpoint of any trial and warns about it; the
+        # snapshot grows with the trials (benchmarks/results/scale.md: 13 -> 29 ms of driver CPU
+        # per result over 160 trials), which matters for hundreds of short trials, not for this
+        # warning.
+        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": os.environ.get(
+            "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0"
+        ),
+    }
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """A Ray session for the run: the one already running, or one started (attached to
+    ``address``, or local) and shut down at the end."""
     import ray
 
-    # Ray's automatic CSV/JSON/TensorBoard loggers: trials write their own TensorBoard events,
-    # and the JSON/CSV ones are added back explicitly below.
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    # Ray's classic progress table shows every tuned hyperparameter beside the metrics; the
-    # newer output prints a result box per finished trial instead.
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune then snapshots the
-    # experiment state every other checkpoint of any trial and warns about it; the snapshot
-    # grows with the trials (benchmarks/results/scale.md: 13 -> 29 ms of driver CPU per result
-    # over 160 trials), which matters for hundreds of short trials, not for this warning.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    code = UserCode.of(config)  # resolved before Ray starts or anything is written
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            configure_logging=True,
-        )
-    _check_storage_is_shared(config, store)
-    runner = _PhaseRunner(config, store, _trainable(config, code), resume)
-    if not resume:
-        store.write_text(CONFIG_FILE, config.to_yaml())
-        _write_experiment_summary(store, space)
-    print(f"Experiment folder: {where}\nTensorBoard:       tensorboard --logdir {where}\n")
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        configure_logging=True,
+    )
     try:
-        if config.search.strategy == "coarse-to-fine":
-            _coarse_to_fine(runner, config, space)
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _warn_capacity(config: ExperimentConfig, code: UserCode, data: Any, verbose: bool) -> None:
+    """Says once, before any trial, where the space's models break the capacity rule (unless
+    they are skipped: then each skipped trial says so in the summary)."""
+    builder = code.model_builder(config)
+    if builder is None or config.train.capacity == "skip":
+        return
+    for finding in capacity_findings(config, data, builder):
+        if finding.level == "ok":
+            continue
+        if verbose:
+            print(f"raytune-hp: warning: {finding.what}", file=sys.stderr)
         else:
-            runner.run(None, space, config.search.strategy, config.search.num_samples, past_trials)
-        interrupted = False
-    except _Interrupted:
-        interrupted = True
-    print("Writing summary.md, best_config.yaml and plots…")
-    trials = write_reports(store, config)
-    return ExperimentResult(where, trials, config.train.metric, interrupted)
+            warnings.warn(f"raytune-hp: {finding.what}", stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The stack level of the first caller outside raytune-hp, for a warning to point at."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("raytune_hp"):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
 
 
 class _Interrupted(Exception):
@@ -155,22 +272,34 @@ def _check_storage_is_shared(config: ExperimentConfig, store: ExperimentStore) -
         )
 
 
-def _write_experiment_summary(store: ExperimentStore, space: SearchSpace) -> None:
+def _write_experiment_summary(
+    store: ExperimentStore, space: SearchSpace, config: ExperimentConfig
+) -> None:
     from raytune_hp.tb_logger import write_experiment_summary
 
+    metrics = _reported_metrics(config)
     if store.is_local:
-        write_experiment_summary(store.location, space)
+        write_experiment_summary(store.location, space, metrics)
         return
     with tempfile.TemporaryDirectory() as folder:
-        write_experiment_summary(folder, space)
+        write_experiment_summary(folder, space, metrics)
         store.upload(folder)
+
+
+def _reported_metrics(config: ExperimentConfig) -> list[str]:
+    """The metrics trials report, the searched one first: TensorBoard's HParams columns and the
+    progress table's."""
+    reported = [] if config.train.function else list(TASK_METRICS[config.train.task])
+    return list(dict.fromkeys([config.train.metric, *reported, TRAIN_LOSS]))
 
 
 def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: SearchSpace) -> None:
     """Random search over the whole space, then TPE over the space around its best trials."""
     coarse, fine = PHASES
-    coarse_samples = max(1, round(config.search.num_samples * config.search.coarse_fraction))
-    fine_samples = max(1, config.search.num_samples - coarse_samples)
+    coarse_samples = runner.planned(
+        coarse, max(1, round(config.search.num_samples * config.search.coarse_fraction))
+    )
+    fine_samples = runner.planned(fine, max(1, config.search.num_samples - coarse_samples))
     from raytune_hp.search import PastTrial, narrowed_space
 
     trials = [t for t in runner.run(coarse, space, "random", coarse_samples) if t.best is not None]
@@ -189,16 +318,64 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
         for t in trials
         if t.best is not None and contains(fine_space, t.hparams)
     ]
-    runner.run(fine, fine_space, "bayes", fine_samples, past_trials, start_points=[])
+    fine_trials = runner.run(fine, fine_space, "bayes", fine_samples, past_trials, start_points=[])
+    runner.grow(fine_space, "bayes", trials + fine_trials)
 
 
 class _PhaseRunner:
-    """Builds and runs one Tuner per phase inside the experiment folder."""
+    """Builds and runs one Tuner per run of the experiment (the whole experiment, a phase, or a
+    run that grew it) inside the experiment folder."""
 
     def __init__(
-        self, config: ExperimentConfig, store: ExperimentStore, trainable: Any, resume: bool
+        self,
+        config: ExperimentConfig,
+        store: ExperimentStore,
+        trainable: Any,
+        resume: bool,
+        verbose: bool,
     ) -> None:
-        self.config, self.store, self.trainable, self.resume = config, store, trainable, resume
+        self.config, self.store, self.trainable = config, store, trainable
+        self.resume, self.verbose = resume, verbose
+        self._runs: dict[str, int] = (
+            json.loads(store.read_text(RUNS_FILE)) if store.exists(RUNS_FILE) else {}
+        )
+
+    def planned(self, folder: str, trials: int) -> int:
+        """How many trials the run in ``folder`` is to have: as first planned (written down
+        before it starts, so a resume knows), or ``trials`` for a new run."""
+        if folder not in self._runs:
+            self._runs[folder] = trials
+            self.store.write_text(RUNS_FILE, json.dumps(self._runs, indent=2) + "\n")
+        return self._runs[folder]
+
+    def grow(self, space: SearchSpace, strategy: str, trials: list[TrialRecord]) -> None:
+        """Runs more trials until the experiment has ``search.num_samples`` (a resume that asked
+        for more): each further run's searcher learns from every finished trial, and ASHA prunes
+        against the rungs the experiment already has.
+
+        Raises:
+            ConfigError: a grid, which has as many trials as points.
+            _Interrupted: a run stopped before every trial ended.
+        """
+        from raytune_hp.search import PastTrial
+
+        grown = 1
+        while True:
+            folder = MORE.format(grown)
+            missing = self.config.search.num_samples - sum(self._runs.values())
+            if folder not in self._runs and missing <= 0:
+                return
+            if strategy == "grid":
+                raise ConfigError(
+                    "--resume: search.num_samples must not grow a grid (it has one trial per "
+                    f"point, {sum(self._runs.values())}); got {self.config.search.num_samples}"
+                )
+            past = [PastTrial(t.hparams, t.best) for t in trials if t.best is not None]
+            past = [p for p in past if contains(space, p.config)]
+            trials = trials + self.run(
+                folder, space, strategy, self.planned(folder, missing), past, start_points=[]
+            )
+            grown += 1
 
     def run(
         self,
@@ -209,15 +386,16 @@ class _PhaseRunner:
         past_trials: list[Any] | None = None,
         start_points: list[dict[str, Any]] | None = None,
     ) -> list[TrialRecord]:
-        """Runs (or resumes) one phase and returns its trials.
+        """Runs (or resumes) one run and returns its trials.
 
         Raises:
-            _Interrupted: the phase stopped before every trial ended.
+            _Interrupted: the run stopped before every trial ended.
         """
         from ray import tune
 
         from raytune_hp.search import build_search
 
+        folder = phase or ""
         target = self.store.child(phase) if phase else self.store
         if phase:
             storage, name = self.store.location, phase
@@ -234,39 +412,48 @@ class _PhaseRunner:
                 resume_errored=True,
                 storage_filesystem=target.fs,
             ).fit()
-            return self._finished_trials(target, num_samples, strategy, space)
+            return self._finished_trials(target, self.planned(folder, num_samples))
         if phase and target.exists():
             return load_trials(target, self.config)  # a finished phase of a resumed experiment
         slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
         plan = build_search(
             self.config, space, slots, strategy, num_samples, past_trials or (), start_points
         )
+        planned = self.planned(folder, plan.num_samples)
         tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
                 search_alg=plan.searcher,
-                scheduler=build_early_stopping(self.config, target),
+                scheduler=build_early_stopping(self.config, self._rungs_store(folder, target)),
                 num_samples=plan.num_samples,
                 reuse_actors=True,
                 trial_dirname_creator=_trial_dirname,
             ),
-            run_config=_run_config(self.config, storage, name, space),
+            run_config=_run_config(self.config, storage, name, space, self.verbose),
         ).fit()
-        return self._finished_trials(target, plan.num_samples, strategy, space)
+        return self._finished_trials(target, planned)
 
-    def _finished_trials(
-        self, target: ExperimentStore, num_samples: int, strategy: str, space: SearchSpace
-    ) -> list[TrialRecord]:
-        """The phase's trials; raises :class:`_Interrupted` unless every one ended (Ray returns
+    def _rungs_store(self, folder: str, target: ExperimentStore) -> ExperimentStore:
+        """Where ASHA keeps its rungs: each run's own folder, except that a run growing the
+        experiment prunes against the rungs of the run it continues (the whole experiment's, or
+        coarse-to-fine's fine phase)."""
+        if not folder.startswith(MORE.format("")):
+            return target
+        phased = self.config.search.strategy == "coarse-to-fine"
+        return self.store.child(PHASES[1]) if phased else self.store
+
+    def _finished_trials(self, target: ExperimentStore, expected: int) -> list[TrialRecord]:
+        """The run's trials; raises :class:`_Interrupted` unless every one ended (Ray returns
         early, state saved, when the run is interrupted)."""
         trials = load_trials(target, self.config)
-        expected = len(grid(space, self.config.search.grid_points)) if strategy == "grid" else None
-        if any(t.status in _UNFINISHED for t in trials) or len(trials) < (expected or num_samples):
+        if any(t.status in _UNFINISHED for t in trials) or len(trials) < expected:
             raise _Interrupted
         return trials
 
 
-def _run_config(config: ExperimentConfig, storage: str, name: str, space: SearchSpace) -> Any:
+def _run_config(
+    config: ExperimentConfig, storage: str, name: str, space: SearchSpace, verbose: bool
+) -> Any:
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
@@ -277,8 +464,8 @@ def _run_config(config: ExperimentConfig, storage: str, name: str, space: Search
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),
-        progress_reporter=_progress_reporter(config, space),
-        verbose=1,
+        progress_reporter=_progress_reporter(config, space) if verbose else None,
+        verbose=1 if verbose else 0,
     )
 
 
@@ -301,22 +488,23 @@ def _gpus(config: ExperimentConfig) -> float:
     return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
-def _trainable(config: ExperimentConfig, code: UserCode) -> Any:
+def _trainable(config: ExperimentConfig, code: UserCode, data: Any) -> Any:
     """The function trainable, its resources, and the data: loaded once and handed to every
-    trial through Ray's object store. Unless the config allows it, a configuration whose model
+    trial through Ray's object store. With ``train.capacity: skip``, a configuration whose model
     has more parameters than half the training samples is skipped before training."""
     from ray import tune
 
     from raytune_hp.trainable import TrialSettings, tune_trainable
 
-    data = code.dataset(config)
+    skip = config.train.capacity == "skip"
     settings = TrialSettings(
         config.model.name,
         config.train.max_epochs,
         config.seed,
         builder=code.builder,
         function=code.function,
-        max_params=None if config.train.allow_oversized else capacity_limit(len(data.x_train)),
+        max_params=capacity_limit(len(data.x_train)) if skip else None,
+        precision=config.train.precision,
     )
     resources = {"cpu": config.resources.cpus_per_trial, "gpu": _gpus(config)}
     return tune.with_parameters(
@@ -351,10 +539,8 @@ def _warm_start_trials(config: ExperimentConfig, space: SearchSpace) -> list[Any
 def _progress_reporter(config: ExperimentConfig, space: SearchSpace) -> Any:
     from ray.tune import CLIReporter
 
-    from raytune_hp.metrics import EPOCH, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-
     return CLIReporter(
-        metric_columns=[EPOCH, TRAIN_LOSS, VAL_LOSS, VAL_ACC],
+        metric_columns=[EPOCH, *_reported_metrics(config)[::-1]],
         parameter_columns=list(space.tuned),
         metric=config.train.metric,
         mode=config.train.mode,

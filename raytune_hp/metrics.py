@@ -44,6 +44,15 @@ MODES: dict[str, Mode] = {VAL_ACC: "max", VAL_LOSS: "min", VAL_RMSE: "min", VAL_
 the user's own says its direction in the config: ``train.mode``)."""
 
 
+Task = Literal["classification", "regression"]
+TASK_METRICS: dict[Task, tuple[str, ...]] = {
+    "classification": (VAL_ACC, VAL_LOSS),
+    "regression": (VAL_RMSE, VAL_MAE, VAL_LOSS),
+}
+"""What the built-in training loop reports for each task; the first is the task's default metric
+(a training function of the user's own reports whatever it likes)."""
+
+
 def to_loss(value: float, mode: Mode) -> float:
     """``value`` as something to minimise: negated where higher is better. It is what TPE
     minimises, and the sort key that puts the best trial first."""

@@ -5,7 +5,8 @@ and written through one pyarrow filesystem either way. It holds ``config.yaml`` 
 run), Ray Tune's experiment state (``experiment_state-*.json``) and trial folders, then the
 reports: ``summary.md``, ``best_config.yaml`` and ``plots/``. A coarse-to-fine experiment keeps
 Ray's state and trials of each phase in ``coarse/`` and ``fine/``, with the narrowed
-``fine_space.yaml`` beside them.
+``fine_space.yaml`` beside them; each run that grew a finished experiment keeps its own in
+``more-1/``, ``more-2/``, ....
 
 Example:
     >>> store = ExperimentStore.of("runs", "quickstart")
@@ -31,6 +32,9 @@ FINE_SPACE_FILE = "fine_space.yaml"
 PLOTS_DIR = "plots"
 PHASES = ("coarse", "fine")
 """The phase folders of a coarse-to-fine experiment, in the order they run."""
+MORE = "more-{}"
+"""The folder of each run that grew a finished experiment (``tune --resume`` with a larger
+``search.num_samples``): ``more-1``, ``more-2``, ..."""
 STATE_GLOB = "experiment_state-*.json"
 """Ray Tune's experiment state: its presence makes a folder (or a phase folder) an experiment."""
 
@@ -133,6 +137,17 @@ def is_experiment(where: ExperimentStore | str | Path, own_config: bool = True) 
     """Whether ``where`` holds an experiment: Ray's experiment state (at the top or in its phase
     folders) and, with ``own_config``, raytune-hp's ``config.yaml``."""
     store = as_store(where)
-    folders = [store, *(store.child(phase) for phase in PHASES)]
+    folders = [store, *(store.child(phase) for phase in phase_folders(store))]
     has_state = any(folder.glob(STATE_GLOB) for folder in folders)
     return has_state and (not own_config or store.exists(CONFIG_FILE))
+
+
+def phase_folders(store: ExperimentStore) -> list[str]:
+    """The experiment's sub-folders that hold a run of their own, in the order they ran: the
+    coarse-to-fine phases, then each run that grew it (``more-1``, ``more-2``, ...)."""
+    names = [phase for phase in PHASES if store.child(phase).glob(STATE_GLOB)]
+    grown = 1
+    while store.child(MORE.format(grown)).glob(STATE_GLOB):
+        names.append(MORE.format(grown))
+        grown += 1
+    return names

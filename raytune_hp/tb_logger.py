@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,14 @@ from raytune_hp.metrics import EPOCH_METRICS, HPARAMS_METRICS, TRAIN_LOSS
 from raytune_hp.spaces import LR, OPTIMIZER, Dimension, SearchSpace, powers_of_two
 
 
-def write_experiment_summary(log_dir: str | Path, space: SearchSpace) -> None:
-    """Declares every hyperparameter of the space with its domain, and the metrics."""
+def write_experiment_summary(
+    log_dir: str | Path, space: SearchSpace, metrics: Sequence[str] = HPARAMS_METRICS
+) -> None:
+    """Declares every hyperparameter of the space with its domain, and the metrics the trials
+    report (the searched one first)."""
     config = hp.hparams_config_pb(
         [_hparam(dim, space) for dim in space.dims],
-        [hp.Metric(tag) for tag in HPARAMS_METRICS],
+        [hp.Metric(tag) for tag in metrics],
     )
     with SummaryWriter(log_dir=str(log_dir)) as writer:
         writer._get_file_writer().add_summary(config)

@@ -1,8 +1,12 @@
-"""A user's own code, named by import path in the config (``package.module:function``).
+"""A user's own code: named by import path in the config (``package.module:function``), or
+handed to :func:`raytune_hp.tune` as Python objects (a function from a notebook or a script).
 
 Only paths the config names explicitly are imported, nothing else. They are resolved in the
-driver before Ray starts (a path that does not resolve is bad input, exit 2), and their modules
-are shipped to Ray's workers by value, so the workers need not find them on their own path.
+driver before Ray starts (a path that does not resolve is bad input, exit 2). Their modules, and
+those of Python objects handed over, are shipped to Ray's workers by value, so the workers need
+not find them on their own path; code from a notebook or ``__main__`` travels by value anyway.
+The config records a Python object as ``<python: module.name>``: resuming such an experiment
+needs the object again, and says so.
 
 Example:
     >>> build = resolve("examples.custom:build", "model.builder")
@@ -13,10 +17,15 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+import sysconfig
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from raytune_hp.config.schema import is_python_object
 from raytune_hp.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,44 +59,123 @@ def resolve(path: str, key: str) -> Callable[..., Any]:
     return function
 
 
+CODE_KEYS: dict[str, str] = {
+    "model.builder": "model",
+    "train.function": "train",
+    "train.loss": "loss",
+    "data.loader": "data",
+}
+"""Each config key that names code, and the :func:`raytune_hp.tune` argument that hands the same
+code over as a Python object."""
+
+
+def record(obj: Any) -> str:
+    """How a config records a Python object it cannot name by import path.
+
+    Example:
+        >>> record(len), record((1, 2))
+        ('<python: builtins.len>', '<python: tuple>')
+    """
+    if callable(obj) and hasattr(obj, "__qualname__"):
+        return f"<python: {getattr(obj, '__module__', '?')}.{obj.__qualname__}>"
+    return f"<python: {type(obj).__qualname__}>"
+
+
+def ship_by_value(obj: Any) -> None:
+    """Makes the module of ``obj`` (a function, or the classes of a data object) travel to Ray's
+    workers by value, unless it is installed (then every worker imports it) or ``__main__``
+    (whose code travels by value anyway)."""
+    from ray import cloudpickle
+
+    parts = obj if isinstance(obj, (tuple, list)) else (obj,)
+    for part in parts:
+        module = inspect.getmodule(part if callable(part) else type(part))
+        if module is None or module.__name__ == "__main__" or _installed(module):
+            continue
+        cloudpickle.register_pickle_by_value(module)
+
+
+def _installed(module: ModuleType) -> bool:
+    """Whether ``module`` is raytune-hp's own, part of Python, or an installed package."""
+    if module.__name__.partition(".")[0] == "raytune_hp":
+        return True
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        return True  # built in
+    paths = sysconfig.get_paths()
+    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]}
+    return any(Path(origin).resolve().is_relative_to(Path(root).resolve()) for root in roots)
+
+
 @dataclass(frozen=True)
 class UserCode:
-    """The user's own code a config names, resolved: each ``None`` where the config names none."""
+    """The user's own code a config names, resolved: each ``None`` where the config names none.
+
+    ``loader`` is a loader function ``(val_fraction, seed) -> data``, or the data itself when it
+    was handed to :func:`raytune_hp.tune` as an object (tensors, arrays, a pair of datasets).
+    """
 
     builder: Callable[..., Any] | None = None
     function: Callable[..., Any] | None = None
-    loader: Callable[..., Any] | None = None
+    loader: Any = None
+    loss: Callable[..., Any] | None = None
 
     @classmethod
-    def of(cls, config: ExperimentConfig) -> UserCode:
-        """Resolves ``model.builder``, ``train.function`` and ``data.loader``.
+    def of(cls, config: ExperimentConfig, given: Mapping[str, Any] | None = None) -> UserCode:
+        """Resolves ``model.builder``, ``train.function``, ``train.loss`` and ``data.loader``:
+        the Python object handed over for a key (``given``, by config key), else the import path
+        the config names.
 
         Raises:
-            ConfigError: a path that does not resolve.
+            ConfigError: a path that does not resolve, or a key the config records as a Python
+                object that was not handed over again.
         """
-
-        def optional(path: str | None, key: str) -> Callable[..., Any] | None:
-            return resolve(path, key) if path else None
-
+        given = given or {}
+        values = {
+            "model.builder": config.model.builder,
+            "train.function": config.train.function,
+            "train.loss": config.train.loss,
+            "data.loader": config.data.loader,
+        }
+        code: dict[str, Any] = {}
+        for key, value in values.items():
+            if given.get(key) is not None:
+                ship_by_value(given[key])
+                code[key] = given[key]
+            elif is_python_object(value):
+                argument = CODE_KEYS[key]
+                raise ConfigError(
+                    f"{key} must be handed over again as a Python object, as when the "
+                    f"experiment started: raytune_hp.tune(..., {argument}=..., resume=True); "
+                    f"got none for {value}"
+                )
+            elif value is not None:
+                code[key] = resolve(value, key)
         return cls(
-            optional(config.model.builder, "model.builder"),
-            optional(config.train.function, "train.function"),
-            optional(config.data.loader, "data.loader"),
+            code.get("model.builder"),
+            code.get("train.function"),
+            code.get("data.loader"),
+            code.get("train.loss"),
         )
 
     def dataset(self, config: ExperimentConfig) -> Dataset:
-        """The experiment's data: the user's loader's, or a built-in set's."""
+        """The experiment's data: the user's loader's, the data handed over, or a built-in set's."""
         from raytune_hp.data import as_dataset, load_data
 
+        source = str(config.data.loader)
+        if callable(self.loader):
+            return as_dataset(self.loader(config.data.val_fraction, config.seed), source)
         if self.loader is not None:
-            loaded = self.loader(config.data.val_fraction, config.seed)
-            return as_dataset(loaded, str(config.data.loader))
+            return as_dataset(self.loader, source)
         return load_data(
             config.data.name, config.data.val_fraction, config.seed, path=config.data.path
         )
 
-    def model_builder(self, config: ExperimentConfig) -> Callable[..., Any]:
-        """``(hp, input_shape, num_classes) -> nn.Module``: the user's, or the built-in model's."""
-        from raytune_hp.models import model_builder
+    def model_builder(self, config: ExperimentConfig) -> Callable[..., Any] | None:
+        """``(hp, input_shape, num_outputs) -> nn.Module``: the user's, or the built-in model's;
+        ``None`` for a training function that builds its own model."""
+        from raytune_hp.models import CUSTOM, model_builder
 
+        if config.model.name == CUSTOM and self.builder is None:
+            return None
         return model_builder(config.model.name, self.builder)

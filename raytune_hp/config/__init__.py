@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from raytune_hp.config.loading import load_config
+from raytune_hp.config.loading import config_from, load_config
 from raytune_hp.config.schema import (
     IMPORT_PATH,
     NPZ_ARRAYS,
@@ -26,6 +26,7 @@ from raytune_hp.config.schema import (
     ResourcesConfig,
     SearchConfig,
     TrainConfig,
+    is_python_object,
 )
 
 __all__ = [
@@ -41,5 +42,7 @@ __all__ = [
     "ResourcesConfig",
     "SearchConfig",
     "TrainConfig",
+    "config_from",
+    "is_python_object",
     "load_config",
 ]

@@ -25,7 +25,7 @@ from pathlib import Path
 from raytune_hp.errors import ConfigError
 
 
-def check_importable(path: Path, key: str, value: str) -> None:
+def check_importable(path: str | Path, key: str, value: str) -> None:
     """Checks that an import path names a module that exists and a function it defines.
 
     The module must be findable and, as far as its source tells without running it, define

@@ -21,7 +21,12 @@ import difflib
 
 from pydantic import BaseModel, ValidationError
 
-from raytune_hp.config.schema import IMPORT_PATH, ExperimentConfig
+from raytune_hp.config.schema import CODE, METRIC_NAME, ExperimentConfig
+
+_PATTERN_RULES = {
+    CODE: "be an import path, package.module:function",
+    METRIC_NAME: "be a metric's name: a letter or '_', then letters, digits, '.', '/', '_' or '-'",
+}
 
 
 def describe(exc: ValidationError) -> str:
@@ -68,10 +73,8 @@ def describe(exc: ValidationError) -> str:
         "model_type": lambda: "be a mapping of keys to values",
         "list_type": lambda: "be a list",
         "finite_number": lambda: "be a finite number",
-        "string_pattern_mismatch": lambda: (
-            "be an import path, package.module:function"
-            if ctx.get("pattern") == IMPORT_PATH
-            else "be a name of letters, digits, '.', '_' or '-'"
+        "string_pattern_mismatch": lambda: _PATTERN_RULES.get(
+            str(ctx.get("pattern")), "be a name of letters, digits, '.', '_' or '-'"
         ),
     }
     rule = rules.get(kind, lambda: _rule_from(error["msg"]))()

@@ -18,11 +18,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from raytune_hp.metrics import MODES, Mode
+from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
 
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+PYTHON_OBJECT = r"^<python: [^<>]+>$"
+"""How a config records code handed to :func:`raytune_hp.tune` as a Python object, which no
+import path names (``<python: __main__.train>``): it must be handed over again to resume."""
+CODE = f"{IMPORT_PATH}|{PYTHON_OBJECT}"
+"""A user's code: an import path, or the record of a Python object."""
+METRIC_NAME = r"^[A-Za-z_][\w./-]*$"
 TABLE_NAMES = tuple(TABLES)
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
@@ -39,11 +45,17 @@ def _custom_name(data: Any, key: str) -> Any:
 
 
 def _check_custom(name: str, path: str | None, section: str, key: str) -> None:
-    if (name == "custom") != (path is not None):
+    if path is not None and name != "custom":
         raise ValueError(
             f"{section}.{key} must be given exactly when {section}.name is custom; "
             f"got name {name!r} with {key} {path!r}"
         )
+
+
+def is_python_object(code: str | None) -> bool:
+    """Whether ``code`` records a Python object handed to :func:`raytune_hp.tune` (not an
+    import path)."""
+    return code is not None and code.startswith("<python: ")
 
 
 class _Section(BaseModel):
@@ -61,13 +73,15 @@ class DataConfig(_Section):
     ``name: npz`` reads ``path``, an ``.npz`` file with the arrays ``x_train``, ``y_train``,
     ``x_val`` and ``y_val`` (x numbers, y integer class indices); a relative path is relative to
     the config file's folder. Its own ``x_val``/``y_val`` are the validation set, so
-    ``val_fraction`` does not apply to it.
+    ``val_fraction`` does not apply to it. ``num_workers``: the processes that load batches of
+    data that each trial iterates (``torch.utils.data.Dataset`` pairs); 0 loads in the trial.
     """
 
     name: Literal["digits", "digits_sequences", "npz", "custom"] = "digits"
-    loader: str | None = Field(None, pattern=IMPORT_PATH)
+    loader: str | None = Field(None, pattern=CODE)
     path: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    num_workers: int = Field(0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -77,6 +91,11 @@ class DataConfig(_Section):
     @model_validator(mode="after")
     def _loader_with_custom(self) -> DataConfig:
         _check_custom(self.name, self.loader, "data", "loader")
+        if self.name == "custom" and self.loader is None:
+            raise ValueError(
+                "data.loader must be given when data.name is custom (your own loader, "
+                "package.module:function, or data handed to raytune_hp.tune); got none"
+            )
         if (self.name == "npz") != (self.path is not None):
             raise ValueError(
                 "data.path must be given exactly when data.name is npz; "
@@ -89,11 +108,12 @@ class ModelConfig(_Section):
     """Which model family; its hyperparameters come from the tables (``space``).
 
     ``builder`` names your own model builder (``package.module:function``); ``tables`` says
-    which recommendation tables its space draws from.
+    which recommendation tables its space draws from. A ``custom`` model without a builder is
+    one that ``train.function`` builds itself.
     """
 
     name: Literal[MODEL_NAMES] = "cnn"  # type: ignore[valid-type]
-    builder: str | None = Field(None, pattern=IMPORT_PATH)
+    builder: str | None = Field(None, pattern=CODE)
     tables: list[Literal[TABLE_NAMES]] | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="before")
@@ -113,28 +133,72 @@ class ModelConfig(_Section):
 
 
 class TrainConfig(_Section):
-    """The per-trial training budget and the metric the search optimizes.
+    """The per-trial training budget, the task, and the metric the search optimizes.
 
+    ``task``: the built-in loop trains ``classification`` (cross-entropy; reports val_acc and
+    val_loss) or ``regression`` (mean squared error; reports val_rmse, val_mae and val_loss).
+    ``metric``: what the search optimizes; by default the task's first (val_acc, val_rmse). A
+    training function of your own may report any metric: name it here with ``mode`` (``max``
+    when higher is better, ``min`` when lower is); the metrics the loop knows have their mode.
     ``function`` names your own whole training function (``package.module:function``), called as
-    ``function(hp, data, report, state)``; it must report ``epoch`` and the metric every epoch.
+    ``function(hp, data, report, *, max_epochs, state)``; it must report ``epoch`` and the metric
+    every epoch. ``loss`` names your own loss, ``loss(outputs, targets)``, for the built-in loop.
     ``retries``: how often a failed trial (an error, a lost node) restarts from its checkpoint.
-    ``allow_oversized``: train configurations whose model has more trainable parameters than
-    half the training samples (the capacity rule); by default they are skipped before training.
+    ``capacity``: a model with more trainable parameters than half the training samples breaks
+    the capacity rule; ``warn`` (the default) says so at the start and marks such trials in the
+    summary, ``skip`` records them as skipped before they train.
     ``precision``: ``bf16`` runs the built-in loop's forward passes under bfloat16 autocast
     (weights and optimizer stay float32); ``fp32`` is plain float32.
     """
 
     max_epochs: int = Field(20, ge=1)
-    metric: Literal[tuple(MODES)] = "val_acc"  # type: ignore[valid-type]
-    function: str | None = Field(None, pattern=IMPORT_PATH)
+    task: Task = "classification"
+    metric: str = Field(pattern=METRIC_NAME)
+    mode: Mode
+    function: str | None = Field(None, pattern=CODE)
+    loss: str | None = Field(None, pattern=CODE)
     retries: int = Field(2, ge=0)
-    allow_oversized: bool = False
+    capacity: Literal["warn", "skip"] = "warn"
     precision: Literal["fp32", "bf16"] = "fp32"
 
-    @property
-    def mode(self) -> Mode:
-        """Which way the metric is better: ``max`` or ``min``."""
-        return MODES[self.metric]
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_and_mode(cls, data: Any) -> Any:
+        """The task's metric when none is named; the mode of a metric the loop knows; and
+        ``allow_oversized`` of configs written before ``capacity`` as the capacity it meant."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("allow_oversized"), bool) and "capacity" not in data:
+            # The key before `capacity` existed: experiment folders written then still resume.
+            data["capacity"] = "warn" if data.pop("allow_oversized") else "skip"
+        task = data.get("task", "classification")
+        if task not in TASK_METRICS:
+            return data  # the schema refuses it, naming the tasks
+        if "metric" not in data:
+            data["metric"] = TASK_METRICS[task][0]
+        metric = data["metric"]
+        if not isinstance(metric, str):
+            return data
+        if metric in MODES:
+            known = MODES[metric]
+            if data.setdefault("mode", known) != known:
+                raise ValueError(
+                    f"train.mode must be {known} for {metric} (which way it is better is known); "
+                    f"got {data['mode']!r}"
+                )
+        elif data.get("function") is None:
+            reported = ", ".join(repr(name) for name in TASK_METRICS[task])
+            raise ValueError(
+                f"train.metric must be one of {reported} (what the built-in loop reports for "
+                f"{task}), or a metric your own train.function reports; got {metric!r}"
+            )
+        elif "mode" not in data:
+            raise ValueError(
+                f"train.mode must be given (max or min: which way {metric} is better) for a "
+                f"metric of your own; got none for {metric!r}"
+            )
+        return data
 
 
 class SearchConfig(_Section):
@@ -203,11 +267,35 @@ class ExperimentConfig(_Section):
     shared_storage: bool = False
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = TrainConfig.model_validate({})
     space: dict[str, Any] = {}
     search: SearchConfig = SearchConfig()
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     resources: ResourcesConfig = ResourcesConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _function_builds_its_own_model(cls, data: Any) -> Any:
+        """With ``train.function`` and no model named, the function builds the model itself: the
+        space is the config's own (``model.tables``, by default optimization and
+        regularization), not the CNN's."""
+        if not isinstance(data, dict):
+            return data
+        train, model = data.get("train"), data.get("model", {})
+        function = train.get("function") if isinstance(train, dict) else None
+        builds = function is not None and isinstance(model, dict)
+        if builds and "name" not in model and model.get("builder") is None:
+            return {**data, "model": {**model, "name": CUSTOM}}
+        return data
+
+    @model_validator(mode="after")
+    def _custom_model_is_built(self) -> ExperimentConfig:
+        if self.model.name == CUSTOM and self.model.builder is None and self.train.function is None:
+            raise ValueError(
+                "model.builder must be given for a custom model, unless train.function builds "
+                "the model itself; got neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _storage_scheme(self) -> ExperimentConfig:

@@ -55,7 +55,9 @@ def builder_for_checks(config: ExperimentConfig, builder: Builder | None) -> Bui
         )
     from raytune_hp.user_code import UserCode
 
-    return UserCode.of(config).model_builder(config)
+    built = UserCode.of(config).model_builder(config)
+    assert built is not None  # only a training function builds its own model, refused above
+    return built
 
 
 def _available_cores() -> int:

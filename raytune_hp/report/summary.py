@@ -26,6 +26,7 @@ from raytune_hp.report.plots import (
     write_plots,
 )
 from raytune_hp.report.trials import TrialRecord, load_trials
+from raytune_hp.spaces import OUTSIDE, RESERVED_KEYS
 from raytune_hp.storage import BEST_CONFIG_FILE, PLOTS_DIR, SUMMARY_FILE, ExperimentStore, as_store
 
 _FEW_TRIALS = 20  # below this, the importance table says it is a rough guide
@@ -70,10 +71,32 @@ def best_config(config: ExperimentConfig, best: TrialRecord) -> dict[str, Any]:
     runnable as-is (``raytune-hp tune best_config.yaml`` trains that one configuration)."""
     data = config.model_dump(mode="json")
     data["name"] = f"{config.name}-best"
-    data["space"] = dict(best.hparams)
+    data["space"] = fixed_space(config, best.hparams)
     data["search"] = {"strategy": "random", "num_samples": 1}
     data["early_stopping"] = {"name": "none"}
     return data
+
+
+def fixed_space(config: ExperimentConfig, hparams: dict[str, Any]) -> dict[str, Any]:
+    """``space`` overrides that fix every hyperparameter to ``hparams``, in the terms the
+    experiment's space was written in: the same tables (``include``, ``fine_tune``), a config's
+    own hyperparameter as a one-value choice of its own, and a value outside its table marked
+    ``outside_table`` as the experiment's was."""
+    space = config.search_space()
+    overrides: dict[str, Any] = {
+        key: config.space[key] for key in RESERVED_KEYS if key in config.space
+    }
+    for name, value in hparams.items():
+        if name not in space:
+            continue
+        dim = space[name]
+        if dim.custom:
+            overrides[name] = {"kind": "choice", "choices": [value]}
+        elif dim.outside:
+            overrides[name] = {"value": value, OUTSIDE: True}
+        else:
+            overrides[name] = value
+    return overrides
 
 
 def write_reports(

@@ -39,6 +39,9 @@ from raytune_hp.spaces.tables import (
 )
 from raytune_hp.values import is_number, is_positive, is_pow2
 
+RESERVED_KEYS = ("fine_tune", "include")
+"""Keys of a config's ``space`` that shape the whole space rather than name a hyperparameter."""
+
 
 def resolve_space(
     model: str, overrides: Mapping[str, Any] | None = None, tables: Sequence[str] | None = None

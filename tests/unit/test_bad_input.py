@@ -95,8 +95,8 @@ CASES = [
     # --- wrong types ------------------------------------------------------------------------
     case("string-for-int", "search: {num_samples: many}\n",
          "exp.yaml: search.num_samples must be an integer; got 'many'"),
-    case("string-for-bool", "train: {allow_oversized: 'yes'}\n",
-         "exp.yaml: train.allow_oversized must be true or false; got 'yes'"),
+    case("string-for-bool", "search: {force_grid: 'yes'}\n",
+         "exp.yaml: search.force_grid must be true or false; got 'yes'"),
     case("bool-for-int", "train: {max_epochs: true}\n",
          "exp.yaml: train.max_epochs must be an integer; got True"),
     case("list-for-mapping", "data: [digits]\n",
@@ -235,9 +235,9 @@ CASES = [
          "--set name must be given once", "got --set name=a and --name b",
          args=("tune", FILE, "--set", "name=a", "--name", "b")),
     case("resume-with-set", "seed: 1\n",
-         "--set must not be given with --resume (the experiment resumes as configured in its "
-         "config.yaml); got --set search.num_samples=4",
-         args=("tune", FILE, "--resume", "--set", "search.num_samples=4"),
+         "--set must not be given with --resume except search.num_samples=N to grow the "
+         "experiment (it resumes as configured in its config.yaml); got --set seed=2",
+         args=("tune", FILE, "--resume", "--set", "seed=2", "--set", "search.num_samples=9"),
          files=EXISTING_EXPERIMENT),
     case("resume-of-a-non-experiment", "seed: 1\n",
          "--resume: ", "runs/exp must hold an earlier experiment", "got a folder without them",

@@ -29,14 +29,14 @@ def test_an_oversized_model_blocks_with_its_numbers(capsys: pytest.CaptureFixtur
     assert "why:" in out and "do:" in out
 
 
-def test_allowing_oversized_models_turns_the_block_into_a_warning(
+def test_an_oversized_model_is_a_warning_unless_the_config_skips_such_models(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["check", str(CONFIGS / "quickstart.yaml")])
     out = capsys.readouterr().out
     assert code == 0
     assert "WARNING  capacity: the recommended configuration's model has 17,010" in out
-    assert "set here: they are trained" in out
+    assert "are trained and marked in the summary (train.capacity: warn)" in out
     assert "space: 7 tuned hyperparameters" in out and "seeds: fixed at 0" in out
 
 

@@ -81,10 +81,11 @@ def test_the_function_reaches_a_process_that_cannot_import_its_module(
 
 
 def test_user_code_is_what_the_config_names_and_nothing_else() -> None:
-    custom = UserCode.of(load_config(REPO / "configs" / "custom_function.yaml"))
-    assert [f.__name__ for f in (custom.builder, custom.function, custom.loader)] == [
-        "build", "train", "load",
-    ]  # fmt: skip
+    custom = UserCode.of(load_config(REPO / "configs" / "custom.yaml"))
+    assert [f.__name__ for f in (custom.builder, custom.loader)] == ["build", "load"]
+    assert custom.function is None and custom.loss is None
+    function = UserCode.of(load_config(REPO / "configs" / "custom_function.yaml"))
+    assert (function.builder, function.function.__name__) == (None, "train")  # type: ignore[union-attr]
     assert UserCode.of(load_config(REPO / "configs" / "quickstart.yaml")) == UserCode()
 
 
