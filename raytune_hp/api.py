@@ -58,9 +58,9 @@ def tune(
             ``(train, val)`` of ``torch.utils.data.Dataset``, or a loader function
             ``(val_fraction, seed) -> data`` (as ``data.loader``).
         loss: the built-in loop's loss, ``loss(outputs, targets) -> scalar`` (as ``train.loss``).
-        resume: continue the experiment in ``<storage>/<name>`` (interrupted, or finished and
-            given a larger ``search.num_samples`` to grow it); its code must be handed over
-            again the same way.
+        resume: continue the experiment in ``<storage>/<name>`` as it was configured; a
+            ``search.num_samples`` in ``experiment`` larger than its budget grows it. Its code
+            must be handed over again the same way.
         address: attach to a running Ray cluster (``auto``); by default a local Ray session is
             started and shut down again.
         verbose: print Ray Tune's progress and where the results go.
@@ -86,12 +86,15 @@ def tune(
 
     from raytune_hp.experiment import run_experiment
 
+    search = raw.get("search")
+    asked = isinstance(search, dict) and "num_samples" in search
     return run_experiment(
         config,
         resume=resume,
         address=address,
         given={key: obj for key, obj in given.items() if obj is not None},
         verbose=verbose,
+        num_samples=config.search.num_samples if resume and asked else None,
     )
 
 

@@ -219,7 +219,14 @@ def _tune(args: argparse.Namespace) -> int:
 
     from raytune_hp.experiment import run_experiment
 
-    result = run_experiment(config, resume=args.resume, address=args.address, verbose=True)
+    grow = any(item.partition("=")[0] == "search.num_samples" for item in args.overrides)
+    result = run_experiment(
+        config,
+        resume=args.resume,
+        address=args.address,
+        verbose=True,
+        num_samples=config.search.num_samples if args.resume and grow else None,
+    )
     best = result.best
     print()
     where = result.location

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from raytune_hp.checks import capacity_findings, capacity_limit
-from raytune_hp.config import ExperimentConfig, is_python_object, load_config
+from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
@@ -68,25 +68,26 @@ def run_experiment(
     address: str | None = None,
     given: Mapping[str, Any] | None = None,
     verbose: bool = False,
+    num_samples: int | None = None,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
     ``given`` holds the code handed over as Python objects, by config key (``train.function``,
     ...: see :data:`raytune_hp.user_code.CODE_KEYS`). On ``resume`` the experiment continues as
-    its ``config.yaml`` says; ``config`` may differ from it only in a larger
-    ``search.num_samples``, which adds trials (the searcher learns from every trial so far, and
-    ASHA prunes against the same rungs).
+    its ``config.yaml`` says (``config`` only names its folder); ``num_samples``, when given,
+    grows it to that many trials: the searcher learns from every trial so far, and ASHA prunes
+    against the same rungs.
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
-            resumed config that differs from the experiment's in anything but a larger budget.
+            ``num_samples`` below the experiment's.
     """
     store = experiment_store(config)
     where = store.location
     if resume:
-        config = _resumed_config(store, config)
+        config = _resumed_config(store, num_samples)
     elif store.exists():
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
@@ -126,12 +127,12 @@ def run_experiment(
     return ExperimentResult(where, config, trials, interrupted)
 
 
-def _resumed_config(store: ExperimentStore, given: ExperimentConfig) -> ExperimentConfig:
-    """The experiment's own config, with the budget of ``given`` when it is larger.
+def _resumed_config(store: ExperimentStore, num_samples: int | None) -> ExperimentConfig:
+    """The experiment's own config, grown to ``num_samples`` trials when that is given.
 
     Raises:
         ExperimentExistsError: the folder holds no experiment.
-        ConfigError: ``given`` differs in anything else, or asks for fewer trials.
+        ConfigError: ``num_samples`` is below the experiment's: it grows, it never shrinks.
     """
     where = store.location
     if not is_experiment(store):
@@ -141,38 +142,15 @@ def _resumed_config(store: ExperimentStore, given: ExperimentConfig) -> Experime
             f"experiment state); got {found}"
         )
     stored = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
-    old, new = _comparable(stored), _comparable(given)
-    for key in sorted(set(old) | set(new)):
-        if key != "search.num_samples" and old.get(key) != new.get(key):
-            raise ConfigError(
-                f"--resume: {key} must be as the experiment was started ({old.get(key)!r}, in "
-                f"{where}/{CONFIG_FILE}): a resumed experiment may only grow, with a larger "
-                f"search.num_samples; got {new.get(key)!r}"
-            )
-    budget, wanted = stored.search.num_samples, given.search.num_samples
-    if wanted < budget:
+    if num_samples is None or num_samples == stored.search.num_samples:
+        return stored
+    if num_samples < stored.search.num_samples:
         raise ConfigError(
-            f"--resume: search.num_samples must be at least the experiment's {budget} (it grows, "
-            f"never shrinks); got {wanted}"
+            f"--resume: search.num_samples must be at least the experiment's "
+            f"{stored.search.num_samples} (it grows, it never shrinks); got {num_samples}"
         )
-    search = stored.search.model_copy(update={"num_samples": wanted})
+    search = stored.search.model_copy(update={"num_samples": num_samples})
     return stored.model_copy(update={"search": search})
-
-
-def _comparable(config: ExperimentConfig) -> dict[str, Any]:
-    """The config as dotted keys, without what may differ between a start and its resume: the
-    record of a Python object (handed over again, perhaps a fixed version of it)."""
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict) and value and prefix != "space":
-            for key, item in value.items():
-                walk(f"{prefix}.{key}" if prefix else key, item)
-        elif not (isinstance(value, str) and is_python_object(value)):
-            flat[prefix] = value
-
-    walk("", config.model_dump(mode="json"))
-    return flat
 
 
 @contextlib.contextmanager
