@@ -34,7 +34,8 @@ def narrowed_space(
     Each tuned range shrinks to the span of the best trials' values, widened by one step of a
     ``points``-point grid on each side (on the log scale where the range is log) and clipped to
     the coarse range; choices shrink to those among the best; the learning rate is narrowed per
-    optimizer that remains. The result lies inside ``space`` and contains every one of ``best``.
+    optimizer that remains. The config's own hyperparameters keep their ``kind``. The result lies
+    inside ``space`` and contains every one of ``best``.
     """
     overrides: dict[str, Any] = {}
     for dim in space.dims:
@@ -51,7 +52,10 @@ def narrowed_space(
             overrides[LR] = ranges
         elif dim.kind == "choice":
             kept = [choice for choice in dim.choices if choice in values]
-            overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
+            if dim.custom:
+                overrides[dim.name] = {"kind": "choice", "choices": kept}
+            else:
+                overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
         else:
             log = dim.kind in ("log", "pow2")
             low, high = _widened(values, *dim.bounds, log=log, points=points)
@@ -60,6 +64,9 @@ def narrowed_space(
             elif dim.kind == "int":
                 low, high = math.floor(low), math.ceil(high)
             overrides[dim.name] = {"low": low, "high": high}
+            if dim.custom:
+                # Without its kind the override would name no row at all.
+                overrides[dim.name] = {"kind": dim.kind, "low": low, "high": high}
         if dim.outside and isinstance(overrides.get(dim.name), dict):
             overrides[dim.name] = {**overrides[dim.name], OUTSIDE: True}
     return overrides

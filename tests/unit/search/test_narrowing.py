@@ -56,3 +56,13 @@ def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
             shrunk += log_width(f_low, f_high) < 0.99 * log_width(c_low, c_high)
     assert shrunk >= 20  # most of the ~40 optimizer ranges narrow
     assert shrunk_batch >= 5, shrunk_batch
+
+
+def test_a_shipped_config_with_its_own_hyperparameters_has_a_fine_space() -> None:
+    config = load_config(QUICKSTART.parent / "custom.yaml")
+    coarse = config.search_space()
+    best = sample(coarse, 30, 0)[:3]
+    # As the experiment builds it: the config's space, the narrowed ranges over it.
+    fine = config.search_space({**config.space, **narrowed_space(coarse, best)})
+    assert all(contains(fine, point) for point in best)
+    assert fine["width"].custom and fine["activation"].custom
