@@ -1,10 +1,10 @@
 """Resolving a space: a config's ``space`` section applied to its model's tables.
 
 Per hyperparameter a config may fix a value, narrow a range, restrict a choice, or add a
-hyperparameter of its own; for the whole space it may lower every learning rate for fine-tuning
-and include the optional tables (tricks, schedule). An override stays inside its table unless it
-says ``outside_table: true``, and rules that span hyperparameters (heads divide d_model) hold over
-every combination the space allows.
+hyperparameter of its own (an ``int`` or ``float`` may be on a log scale); for the whole space it
+may lower every learning rate for fine-tuning and include the optional tables (tricks, schedule).
+An override stays inside its table unless it says ``outside_table: true``, and rules that span
+hyperparameters (heads divide d_model) hold over every combination the space allows.
 
 Example:
     >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}, "dropout": 0.1})
@@ -48,8 +48,10 @@ def resolve_space(
     Per hyperparameter: a value fixes it, ``{low, high}`` narrows a range, a list (or
     ``{choices: [...]}``) restricts a choice, ``{value: ...}`` fixes; any of the mapping forms may
     add ``outside_table: true`` to leave the table's range on purpose. A name the tables lack is
-    the config's own hyperparameter when it says its ``kind``. The reserved keys ``fine_tune``
-    (lower every lr range 100×) and ``include`` (optional tables) shape the whole space.
+    the config's own hyperparameter when it says its ``kind`` (``{kind, low, high}`` may add
+    ``log: true`` for an int or float on a log scale; a float on a log scale is kind ``log``).
+    The reserved keys ``fine_tune`` (lower every lr range 100×) and ``include`` (optional
+    tables) shape the whole space.
 
     Raises:
         SearchSpaceError: an unknown key, an override outside the table, a broken constraint.
@@ -109,24 +111,47 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
             "your own "
             f"with a kind ({', '.join(KINDS)}) and its range or choices; got {name!r}"
         )
-    kind = spec["kind"]
-    allowed = {"kind", "start", "choices"} if kind == "choice" else {"kind", "start", "low", "high"}
-    if kind not in KINDS or set(spec) - allowed or not (set(allowed) - {"start"}) <= set(spec):
+    blank = Row(name, "choice", how="your own", note="added by the config")
+    row = _row_of_kind(blank, key, spec, optional=("start",), as_what=" as your own hyperparameter")
+    if row.kind == "choice":
+        return replace(row, start=spec.get("start", row.choices[0]))
+    return replace(row, start=spec.get("start", row.low))
+
+
+def _row_of_kind(
+    row: Row, key: str, spec: Mapping[str, Any], optional: tuple[str, ...], as_what: str
+) -> Row:
+    """``row`` with the kind, scale and range or choices that ``spec`` says, validated: the one
+    reading of ``{kind, low, high, log}`` and ``{kind, choices}``. Keys in ``optional`` are
+    allowed and left to the caller."""
+    kind, log = spec["kind"], spec.get("log", False)
+    scaled = kind in ("int", "float")
+    if kind in KINDS and "log" in spec and not scaled:
         raise SearchSpaceError(
-            f"{key} as your own hyperparameter must have kind (one of {', '.join(KINDS)}) and "
-            f"{'choices' if kind == 'choice' else 'low and high'} (start optional); "
+            f"{key}.log must be given only with kind int or float (pow2 and log are on a log "
+            f"scale already, a choice has no scale); got kind {kind}"
+        )
+    if not isinstance(log, bool):
+        raise SearchSpaceError(f"{key}.log must be true or false; got {log!r}")
+    needed = {"kind", "choices"} if kind == "choice" else {"kind", "low", "high"}
+    allowed = needed | set(optional) | ({"log"} if scaled else set())
+    if kind not in KINDS or set(spec) - allowed or not needed <= set(spec):
+        extras = " and ".join((*optional, "log") if scaled else optional)
+        raise SearchSpaceError(
+            f"{key}{as_what} must have kind (one of {', '.join(KINDS)}) and "
+            f"{'choices' if kind == 'choice' else 'low and high'} ({extras} optional); "
             f"got {dict(spec)}"
         )
     if kind == "choice":
         choices = spec["choices"]
         if not isinstance(choices, list) or not choices:
             raise SearchSpaceError(f"{key}.choices must be a non-empty list; got {choices!r}")
-        return Row(name, "choice", choices=tuple(choices), start=spec.get("start", choices[0]),
-                   how="your own", note="added by the config")  # fmt: skip
+        return replace(row, kind="choice", low=None, high=None, choices=tuple(choices), log=False)
     low, high = spec["low"], spec["high"]
+    positive = kind == "log" or log
     numeric = all(is_number(v) for v in (low, high))
-    if not numeric or low >= high or (kind == "log" and low <= 0):
-        rule = "0 < low < high" if kind == "log" else "low < high"
+    if not numeric or low >= high or (positive and low <= 0):
+        rule = "0 < low < high" if positive else "low < high"
         raise SearchSpaceError(
             f"{key} must have numbers with {rule}; got low={low!r}, high={high!r}"
         )
@@ -134,8 +159,10 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
         raise SearchSpaceError(f"{key} must have integer bounds; got low={low!r}, high={high!r}")
     if kind == "pow2" and not (is_pow2(low) and is_pow2(high)):
         raise SearchSpaceError(f"{key} must have powers of two as bounds; got {low}, {high}")
-    start = spec.get("start", low)
-    return Row(name, kind, low, high, start=start, how="your own", note="added by the config")
+    # A float on a log scale is what kind log already is: one kind, one way to compile it.
+    if kind == "float" and log:
+        return replace(row, kind="log", low=low, high=high, choices=(), log=False)
+    return replace(row, kind=kind, low=low, high=high, choices=(), log=log and kind == "int")
 
 
 def _resolve_custom(row: Row) -> Dimension:

@@ -60,6 +60,20 @@ class Dimension:
         return self.row.when
 
     @property
+    def log_scale(self) -> bool:
+        """Whether values are drawn, gridded and narrowed on a log scale: kind ``log``, powers
+        of two, and integers with ``log: true``.
+
+        Example:
+            >>> from raytune_hp.spaces import resolve_space
+            >>> space = resolve_space("mlp", {"width": {"kind": "int", "low": 8, "high": 512,
+            ...                                         "log": True}})
+            >>> [dim.name for dim in space.dims if dim.log_scale]
+            ['lr', 'batch_size', 'hidden_size', 'width']
+        """
+        return self.kind in ("log", "pow2") or self.row.log
+
+    @property
     def bounds(self) -> tuple[float, float]:
         """``(low, high)`` of a numeric dimension."""
         if self.low is None or self.high is None:

@@ -58,6 +58,17 @@ def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
     assert shrunk_batch >= 5, shrunk_batch
 
 
+def test_an_integer_on_a_log_scale_narrows_on_the_log_scale() -> None:
+    coarse = resolve_space("mlp", {"width": {"kind": "int", "low": 8, "high": 512, "log": True}})
+    narrowed = narrowed_space(coarse, [{"width": 32}, {"width": 64}])["width"]
+    # One step of a 5-point log grid over [8, 512] is ×2.83: [32 / 2.83, 64 × 2.83], out to
+    # integers; a linear step (126) would have reached down to 8.
+    assert narrowed == {"kind": "int", "log": True, "low": 11, "high": 182}
+    fine = resolve_space("mlp", {"width": narrowed})
+    assert fine["width"].log_scale
+    assert all(11 <= point["width"] <= 182 for point in sample(fine, 200, 0))
+
+
 def test_a_shipped_config_with_its_own_hyperparameters_has_a_fine_space() -> None:
     config = load_config(QUICKSTART.parent / "custom.yaml")
     coarse = config.search_space()

@@ -63,3 +63,17 @@ def test_only_a_grid_over_more_than_four_hyperparameters_is_oversized() -> None:
     )
     assert len(five.tuned) == 5
     assert spaces.oversized_grid(five, 3) == spaces.grid_size(five, 3) == 2 * 3 * 3 * 3 * 3
+
+
+def test_an_integer_on_a_log_scale_gets_log_spaced_integers_without_repeats() -> None:
+    space = resolve_space(
+        "mlp",
+        {
+            "width": {"kind": "int", "low": 8, "high": 512, "log": True},
+            "trees": {"kind": "int", "low": 1, "high": 6, "log": True},
+        },
+    )
+    assert spaces.grid_values(space["width"], 5) == [8, 23, 64, 181, 512]  # ×2.83 each step
+    assert spaces.grid_values(space["width"], 2) == [8, 512]
+    # Ten log-spaced points round onto the six integers there are, each once.
+    assert spaces.grid_values(space["trees"], 10) == [1, 2, 3, 4, 5, 6]

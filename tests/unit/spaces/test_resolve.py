@@ -185,3 +185,76 @@ def test_an_unknown_optional_table_is_refused() -> None:
         resolve_space("cnn", {"include": ["nope"]})
     with pytest.raises(SearchSpaceError, match=message + r" 'tricks'$"):
         resolve_space("cnn", {"include": "tricks"})
+
+
+# --- integers on a log scale ----------------------------------------------------------------------
+
+WIDTH = {"kind": "int", "low": 8, "high": 512, "log": True}
+LOG_REFUSED = (
+    "must be given only with kind int or float (pow2 and log are on a log scale already, a "
+    "choice has no scale); got kind"
+)
+
+
+def test_an_integer_of_your_own_may_be_on_a_log_scale() -> None:
+    dim = resolve_space("mlp", {"width": WIDTH})["width"]
+    assert (dim.kind, dim.row.log, dim.bounds, dim.custom) == ("int", True, (8, 512), True)
+    assert dim.log_scale
+    assert not resolve_space("mlp", {"width": {**WIDTH, "log": False}})["width"].log_scale
+
+
+def test_a_float_on_a_log_scale_is_kind_log() -> None:
+    # One kind for one thing: {kind: float, log: true} reads as kind log, as Optuna and Ray write
+    # a log-uniform float, and compiles, grids and prints as kind log.
+    synonym = resolve_space(
+        "cnn", {"scale": {"kind": "float", "low": 1e-3, "high": 1.0, "log": True}}
+    )
+    log = resolve_space("cnn", {"scale": {"kind": "log", "low": 1e-3, "high": 1.0}})
+    assert synonym["scale"] == log["scale"] and synonym["scale"].kind == "log"
+    assert sample(synonym, 20, 0) == sample(log, 20, 0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kind": "choice", "choices": [1, 2], "log": True},
+            f"space.width.log {LOG_REFUSED} choice",
+        ),
+        ({**WIDTH, "kind": "pow2"}, f"space.width.log {LOG_REFUSED} pow2"),
+        (
+            {"kind": "log", "low": 0.1, "high": 1.0, "log": True},
+            f"space.width.log {LOG_REFUSED} log",
+        ),
+        ({**WIDTH, "log": False, "kind": "pow2"}, f"space.width.log {LOG_REFUSED} pow2"),
+        (
+            {**WIDTH, "low": 0},
+            "space.width must have numbers with 0 < low < high; got low=0, high=512",
+        ),
+        (
+            {"kind": "float", "low": -1.0, "high": 1.0, "log": True},
+            "space.width must have numbers with 0 < low < high; got low=-1.0, high=1.0",
+        ),
+        ({**WIDTH, "log": "yes"}, "space.width.log must be true or false; got 'yes'"),
+        (
+            {"kind": "int", "low": 8, "log": True},
+            "space.width as your own hyperparameter must have kind (one of log, float, int, pow2, "
+            "choice) and low and high (start and log optional); got "
+            "{'kind': 'int', 'low': 8, 'log': True}",
+        ),
+    ],
+    ids=[
+        "choice",
+        "pow2",
+        "log",
+        "false-on-pow2",
+        "low-0",
+        "float-low-negative",
+        "not-bool",
+        "no-high",
+    ],
+)
+def test_a_log_scale_is_refused_where_it_makes_no_sense(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("mlp", {"width": spec})
+    assert str(info.value) == message
