@@ -34,8 +34,9 @@ def narrowed_space(
     Each tuned range shrinks to the span of the best trials' values, widened by one step of a
     ``points``-point grid on each side (on the log scale where the range is log) and clipped to
     the coarse range; choices shrink to those among the best; the learning rate is narrowed per
-    optimizer that remains. The config's own hyperparameters keep their ``kind`` (and ``log``).
-    The result lies inside ``space`` and contains every one of ``best``.
+    optimizer that remains. The config's own hyperparameters and rows whose kind the config
+    changed keep their ``kind`` (and ``log``). The result lies inside ``space`` and contains
+    every one of ``best``.
 
     Example:
         >>> from raytune_hp.spaces import resolve_space
@@ -59,7 +60,7 @@ def narrowed_space(
             overrides[LR] = ranges
         elif dim.kind == "choice":
             kept = [choice for choice in dim.choices if choice in values]
-            if dim.custom:
+            if dim.custom or dim.kind_changed:
                 overrides[dim.name] = {"kind": "choice", "choices": kept}
             else:
                 overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
@@ -70,8 +71,8 @@ def narrowed_space(
             elif dim.kind == "int":
                 low, high = math.floor(low), math.ceil(high)
             overrides[dim.name] = {"low": low, "high": high}
-            if dim.custom:
-                # Without its kind the override would name no row at all.
+            if dim.custom or dim.kind_changed:
+                # Without its kind the override would mean the table's row (or no row at all).
                 scale = {"log": True} if dim.row.log else {}
                 overrides[dim.name] = {"kind": dim.kind, **scale, "low": low, "high": high}
         if dim.outside and isinstance(overrides.get(dim.name), dict):

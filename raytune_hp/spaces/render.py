@@ -68,12 +68,16 @@ def format_tables(names: Sequence[str] | None = None) -> str:
 
 
 def format_space(space: SearchSpace) -> str:
-    """One config's resolved space as Markdown: what is searched, fixed, added or outside.
+    """One config's resolved space as Markdown: what is searched, fixed, added, changed or
+    outside.
 
     Example:
         >>> from raytune_hp.spaces import resolve_space
-        >>> space = resolve_space("mlp", {"width": {"kind": "int", "low": 8, "high": 512,
+        >>> space = resolve_space("mlp", {"batch_size": {"kind": "int", "low": 16, "high": 200},
+        ...                               "width": {"kind": "int", "low": 8, "high": 512,
         ...                                         "log": True}})
+        >>> print(format_space(space).splitlines()[6])
+        | `batch_size` | int [16, 200] | 128 | kind changed by the config |
         >>> print(format_space(space).splitlines()[-1])
         | `width` | int, log scale [8, 512] | 8 | the config's own hyperparameter |
     """
@@ -97,6 +101,8 @@ def format_space(space: SearchSpace) -> str:
         notes = []
         if dim.outside:
             notes.append("**outside the table** (outside_table: true)")
+        if dim.kind_changed:
+            notes.append("kind changed by the config")
         if dim.custom:
             notes.append("the config's own hyperparameter")
         if dim.when and dim.name != LR:

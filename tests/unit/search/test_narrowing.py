@@ -69,6 +69,28 @@ def test_an_integer_on_a_log_scale_narrows_on_the_log_scale() -> None:
     assert all(11 <= point["width"] <= 182 for point in sample(fine, 200, 0))
 
 
+def test_changed_kinds_and_the_configs_own_keep_their_kind_in_the_fine_space() -> None:
+    overrides = {
+        "batch_size": {"kind": "int", "low": 16, "high": 200},
+        "dropout": {"kind": "choice", "choices": [0.1, 0.2, 0.3]},
+        "weight_decay": {"kind": "log", "low": 1e-6, "high": 1e-4},
+        "width": {"kind": "pow2", "low": 16, "high": 128},
+        "activation": {"kind": "choice", "choices": ["relu", "tanh", "gelu"]},
+    }
+    coarse = resolve_space("cnn", overrides)
+    best = sample(coarse, 30, 0)[:3]
+    narrowed = narrowed_space(coarse, best)
+    assert {name: narrowed[name]["kind"] for name in overrides} == {
+        name: spec["kind"] for name, spec in overrides.items()
+    }
+    fine = resolve_space("cnn", {**overrides, **narrowed})
+    assert fine["batch_size"].kind_changed and fine["width"].custom
+    for point in best:
+        assert contains(fine, point), point
+    for point in sample(fine, 200, 0):
+        assert contains(coarse, point), point
+
+
 def test_a_shipped_config_with_its_own_hyperparameters_has_a_fine_space() -> None:
     config = load_config(QUICKSTART.parent / "custom.yaml")
     coarse = config.search_space()

@@ -1,6 +1,6 @@
 """The space in HyperOpt's and Ray Tune's terms: what either samples stays inside the tables,
 covers them, and is reproducible; HyperOpt's own points use its labels and indices; integers on a
-log scale are drawn log-uniformly."""
+log scale are drawn log-uniformly, and a row whose kind the config changed in its new kind."""
 
 from __future__ import annotations
 
@@ -102,3 +102,25 @@ def test_an_integer_on_a_log_scale_is_drawn_log_uniformly(
 def test_to_hyperopt_point_gives_an_integer_on_a_log_scale_as_itself() -> None:
     space = resolve_space("mlp", {"width": {**WIDTH["width"], "start": 64}})
     assert to_hyperopt_point(space, start_point(space))["width"] == 64
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_batch_size_made_integer_by_the_config_is_drawn_from_every_integer(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("cnn", {"batch_size": {"kind": "int", "low": 16, "high": 200}})
+    draws = sample(space, DRAWS, 0) if form == "hyperopt" else tune_samples(space, DRAWS)
+    sizes = [point["batch_size"] for point in draws]
+    assert all(type(size) is int and 16 <= size <= 200 for size in sizes)
+    assert len(set(sizes)) > 100  # not only the four powers of two in the range
+    assert all(contains(space, point) for point in draws)
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_batch_size_made_a_choice_by_the_config_is_drawn_from_its_choices(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24, 48, 96]}})
+    draws = sample(space, DRAWS, 0) if form == "hyperopt" else tune_samples(space, DRAWS)
+    assert {point["batch_size"] for point in draws} == {24, 48, 96}
+    assert all(contains(space, point) for point in draws)

@@ -84,3 +84,12 @@ def test_an_integer_on_a_log_scale_contains_and_starts_as_an_integer_does() -> N
         assert not contains(space, {**point, "width": outside}), outside
     started = resolve_space("mlp", {"width": {**width, "start": 1000}})
     assert start_point(started)["width"] == 512  # clipped into the range
+
+
+def test_a_row_made_powers_of_two_by_the_config_starts_at_a_power_of_two() -> None:
+    pow2 = {"kind": "pow2", "low": 64, "high": 512, "outside_table": True}
+    space = resolve_space("cnn", {"num_kernels": pow2})
+    point = start_point(space)
+    assert point["num_kernels"] == 128  # the table's 100, at the nearest power of two
+    assert contains(space, point)
+    assert not contains(space, {**point, "num_kernels": 100})
