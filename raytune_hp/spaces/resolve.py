@@ -330,6 +330,13 @@ def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
 
 def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
     key = f"space.{LR}"
+    unknown = [name for name in optimizers if name not in OPTIMIZERS]
+    if unknown:
+        # outside_table may widen a range, but an optimizer needs its row of the lr table.
+        raise SearchSpaceError(
+            f"space.{OPTIMIZER} must name optimizers of the lr table ({', '.join(OPTIMIZERS)}), "
+            f"with or without {OUTSIDE}; got {unknown[0]!r}"
+        )
     # Divide rather than multiply by 0.01: 1e-4 * 0.01 is 1.0000000000000002e-06, which would
     # refuse lr 1e-6 for a fine-tuned AdamW while the message says its range is [1e-06, ...].
     divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1

@@ -389,3 +389,24 @@ def test_a_changed_kind_is_refused_with_one_line(
     with pytest.raises(SearchSpaceError) as info:
         resolve_space("cnn", {name: spec})
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"choices": ["adam", "lion"], spaces.OUTSIDE: True},
+        {"kind": "choice", "choices": ["adam", "lion"], spaces.OUTSIDE: True},
+        {"value": "lion", spaces.OUTSIDE: True},
+    ],
+    ids=["choices", "kind-choice", "value"],
+)
+def test_an_optimizer_the_lr_table_lacks_is_refused_even_outside_the_table(
+    override: dict[str, Any],
+) -> None:
+    message = (
+        "space.optimizer must name optimizers of the lr table (sgd, momentum, adagrad, "
+        "adadelta, rmsprop, adam, nadam, adamw), with or without outside_table; got 'lion'"
+    )
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("cnn", {"optimizer": override})
+    assert str(info.value) == message
