@@ -237,11 +237,16 @@ def _batch_sizes(space: SearchSpace, model: Any) -> list[Finding]:
         values = [int(v) for v in dim.choices_or_range()]
     findings = []
     odd = [v for v in values if not is_pow2(v)]
-    if odd:
+    what = f"batch size: {odd} not a power of two" if odd else ""
+    # An integer range holds every integer between its bounds: [2, 4] has 3 in it.
+    if dim.kind == "int" and not dim.fixed and (odd or values[1] - values[0] > 1):
+        scale = " on a log scale" if dim.row.log else ""
+        what = f"batch size: integers{scale} in {values}, not only powers of two"
+    if what:
         findings.append(
             Finding(
                 "warning",
-                f"batch size: {odd} not a power of two",
+                what,
                 "powers of two fill the hardware's vector units and memory pages evenly",
                 "use powers of two (space.batch_size: {low: 32, high: 256})",
             )

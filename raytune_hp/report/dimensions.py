@@ -28,9 +28,9 @@ def tuned_dims(trials: list[TrialRecord], space: SearchSpace) -> list[Dimension]
 
 
 def is_log(dim: Dimension) -> bool:
-    """Whether ``dim`` is searched on a log scale: log-uniform, powers of two, or the learning
-    rate (whose range depends on the optimizer)."""
-    return dim.kind in ("log", "pow2") or dim.name == LR
+    """Whether ``dim`` is searched on a log scale: log-uniform, powers of two, integers on a log
+    scale, or the learning rate (whose range depends on the optimizer)."""
+    return dim.log_scale or dim.name == LR
 
 
 def on_search_scale(dim: Dimension, value: Any) -> float:

@@ -34,7 +34,16 @@ def narrowed_space(
     Each tuned range shrinks to the span of the best trials' values, widened by one step of a
     ``points``-point grid on each side (on the log scale where the range is log) and clipped to
     the coarse range; choices shrink to those among the best; the learning rate is narrowed per
-    optimizer that remains. The result lies inside ``space`` and contains every one of ``best``.
+    optimizer that remains. The config's own hyperparameters and rows whose kind the config
+    changed keep their ``kind`` (and ``log``). The result lies inside ``space`` and contains
+    every one of ``best``.
+
+    Example:
+        >>> from raytune_hp.spaces import resolve_space
+        >>> width = {"kind": "int", "low": 8, "high": 512, "log": True}
+        >>> space = resolve_space("mlp", {"width": width})
+        >>> narrowed_space(space, [{"width": 32}, {"width": 64}])["width"]
+        {'kind': 'int', 'log': True, 'low': 11, 'high': 182}
     """
     overrides: dict[str, Any] = {}
     for dim in space.dims:
@@ -51,15 +60,21 @@ def narrowed_space(
             overrides[LR] = ranges
         elif dim.kind == "choice":
             kept = [choice for choice in dim.choices if choice in values]
-            overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
+            if dim.custom or dim.kind_changed:
+                overrides[dim.name] = {"kind": "choice", "choices": kept}
+            else:
+                overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
         else:
-            log = dim.kind in ("log", "pow2")
-            low, high = _widened(values, *dim.bounds, log=log, points=points)
+            low, high = _widened(values, *dim.bounds, log=dim.log_scale, points=points)
             if dim.kind == "pow2":
                 low, high = 2 ** math.floor(math.log2(low)), 2 ** math.ceil(math.log2(high))
             elif dim.kind == "int":
                 low, high = math.floor(low), math.ceil(high)
             overrides[dim.name] = {"low": low, "high": high}
+            if dim.custom or dim.kind_changed:
+                # Without its kind the override would mean the table's row (or no row at all).
+                scale = {"log": True} if dim.row.log else {}
+                overrides[dim.name] = {"kind": dim.kind, **scale, "low": low, "high": high}
         if dim.outside and isinstance(overrides.get(dim.name), dict):
             overrides[dim.name] = {**overrides[dim.name], OUTSIDE: True}
     return overrides

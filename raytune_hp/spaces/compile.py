@@ -32,9 +32,11 @@ def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
     A parent with conditional children becomes ``hp.choice`` over one dict per value holding the
     children that exist under it (labels ``<child>_<value>``: ``lr_adam``, ``warmup_steps_noam``),
     so TPE models them per branch. Powers of two are sampled as integer exponents, so TPE sees
-    their order. The sampled dict is nested; :func:`flatten` makes it one level.
+    their order; integers on a log scale as rounded log-uniform draws. The sampled dict is
+    nested; :func:`flatten` makes it one level.
     """
     from hyperopt import hp
+    from hyperopt.pyll import scope
 
     def expr(dim: Dimension, label: str, parent_value: Any = None) -> Any:
         if dim.fixed:
@@ -46,6 +48,9 @@ def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
             return hp.loguniform(label, math.log(low), math.log(high))
         if dim.kind == "float":
             return hp.uniform(label, low, high)
+        if dim.kind == "int" and dim.log_scale:
+            # Rounding a log-uniform draw in [low, high] stays in [low, high]: both are integers.
+            return scope.int(hp.qloguniform(label, math.log(low), math.log(high), 1))
         if dim.kind == "int":
             return hp.uniformint(label, low, high)
         exponents = [int(math.log2(bound)) for bound in (low, high)]
@@ -69,6 +74,8 @@ def to_tune(space: SearchSpace) -> dict[str, Any]:
             return tune.loguniform(low, high)
         if dim.kind == "float":
             return tune.uniform(low, high)
+        if dim.kind == "int" and dim.log_scale:
+            return tune.lograndint(int(low), int(high) + 1)
         if dim.kind == "int":
             return tune.randint(int(low), int(high) + 1)
         return tune.choice(powers_of_two(low, high))

@@ -1,10 +1,10 @@
 """The grid over a space: a few values per range, every choice, and every combination of them.
 
-Ranges get ``points`` values (log-spaced on log ranges and powers of two); the children of a
-conditional get their own values under each value of their parent (the learning rate spread over
-each optimizer's own range). A grid grows exponentially with the hyperparameters it tunes, so
-:data:`MAX_GRID_DIMENSIONS` is the most a grid should tune, and :func:`oversized_grid` says when a
-space tunes more.
+Ranges get ``points`` values (log-spaced on log ranges, powers of two and integers on a log
+scale); the children of a conditional get their own values under each value of their parent (the
+learning rate spread over each optimizer's own range). A grid grows exponentially with the
+hyperparameters it tunes, so :data:`MAX_GRID_DIMENSIONS` is the most a grid should tune, and
+:func:`oversized_grid` says when a space tunes more.
 
 Example:
     >>> from raytune_hp.spaces import resolve_space
@@ -35,8 +35,9 @@ MAX_GRID_DIMENSIONS = 4
 
 def grid(space: SearchSpace, points: int) -> list[dict[str, Any]]:
     """Every combination of the space's grid values, as flat configurations: ``points`` values
-    per range (log-spaced on log ranges and powers of two) and every choice; the children of a
-    conditional (the lr under each optimizer) get their own grid under each of its values."""
+    per range (log-spaced on log ranges, powers of two and integers on a log scale) and every
+    choice; the children of a conditional (the lr under each optimizer) get their own grid under
+    each of its values."""
     axes: list[list[dict[str, Any]]] = []
     for dim in space.top_level():
         axis = []
@@ -62,6 +63,9 @@ def grid_values(dim: Dimension, points: int, parent_value: Any = None) -> list[A
         powers = powers_of_two(low, high)
         picks = _spread(0, len(powers) - 1, min(points, len(powers)))
         return sorted({powers[round(i)] for i in picks})
+    if dim.kind == "int" and dim.log_scale:
+        logs = _spread(math.log(low), math.log(high), points)
+        return sorted({min(max(round(math.exp(v)), int(low)), int(high)) for v in logs})
     if dim.kind == "int":
         return sorted({round(v) for v in _spread(low, high, points)})
     if dim.kind == "log":

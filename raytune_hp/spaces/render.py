@@ -68,7 +68,19 @@ def format_tables(names: Sequence[str] | None = None) -> str:
 
 
 def format_space(space: SearchSpace) -> str:
-    """One config's resolved space as Markdown: what is searched, fixed, added or outside."""
+    """One config's resolved space as Markdown: what is searched, fixed, added, changed or
+    outside.
+
+    Example:
+        >>> from raytune_hp.spaces import resolve_space
+        >>> space = resolve_space("mlp", {"batch_size": {"kind": "int", "low": 16, "high": 200},
+        ...                               "width": {"kind": "int", "low": 8, "high": 512,
+        ...                                         "log": True}})
+        >>> print(format_space(space).splitlines()[6])
+        | `batch_size` | int [16, 200] | 128 | kind changed by the config |
+        >>> print(format_space(space).splitlines()[-1])
+        | `width` | int, log scale [8, 512] | 8 | the config's own hyperparameter |
+    """
     title = f"## Search space of the {space.model} model" + (
         " (fine-tuning)" if space.fine_tune else ""
     )
@@ -84,10 +96,13 @@ def format_space(space: SearchSpace) -> str:
             domain = f"one of {list(dim.choices)}"
         else:
             low, high = dim.bounds
-            domain = f"{dim.kind} {format_range(low, high)}"
+            scale = ", log scale" if dim.row.log else ""
+            domain = f"{dim.kind}{scale} {format_range(low, high)}"
         notes = []
         if dim.outside:
             notes.append("**outside the table** (outside_table: true)")
+        if dim.kind_changed:
+            notes.append("kind changed by the config")
         if dim.custom:
             notes.append("the config's own hyperparameter")
         if dim.when and dim.name != LR:
@@ -116,7 +131,8 @@ def domain_text(row: Row) -> str:
     if row.kind == "pow2":
         return f"a power of two in {format_range(row.low, row.high)}"
     if row.kind == "int":
-        return f"an integer in {format_range(row.low, row.high)}"
+        scale = " on a log scale" if row.log else ""
+        return f"an integer{scale} in {format_range(row.low, row.high)}"
     return f"a number in {format_range(row.low, row.high)}"
 
 

@@ -1,15 +1,19 @@
 """Resolving a space: a config's ``space`` section applied to its model's tables.
 
-Per hyperparameter a config may fix a value, narrow a range, restrict a choice, or add a
-hyperparameter of its own; for the whole space it may lower every learning rate for fine-tuning
-and include the optional tables (tricks, schedule). An override stays inside its table unless it
-says ``outside_table: true``, and rules that span hyperparameters (heads divide d_model) hold over
+Per hyperparameter a config may fix a value, narrow a range, restrict a choice, change a table
+row's kind by saying it, or add a hyperparameter of its own (an ``int`` or ``float`` may be on a
+log scale); for the whole space it may lower every learning rate for fine-tuning and include the
+optional tables (tricks, schedule). An override stays inside its table unless it says
+``outside_table: true``, and rules that span hyperparameters (heads divide d_model) hold over
 every combination the space allows.
 
 Example:
     >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}, "dropout": 0.1})
     >>> space["batch_size"].choices_or_range(), space["dropout"].fixed
     ((32, 256), True)
+    >>> batch = {"kind": "int", "low": 16, "high": 200}  # any integer, not only powers of two
+    >>> resolve_space("cnn", {"batch_size": batch})["batch_size"].kind_changed
+    True
     >>> resolve_space("cnn", {"dropout": 0.7})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -37,7 +41,7 @@ from raytune_hp.spaces.tables import (
     Row,
     table_names,
 )
-from raytune_hp.values import is_number, is_positive, is_pow2
+from raytune_hp.values import is_int, is_number, is_positive, is_pow2
 
 RESERVED_KEYS = ("fine_tune", "include")
 """Keys of a config's ``space`` that shape the whole space rather than name a hyperparameter."""
@@ -49,10 +53,13 @@ def resolve_space(
     """Applies a config's ``space`` section to the tables of ``model`` (or to ``tables``).
 
     Per hyperparameter: a value fixes it, ``{low, high}`` narrows a range, a list (or
-    ``{choices: [...]}``) restricts a choice, ``{value: ...}`` fixes; any of the mapping forms may
-    add ``outside_table: true`` to leave the table's range on purpose. A name the tables lack is
-    the config's own hyperparameter when it says its ``kind``. The reserved keys ``fine_tune``
-    (lower every lr range 100×) and ``include`` (optional tables) shape the whole space.
+    ``{choices: [...]}``) restricts a choice, ``{value: ...}`` fixes; ``{kind, low, high}`` (with
+    ``log: true`` for an int or float on a log scale) or ``{kind: choice, choices: [...]}``
+    changes a table row's kind (integers stay integers, numbers numbers); any of the mapping
+    forms may add ``outside_table: true`` to leave the table's range on purpose. A name the
+    tables lack is the config's own hyperparameter when it says its ``kind`` (``log: true`` as
+    above; a float on a log scale is kind ``log``). The reserved keys ``fine_tune`` (lower every
+    lr range 100×) and ``include`` (optional tables) shape the whole space.
 
     Raises:
         SearchSpaceError: an unknown key, an override outside the table, a broken constraint.
@@ -112,24 +119,48 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
             "your own "
             f"with a kind ({', '.join(KINDS)}) and its range or choices; got {name!r}"
         )
-    kind = spec["kind"]
-    allowed = {"kind", "start", "choices"} if kind == "choice" else {"kind", "start", "low", "high"}
-    if kind not in KINDS or set(spec) - allowed or not (set(allowed) - {"start"}) <= set(spec):
+    blank = Row(name, "choice", how="your own", note="added by the config")
+    row = _row_of_kind(blank, key, spec, optional=("start",), as_what=" as your own hyperparameter")
+    if row.kind == "choice":
+        return replace(row, start=spec.get("start", row.choices[0]))
+    return replace(row, start=spec.get("start", row.low))
+
+
+def _row_of_kind(
+    row: Row, key: str, spec: Mapping[str, Any], optional: tuple[str, ...], as_what: str
+) -> Row:
+    """``row`` with the kind, scale and range or choices that ``spec`` says, validated: the one
+    reading of ``{kind, low, high, log}`` and ``{kind, choices}`` for the config's own
+    hyperparameters and for table rows whose kind the config changes. Keys in ``optional`` are
+    allowed and left to the caller."""
+    kind, log = spec["kind"], spec.get("log", False)
+    scaled = kind in ("int", "float")
+    if kind in KINDS and "log" in spec and not scaled:
         raise SearchSpaceError(
-            f"{key} as your own hyperparameter must have kind (one of {', '.join(KINDS)}) and "
-            f"{'choices' if kind == 'choice' else 'low and high'} (start optional); "
+            f"{key}.log must be given only with kind int or float (pow2 and log are on a log "
+            f"scale already, a choice has no scale); got kind {kind}"
+        )
+    if not isinstance(log, bool):
+        raise SearchSpaceError(f"{key}.log must be true or false; got {log!r}")
+    needed = {"kind", "choices"} if kind == "choice" else {"kind", "low", "high"}
+    allowed = needed | set(optional) | ({"log"} if scaled else set())
+    if kind not in KINDS or set(spec) - allowed or not needed <= set(spec):
+        extras = " and ".join((*optional, "log") if scaled else optional)
+        raise SearchSpaceError(
+            f"{key}{as_what} must have kind (one of {', '.join(KINDS)}) and "
+            f"{'choices' if kind == 'choice' else 'low and high'} ({extras} optional); "
             f"got {dict(spec)}"
         )
     if kind == "choice":
         choices = spec["choices"]
         if not isinstance(choices, list) or not choices:
             raise SearchSpaceError(f"{key}.choices must be a non-empty list; got {choices!r}")
-        return Row(name, "choice", choices=tuple(choices), start=spec.get("start", choices[0]),
-                   how="your own", note="added by the config")  # fmt: skip
+        return replace(row, kind="choice", low=None, high=None, choices=tuple(choices), log=False)
     low, high = spec["low"], spec["high"]
+    positive = kind == "log" or log
     numeric = all(is_number(v) for v in (low, high))
-    if not numeric or low >= high or (kind == "log" and low <= 0):
-        rule = "0 < low < high" if kind == "log" else "low < high"
+    if not numeric or low >= high or (positive and low <= 0):
+        rule = "0 < low < high" if positive else "low < high"
         raise SearchSpaceError(
             f"{key} must have numbers with {rule}; got low={low!r}, high={high!r}"
         )
@@ -137,8 +168,10 @@ def _custom_row(name: str, spec: Any, model: str, known: list[str]) -> Row:
         raise SearchSpaceError(f"{key} must have integer bounds; got low={low!r}, high={high!r}")
     if kind == "pow2" and not (is_pow2(low) and is_pow2(high)):
         raise SearchSpaceError(f"{key} must have powers of two as bounds; got {low}, {high}")
-    start = spec.get("start", low)
-    return Row(name, kind, low, high, start=start, how="your own", note="added by the config")
+    # A float on a log scale is what kind log already is: one kind, one way to compile it.
+    if kind == "float" and log:
+        return replace(row, kind="log", low=low, high=high, choices=(), log=False)
+    return replace(row, kind=kind, low=low, high=high, choices=(), log=log and kind == "int")
 
 
 def _resolve_custom(row: Row) -> Dimension:
@@ -156,6 +189,8 @@ def _resolve_row(row: Row, override: Any) -> Dimension:
         outside = spec.pop(OUTSIDE, False)
         if not isinstance(outside, bool):
             raise SearchSpaceError(f"{key}.{OUTSIDE} must be true or false; got {outside!r}")
+        if "kind" in spec:
+            return _rekind(row, key, spec, outside)
         if set(spec) == {"value"}:
             _check_value(row, key, spec["value"], outside)
             return Dimension(row, value=spec["value"], fixed=True, outside=_leaves(row, spec))
@@ -166,6 +201,64 @@ def _resolve_row(row: Row, override: Any) -> Dimension:
         return _restrict(row, key, list(override), outside=False)
     _check_value(row, key, override, outside=False)
     return Dimension(row, value=override, fixed=True)
+
+
+# The kinds a table row may become when a config says ``kind``: what its model still accepts
+# (an integer stays an integer, a number a number; a choice's values are the model's own words).
+_NEW_KINDS = {
+    "int": ("int", "pow2", "choice"),
+    "pow2": ("int", "pow2", "choice"),
+    "float": ("float", "log", "choice"),
+    "log": ("float", "log", "choice"),
+    "choice": ("choice",),
+}
+_TAKES = {"int": "integers", "pow2": "integers", "float": "numbers", "log": "numbers"}
+
+
+def _rekind(row: Row, key: str, spec: Mapping[str, Any], outside: bool) -> Dimension:
+    """A table row given a kind by the config: ``{kind: int, low: 16, high: 200}`` on the batch
+    size's powers of two. The kind change is allowed because the config says it; the new values
+    stay in the table's range unless ``outside`` says the config leaves it on purpose. Saying the
+    row's own kind and scale is an ordinary override."""
+    kind = spec["kind"]
+    allowed = _NEW_KINDS[row.kind]
+    if kind not in allowed:
+        takes = _TAKES.get(row.kind, f"one of {list(row.choices)}")
+        kinds = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+        raise SearchSpaceError(
+            f"{key}.kind must be {kinds} ({row.name} takes {takes}); got {kind!r}"
+        )
+    new = _row_of_kind(row, key, spec, optional=(OUTSIDE,), as_what=" with its kind changed")
+    rest = {k: v for k, v in spec.items() if k not in ("kind", "log")}
+    if row.kind == "choice" or (new.kind, new.log) == (row.kind, row.log):
+        if new.kind == "choice":
+            return _restrict(row, key, list(new.choices), outside)
+        return _narrow(row, key, rest, outside)
+    values = list(new.choices) or [new.low, new.high]
+    if new.kind == "choice":
+        integral = row.kind in ("int", "pow2")
+        for value in values:
+            if not (is_int(value) if integral else is_number(value)):
+                raise SearchSpaceError(f"{key}.choices must be {_TAKES[row.kind]}; got {value!r}")
+        if len(values) != len(set(values)):
+            raise SearchSpaceError(f"{key}.choices must list each value once; got {values}")
+    assert row.low is not None and row.high is not None
+    beyond = [value for value in values if not row.low <= value <= row.high]
+    if beyond and not outside:
+        raise SearchSpaceError(
+            f"{key} must lie in the table's range {format_range(row.low, row.high)} (or add "
+            f"{OUTSIDE}: true to leave the table on purpose); got {beyond[0]!r}"
+        )
+    if len(new.choices) == 1:
+        return Dimension(new, value=values[0], fixed=True, outside=bool(beyond), kind_changed=True)
+    return Dimension(
+        new,
+        low=new.low,
+        high=new.high,
+        choices=new.choices,
+        outside=bool(beyond),
+        kind_changed=True,
+    )
 
 
 def _leaves(row: Row, spec: Mapping[str, Any]) -> bool:
@@ -240,6 +333,13 @@ def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
 
 def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
     key = f"space.{LR}"
+    unknown = [name for name in optimizers if name not in OPTIMIZERS]
+    if unknown:
+        # outside_table may widen a range, but an optimizer needs its row of the lr table.
+        raise SearchSpaceError(
+            f"space.{OPTIMIZER} must name optimizers of the lr table ({', '.join(OPTIMIZERS)}), "
+            f"with or without {OUTSIDE}; got {unknown[0]!r}"
+        )
     # Divide rather than multiply by 0.01: 1e-4 * 0.01 is 1.0000000000000002e-06, which would
     # refuse lr 1e-6 for a fine-tuned AdamW while the message says its range is [1e-06, ...].
     divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1

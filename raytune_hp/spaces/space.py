@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ class Dimension:
     A fixed dimension has ``value`` set and is not tuned. ``lr_ranges`` is set only on the
     learning rate: the range for each optimizer the space allows. ``outside`` marks an override
     that leaves the table's range (allowed only when the config says ``outside_table: true``);
+    ``kind_changed`` a table row whose kind (or scale) the config changed by saying ``kind``;
     ``custom`` a hyperparameter the config added.
     """
 
@@ -46,6 +48,7 @@ class Dimension:
     lr_ranges: tuple[tuple[str, float, float], ...] = ()
     outside: bool = False
     custom: bool = False
+    kind_changed: bool = False
 
     @property
     def name(self) -> str:
@@ -58,6 +61,20 @@ class Dimension:
     @property
     def when(self) -> tuple[str, tuple[Any, ...]] | None:
         return self.row.when
+
+    @property
+    def log_scale(self) -> bool:
+        """Whether values are drawn, gridded and narrowed on a log scale: kind ``log``, powers
+        of two, and integers with ``log: true``.
+
+        Example:
+            >>> from raytune_hp.spaces import resolve_space
+            >>> space = resolve_space("mlp", {"width": {"kind": "int", "low": 8, "high": 512,
+            ...                                         "log": True}})
+            >>> [dim.name for dim in space.dims if dim.log_scale]
+            ['lr', 'batch_size', 'hidden_size', 'width']
+        """
+        return self.kind in ("log", "pow2") or self.row.log
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -169,7 +186,10 @@ def _start_value(dim: Dimension) -> Any:
         return start if start in dim.choices else dim.choices[0]
     low, high = dim.bounds
     clipped = min(max(start, low), high)
-    return int(clipped) if dim.kind in ("int", "pow2") else float(clipped)
+    if dim.kind == "pow2":
+        # An int row made pow2 by the config starts at the power of two nearest its start.
+        return int(2 ** round(math.log2(clipped)))
+    return int(clipped) if dim.kind == "int" else float(clipped)
 
 
 def contains(space: SearchSpace, config: Mapping[str, Any]) -> bool:

@@ -68,9 +68,11 @@ class OptimizerRow:
 class Row:
     """One hyperparameter of a recommendation table.
 
-    ``low``/``high`` bound numeric kinds; ``choices`` lists categorical ones. ``start`` is where
-    practitioners start; ``how`` says how finely to tune it. ``when = (parent, values)`` makes the
-    row conditional: it exists only while ``parent`` takes one of ``values``.
+    ``low``/``high`` bound numeric kinds; ``choices`` lists categorical ones. ``log`` puts an
+    ``int`` on a log scale (integers drawn log-uniformly; a float on a log scale is kind ``log``,
+    and ``pow2`` is logarithmic by nature). ``start`` is where practitioners start; ``how`` says
+    how finely to tune it. ``when = (parent, values)`` makes the row conditional: it exists only
+    while ``parent`` takes one of ``values``.
     """
 
     name: str
@@ -82,6 +84,7 @@ class Row:
     how: str = ""
     note: str = ""
     when: tuple[str, tuple[Any, ...]] | None = None
+    log: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from torch import nn
 from raytune_hp.checks import largest_point, run_checks
 from raytune_hp.cli import main
 from raytune_hp.config import load_config
-from raytune_hp.data import load_data
+from raytune_hp.data import Dataset, load_data
 from raytune_hp.metrics import NUM_PARAMS, SKIPPED, TRAIN_SAMPLES
 from raytune_hp.trainable import TrialSettings, train
 
@@ -113,3 +113,44 @@ def test_a_configuration_above_the_capacity_rule_is_skipped_before_training(
     assert reports[0][NUM_PARAMS] == 17010 and reports[0][TRAIN_SAMPLES] == 1437
     assert reports[0]["val_acc"] == 0.0  # the worst result: the searcher moves away
     assert not any(tmp_path.iterdir())  # nothing trained, nothing logged
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "finding"),
+    [
+        (
+            "{kind: int, low: 16, high: 200}",
+            "WARNING  batch size: integers in [16, 200], not only powers of two",
+        ),
+        (
+            "{kind: int, low: 16, high: 512, log: true}",
+            "WARNING  batch size: integers on a log scale in [16, 512], not only powers of two",
+        ),
+        (
+            "{kind: choice, choices: [24, 48, 96]}",
+            "WARNING  batch size: [24, 48, 96] not a power of two",
+        ),
+        (
+            "{kind: int, low: 2, high: 3}",
+            "WARNING  batch size: integers in [2, 3], not only powers",
+        ),
+        ("{kind: int, low: 1, high: 2}", "OK       batch sizes: powers of two in [1, 2]"),
+    ],
+    ids=["int", "log-int", "choice", "int-3", "int-only-powers"],
+)
+def test_batch_sizes_the_config_made_integers_or_choices_are_checked(
+    batch_size: str, finding: str, digits: Dataset
+) -> None:
+    config = load_config(CONFIGS / "quickstart.yaml", [f"space.batch_size={batch_size}"])
+    text = "\n".join(f.line() for f in run_checks(config, digits).findings)
+    assert finding in text
+    assert text.count("batch size") == 1
+
+
+def test_the_space_counts_every_integer_of_a_batch_size_made_integer(digits: Dataset) -> None:
+    config = load_config(
+        CONFIGS / "quickstart.yaml", ["space.batch_size={kind: int, low: 16, high: 200}"]
+    )
+    (space,) = [f for f in run_checks(config, digits).findings if f.what.startswith("space:")]
+    # 8 optimizers × 185 batch sizes × 4 kernel sizes × 501 kernel counts (num_layers fixed)
+    assert "7 tuned hyperparameters; 2,965,920 discrete combinations × 3 continuous" in space.what

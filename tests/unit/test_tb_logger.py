@@ -10,10 +10,11 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
+from tensorboard.plugins.hparams import summary_v2 as hp
 
 from raytune_hp.metrics import HPARAMS_METRICS
 from raytune_hp.spaces import resolve_space
-from raytune_hp.tb_logger import TrialWriter, write_experiment_summary
+from raytune_hp.tb_logger import TrialWriter, _hparam, write_experiment_summary
 
 
 def _events(folder: Path) -> EventAccumulator:
@@ -93,3 +94,38 @@ def test_a_trial_stopped_early_has_no_session_end(tmp_path: Path) -> None:
     writer.epoch(1, {"val_acc": 0.5})
     writer.close()
     assert hparams_metadata.SESSION_END_INFO_TAG not in _hparams_content(tmp_path)
+
+
+def test_integers_on_a_log_scale_and_changed_kinds_declare_their_own_domains(
+    tmp_path: Path,
+) -> None:
+    space = resolve_space(
+        "cnn",
+        {
+            "width": {"kind": "int", "low": 8, "high": 512, "log": True},
+            "batch_size": {"kind": "int", "low": 16, "high": 200},
+            "kernel_size": {"kind": "choice", "choices": [3, 5]},
+        },
+    )
+    write_experiment_summary(tmp_path, space)
+    content = _hparams_content(tmp_path)[hparams_metadata.EXPERIMENT_TAG]
+    declared = {
+        info.name: info
+        for info in hparams_metadata.parse_experiment_plugin_data(content).hparam_infos
+    }
+    for name, bounds in [("width", (8, 512)), ("batch_size", (16, 200))]:
+        interval = declared[name].domain_interval
+        assert (interval.min_value, interval.max_value) == bounds, name
+        # An IntInterval reads back as any interval does (TensorBoard has no int type yet).
+        domain = _hparam(space[name], space).domain
+        assert isinstance(domain, hp.IntInterval), name
+        assert (domain.min_value, domain.max_value) == bounds, name
+    choices = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24, 48, 96]}})
+    write_experiment_summary(tmp_path / "choices", choices)
+    content = _hparams_content(tmp_path / "choices")[hparams_metadata.EXPERIMENT_TAG]
+    (batch,) = [
+        info
+        for info in hparams_metadata.parse_experiment_plugin_data(content).hparam_infos
+        if info.name == "batch_size"
+    ]
+    assert [v.number_value for v in batch.domain_discrete.values] == [24.0, 48.0, 96.0]

@@ -34,3 +34,17 @@ def test_only_searched_dimensions_that_some_trial_has() -> None:
     space = resolve_space("cnn", {"num_layers": 2, "include": ["schedule"]})
     trials = [_trial(lr=1e-3, dropout=0.1), _trial(lr=2e-3, warmup_steps=500)]
     assert [d.name for d in tuned_dims(trials, space)] == ["lr", "dropout", "warmup_steps"]
+
+
+def test_an_integer_on_a_log_scale_is_on_a_log_scale_and_a_changed_kind_on_its_own() -> None:
+    space = resolve_space(
+        "cnn",
+        {
+            "width": {"kind": "int", "low": 8, "high": 512, "log": True},
+            "trees": {"kind": "int", "low": 8, "high": 512},
+            "batch_size": {"kind": "int", "low": 16, "high": 200},
+        },
+    )
+    assert [d.name for d in space.dims if is_log(d)] == ["lr", "width"]
+    assert on_search_scale(space["width"], 100) == pytest.approx(2.0)
+    assert on_search_scale(space["batch_size"], 100) == 100.0  # integers now, on a linear scale

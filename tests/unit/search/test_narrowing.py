@@ -56,3 +56,46 @@ def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
             shrunk += log_width(f_low, f_high) < 0.99 * log_width(c_low, c_high)
     assert shrunk >= 20  # most of the ~40 optimizer ranges narrow
     assert shrunk_batch >= 5, shrunk_batch
+
+
+def test_an_integer_on_a_log_scale_narrows_on_the_log_scale() -> None:
+    coarse = resolve_space("mlp", {"width": {"kind": "int", "low": 8, "high": 512, "log": True}})
+    narrowed = narrowed_space(coarse, [{"width": 32}, {"width": 64}])["width"]
+    # One step of a 5-point log grid over [8, 512] is ×2.83: [32 / 2.83, 64 × 2.83], out to
+    # integers; a linear step (126) would have reached down to 8.
+    assert narrowed == {"kind": "int", "log": True, "low": 11, "high": 182}
+    fine = resolve_space("mlp", {"width": narrowed})
+    assert fine["width"].log_scale
+    assert all(11 <= point["width"] <= 182 for point in sample(fine, 200, 0))
+
+
+def test_changed_kinds_and_the_configs_own_keep_their_kind_in_the_fine_space() -> None:
+    overrides = {
+        "batch_size": {"kind": "int", "low": 16, "high": 200},
+        "dropout": {"kind": "choice", "choices": [0.1, 0.2, 0.3]},
+        "weight_decay": {"kind": "log", "low": 1e-6, "high": 1e-4},
+        "width": {"kind": "pow2", "low": 16, "high": 128},
+        "activation": {"kind": "choice", "choices": ["relu", "tanh", "gelu"]},
+    }
+    coarse = resolve_space("cnn", overrides)
+    best = sample(coarse, 30, 0)[:3]
+    narrowed = narrowed_space(coarse, best)
+    assert {name: narrowed[name]["kind"] for name in overrides} == {
+        name: spec["kind"] for name, spec in overrides.items()
+    }
+    fine = resolve_space("cnn", {**overrides, **narrowed})
+    assert fine["batch_size"].kind_changed and fine["width"].custom
+    for point in best:
+        assert contains(fine, point), point
+    for point in sample(fine, 200, 0):
+        assert contains(coarse, point), point
+
+
+def test_a_shipped_config_with_its_own_hyperparameters_has_a_fine_space() -> None:
+    config = load_config(QUICKSTART.parent / "custom.yaml")
+    coarse = config.search_space()
+    best = sample(coarse, 30, 0)[:3]
+    # As the experiment builds it: the config's space, the narrowed ranges over it.
+    fine = config.search_space({**config.space, **narrowed_space(coarse, best)})
+    assert all(contains(fine, point) for point in best)
+    assert fine["width"].custom and fine["activation"].custom

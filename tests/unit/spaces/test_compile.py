@@ -1,5 +1,6 @@
 """The space in HyperOpt's and Ray Tune's terms: what either samples stays inside the tables,
-covers them, and is reproducible; HyperOpt's own points use its labels and indices."""
+covers them, and is reproducible; HyperOpt's own points use its labels and indices; integers on a
+log scale are drawn log-uniformly, and a row whose kind the config changed in its new kind."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
+
 from raytune_hp.spaces import (
     OPTIMIZERS,
     SearchSpace,
+    contains,
     resolve_space,
     sample,
     start_point,
@@ -18,6 +22,7 @@ from raytune_hp.spaces import (
 
 DRAWS = 300  # as many as the draws fixture takes (conftest.py)
 InsideTables = Callable[[Mapping[str, Any]], None]
+TuneSamples = Callable[..., list[dict[str, Any]]]
 
 
 def test_samples_stay_inside_the_tables(
@@ -70,3 +75,52 @@ def test_to_hyperopt_point_leaves_out_fixed_values() -> None:
     point = to_hyperopt_point(space, start_point(space))
     assert not {"optimizer", "dropout"} & set(point)
     assert not any(key.startswith("lr") for key in point)
+
+
+# --- integers on a log scale, and a table row whose kind the config changed -----------------------
+
+WIDTH = {"width": {"kind": "int", "low": 8, "high": 512, "log": True}}
+LOG_DRAWS = 2000
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_an_integer_on_a_log_scale_is_drawn_log_uniformly(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("mlp", WIDTH)
+    draws = sample(space, LOG_DRAWS, 0) if form == "hyperopt" else tune_samples(space, LOG_DRAWS)
+    widths = [point["width"] for point in draws]
+    assert all(type(w) is int and 8 <= w <= 512 for w in widths)
+    assert min(widths) == 8 and max(widths) > 400
+    # Log-uniform: half below the geometric mean, 64 (uniform would put 11% there) and 84% below
+    # the arithmetic mean, 260 (uniform: half).
+    assert 0.46 < sum(w < 64 for w in widths) / len(widths) < 0.54
+    assert 0.80 < sum(w < 260 for w in widths) / len(widths) < 0.88
+    assert all(contains(space, point) for point in draws)
+
+
+def test_to_hyperopt_point_gives_an_integer_on_a_log_scale_as_itself() -> None:
+    space = resolve_space("mlp", {"width": {**WIDTH["width"], "start": 64}})
+    assert to_hyperopt_point(space, start_point(space))["width"] == 64
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_batch_size_made_integer_by_the_config_is_drawn_from_every_integer(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("cnn", {"batch_size": {"kind": "int", "low": 16, "high": 200}})
+    draws = sample(space, DRAWS, 0) if form == "hyperopt" else tune_samples(space, DRAWS)
+    sizes = [point["batch_size"] for point in draws]
+    assert all(type(size) is int and 16 <= size <= 200 for size in sizes)
+    assert len(set(sizes)) > 100  # not only the four powers of two in the range
+    assert all(contains(space, point) for point in draws)
+
+
+@pytest.mark.parametrize("form", ["hyperopt", "tune"])
+def test_a_batch_size_made_a_choice_by_the_config_is_drawn_from_its_choices(
+    form: str, tune_samples: TuneSamples
+) -> None:
+    space = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24, 48, 96]}})
+    draws = sample(space, DRAWS, 0) if form == "hyperopt" else tune_samples(space, DRAWS)
+    assert {point["batch_size"] for point in draws} == {24, 48, 96}
+    assert all(contains(space, point) for point in draws)

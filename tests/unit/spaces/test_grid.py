@@ -63,3 +63,29 @@ def test_only_a_grid_over_more_than_four_hyperparameters_is_oversized() -> None:
     )
     assert len(five.tuned) == 5
     assert spaces.oversized_grid(five, 3) == spaces.grid_size(five, 3) == 2 * 3 * 3 * 3 * 3
+
+
+def test_an_integer_on_a_log_scale_gets_log_spaced_integers_without_repeats() -> None:
+    space = resolve_space(
+        "mlp",
+        {
+            "width": {"kind": "int", "low": 8, "high": 512, "log": True},
+            "trees": {"kind": "int", "low": 1, "high": 6, "log": True},
+        },
+    )
+    assert spaces.grid_values(space["width"], 5) == [8, 23, 64, 181, 512]  # ×2.83 each step
+    assert spaces.grid_values(space["width"], 2) == [8, 512]
+    # Ten log-spaced points round onto the six integers there are, each once.
+    assert spaces.grid_values(space["trees"], 10) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_batch_size_whose_kind_the_config_changed_is_gridded_in_its_new_kind() -> None:
+    fixed = {k: v for k, v in TWO_OPTIMIZERS.items() if k != "batch_size"}
+    ints = resolve_space("cnn", {**fixed, "batch_size": {"kind": "int", "low": 16, "high": 200}})
+    assert spaces.grid_values(ints["batch_size"], 5) == [16, 62, 108, 154, 200]
+    choices = {"kind": "choice", "choices": [24, 48, 96]}
+    space = resolve_space("cnn", {**fixed, "batch_size": choices})
+    points = spaces.grid(space, 3)
+    assert len(points) == 2 * 3 * 3 * 3 == spaces.grid_size(space, 3)  # optimizer, lr, dropout
+    assert sorted({point["batch_size"] for point in points}) == [24, 48, 96]
+    assert all(contains(space, point) for point in points)

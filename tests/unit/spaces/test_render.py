@@ -1,4 +1,5 @@
-"""The tables as text: every optimizer and range printed, only the tables asked for."""
+"""The tables and spaces as text: every optimizer and range printed, only the tables asked for;
+a config's space with its log scales and the kinds it changed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 
 from raytune_hp import spaces
 from raytune_hp.errors import SearchSpaceError
-from raytune_hp.spaces import format_tables
+from raytune_hp.spaces import format_space, format_tables, resolve_space
+from raytune_hp.spaces.render import domain_text
 
 
 def test_format_tables_prints_every_optimizer_and_range() -> None:
@@ -36,3 +38,39 @@ def test_format_tables_refuses_an_unknown_table() -> None:
     )
     with pytest.raises(SearchSpaceError, match=message):
         format_tables(["nope"])
+
+
+def test_format_space_shows_a_log_scale_and_a_kind_the_config_changed() -> None:
+    space = resolve_space(
+        "cnn",
+        {
+            "batch_size": {"kind": "int", "low": 16, "high": 200},
+            "kernel_size": {"kind": "choice", "choices": [3, 5]},  # its own kind: not a change
+            "weight_decay": {"kind": "log", "low": 1e-6, "high": 1e-4},
+            "width": {"kind": "int", "low": 8, "high": 512, "log": True},
+        },
+    )
+    lines = {line.split(" | ")[0]: line for line in format_space(space).splitlines()}
+    assert (
+        lines["| `batch_size`"]
+        == "| `batch_size` | int [16, 200] | 128 | kind changed by the config |"
+    )
+    assert lines["| `kernel_size`"] == "| `kernel_size` | one of [3, 5] | 3 |  |"
+    assert lines["| `weight_decay`"] == (
+        "| `weight_decay` | log [1e-06, 0.0001] | 1e-06 | kind changed by the config |"
+    )
+    assert lines["| `width`"] == (
+        "| `width` | int, log scale [8, 512] | 8 | the config's own hyperparameter |"
+    )
+    outside = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24, 2000],
+                                                   "outside_table": True}})  # fmt: skip
+    (line,) = [line for line in format_space(outside).splitlines() if "`batch_size`" in line]
+    assert line.endswith(
+        "| one of [24, 2000] | 24 | **outside the table** (outside_table: true); "
+        "kind changed by the config |"
+    )
+
+
+def test_domain_text_names_the_log_scale() -> None:
+    row = spaces.Row("width", "int", 8, 512, log=True)
+    assert domain_text(row) == "an integer on a log scale in [8, 512]"

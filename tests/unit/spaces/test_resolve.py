@@ -185,3 +185,228 @@ def test_an_unknown_optional_table_is_refused() -> None:
         resolve_space("cnn", {"include": ["nope"]})
     with pytest.raises(SearchSpaceError, match=message + r" 'tricks'$"):
         resolve_space("cnn", {"include": "tricks"})
+
+
+# --- integers on a log scale ----------------------------------------------------------------------
+
+WIDTH = {"kind": "int", "low": 8, "high": 512, "log": True}
+LOG_REFUSED = (
+    "must be given only with kind int or float (pow2 and log are on a log scale already, a "
+    "choice has no scale); got kind"
+)
+
+
+def test_an_integer_of_your_own_may_be_on_a_log_scale() -> None:
+    dim = resolve_space("mlp", {"width": WIDTH})["width"]
+    assert (dim.kind, dim.row.log, dim.bounds, dim.custom) == ("int", True, (8, 512), True)
+    assert dim.log_scale
+    assert not resolve_space("mlp", {"width": {**WIDTH, "log": False}})["width"].log_scale
+
+
+def test_a_float_on_a_log_scale_is_kind_log() -> None:
+    # One kind for one thing: {kind: float, log: true} reads as kind log, as Optuna and Ray write
+    # a log-uniform float, and compiles, grids and prints as kind log.
+    synonym = resolve_space(
+        "cnn", {"scale": {"kind": "float", "low": 1e-3, "high": 1.0, "log": True}}
+    )
+    log = resolve_space("cnn", {"scale": {"kind": "log", "low": 1e-3, "high": 1.0}})
+    assert synonym["scale"] == log["scale"] and synonym["scale"].kind == "log"
+    assert sample(synonym, 20, 0) == sample(log, 20, 0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kind": "choice", "choices": [1, 2], "log": True},
+            f"space.width.log {LOG_REFUSED} choice",
+        ),
+        ({**WIDTH, "kind": "pow2"}, f"space.width.log {LOG_REFUSED} pow2"),
+        (
+            {"kind": "log", "low": 0.1, "high": 1.0, "log": True},
+            f"space.width.log {LOG_REFUSED} log",
+        ),
+        ({**WIDTH, "log": False, "kind": "pow2"}, f"space.width.log {LOG_REFUSED} pow2"),
+        (
+            {**WIDTH, "low": 0},
+            "space.width must have numbers with 0 < low < high; got low=0, high=512",
+        ),
+        (
+            {"kind": "float", "low": -1.0, "high": 1.0, "log": True},
+            "space.width must have numbers with 0 < low < high; got low=-1.0, high=1.0",
+        ),
+        ({**WIDTH, "log": "yes"}, "space.width.log must be true or false; got 'yes'"),
+        (
+            {"kind": "int", "low": 8, "log": True},
+            "space.width as your own hyperparameter must have kind (one of log, float, int, pow2, "
+            "choice) and low and high (start and log optional); got "
+            "{'kind': 'int', 'low': 8, 'log': True}",
+        ),
+    ],
+    ids=[
+        "choice",
+        "pow2",
+        "log",
+        "false-on-pow2",
+        "low-0",
+        "float-low-negative",
+        "not-bool",
+        "no-high",
+    ],
+)
+def test_a_log_scale_is_refused_where_it_makes_no_sense(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("mlp", {"width": spec})
+    assert str(info.value) == message
+
+
+# --- a table row whose kind the config changes ----------------------------------------------------
+
+INT_BATCH = {"kind": "int", "low": 16, "high": 200}
+
+
+def test_a_batch_size_may_become_integers_or_a_choice_where_the_config_says_kind() -> None:
+    ints = resolve_space("cnn", {"batch_size": INT_BATCH})["batch_size"]
+    assert (ints.kind, ints.bounds, ints.kind_changed, ints.outside) == (
+        "int",
+        (16, 200),
+        True,
+        False,
+    )
+    log = resolve_space("cnn", {"batch_size": {**INT_BATCH, "log": True}})["batch_size"]
+    assert log.kind == "int" and log.log_scale and log.kind_changed
+    choice = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24, 48, 96]}})
+    assert choice["batch_size"].choices_or_range() == (24, 48, 96)
+    assert choice["batch_size"].kind_changed
+    one = resolve_space("cnn", {"batch_size": {"kind": "choice", "choices": [24]}})["batch_size"]
+    assert one.fixed and one.value == 24
+    decay = resolve_space("cnn", {"weight_decay": {"kind": "log", "low": 1e-6, "high": 1e-4}})
+    assert decay["weight_decay"].kind == "log" and decay["weight_decay"].kind_changed
+
+
+def test_without_kind_a_batch_size_stays_a_power_of_two() -> None:
+    message = r"^space\.batch_size\.high must be a power of two in \[1, 1024\]; got 200$"
+    with pytest.raises(SearchSpaceError, match=message):
+        resolve_space("cnn", {"batch_size": {"low": 16, "high": 200}})
+    with pytest.raises(SearchSpaceError, match=r"^space\.batch_size must be a power of two in "):
+        resolve_space("cnn", {"batch_size": 24})
+
+
+def test_saying_the_rows_own_kind_is_an_ordinary_override() -> None:
+    said = resolve_space("cnn", {"batch_size": {"kind": "pow2", "low": 32, "high": 256}})
+    plain = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}})
+    assert said == plain and not said["batch_size"].kind_changed
+    said = resolve_space("cnn", {"kernel_size": {"kind": "choice", "choices": [3, 5]}})
+    assert said == resolve_space("cnn", {"kernel_size": [3, 5]})
+
+
+def test_a_changed_kind_stays_in_the_tables_range_unless_it_says_outside_table() -> None:
+    space = resolve_space("cnn", {"batch_size": {**INT_BATCH, "high": 2000, spaces.OUTSIDE: True}})
+    assert space["batch_size"].outside and space["batch_size"].bounds == (16, 2000)
+    (note,) = spaces.outside_notes(space)
+    assert (
+        note.startswith("space.batch_size leaves the recommendation table") and "[16, 2000]" in note
+    )
+    assert max(point["batch_size"] for point in sample(space, 200, 0)) > 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "message"),
+    [
+        (
+            "batch_size",
+            {**INT_BATCH, "high": 2000},
+            "space.batch_size must lie in the table's range [1, 1024] (or add outside_table: true "
+            "to leave the table on purpose); got 2000",
+        ),
+        (
+            "batch_size",
+            {"kind": "choice", "choices": [24, 2048]},
+            "space.batch_size must lie in the table's range [1, 1024] (or add outside_table: true "
+            "to leave the table on purpose); got 2048",
+        ),
+        (
+            "batch_size",
+            {"kind": "choice", "choices": [24, 48.5]},
+            "space.batch_size.choices must be integers; got 48.5",
+        ),
+        (
+            "batch_size",
+            {"kind": "choice", "choices": [24, 24]},
+            "space.batch_size.choices must list each value once; got [24, 24]",
+        ),
+        (
+            "batch_size",
+            {"kind": "float", "low": 16, "high": 200},
+            "space.batch_size.kind must be int, pow2 or choice (batch_size takes integers); "
+            "got 'float'",
+        ),
+        (
+            "batch_size",
+            {"kind": "int", "low": 16},
+            "space.batch_size with its kind changed must have kind (one of log, float, int, pow2, "
+            "choice) and low and high (outside_table and log optional); got "
+            "{'kind': 'int', 'low': 16}",
+        ),
+        (
+            "batch_size",
+            {**INT_BATCH, "low": 0, "log": True},
+            "space.batch_size must have numbers with 0 < low < high; got low=0, high=200",
+        ),
+        (
+            "dropout",
+            {"kind": "int", "low": 0, "high": 1},
+            "space.dropout.kind must be float, log or choice (dropout takes numbers); got 'int'",
+        ),
+        (
+            "kernel_size",
+            {"kind": "int", "low": 1, "high": 7},
+            "space.kernel_size.kind must be choice (kernel_size takes one of [1, 3, 5, 7]); "
+            "got 'int'",
+        ),
+        (
+            "weight_decay",
+            {"kind": "log", "low": 0, "high": 1e-4},
+            "space.weight_decay must have numbers with 0 < low < high; got low=0, high=0.0001",
+        ),
+    ],
+    ids=[
+        "beyond-range",
+        "choice-beyond-range",
+        "choice-not-integer",
+        "choice-repeated",
+        "integer-to-float",
+        "no-high",
+        "log-from-0",
+        "number-to-integer",
+        "choice-to-range",
+        "log-decay-from-0",
+    ],
+)
+def test_a_changed_kind_is_refused_with_one_line(
+    name: str, spec: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("cnn", {name: spec})
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"choices": ["adam", "lion"], spaces.OUTSIDE: True},
+        {"kind": "choice", "choices": ["adam", "lion"], spaces.OUTSIDE: True},
+        {"value": "lion", spaces.OUTSIDE: True},
+    ],
+    ids=["choices", "kind-choice", "value"],
+)
+def test_an_optimizer_the_lr_table_lacks_is_refused_even_outside_the_table(
+    override: dict[str, Any],
+) -> None:
+    message = (
+        "space.optimizer must name optimizers of the lr table (sgd, momentum, adagrad, "
+        "adadelta, rmsprop, adam, nadam, adamw), with or without outside_table; got 'lion'"
+    )
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("cnn", {"optimizer": override})
+    assert str(info.value) == message

@@ -70,3 +70,26 @@ def test_flatten_lifts_the_optimizer_branch_and_unwraps_numpy() -> None:
     assert flat == {"optimizer": "adam", "lr": 3e-3, "batch_size": 64, "dropout": 0.1}
     assert type(flat["lr"]) is float and type(flat["batch_size"]) is int
     assert flatten(flat) == flat
+
+
+def test_an_integer_on_a_log_scale_contains_and_starts_as_an_integer_does() -> None:
+    width = {"kind": "int", "low": 8, "high": 512, "log": True}
+    space = resolve_space("mlp", {"width": width})
+    point = start_point(space)
+    assert point["width"] == 8 and type(point["width"]) is int  # the low end, as for int
+    assert contains(space, point)
+    for inside in (8, 100, 512):  # any integer in the range: not only powers of two
+        assert contains(space, {**point, "width": inside}), inside
+    for outside in (7, 513, "64"):
+        assert not contains(space, {**point, "width": outside}), outside
+    started = resolve_space("mlp", {"width": {**width, "start": 1000}})
+    assert start_point(started)["width"] == 512  # clipped into the range
+
+
+def test_a_row_made_powers_of_two_by_the_config_starts_at_a_power_of_two() -> None:
+    pow2 = {"kind": "pow2", "low": 64, "high": 512, "outside_table": True}
+    space = resolve_space("cnn", {"num_kernels": pow2})
+    point = start_point(space)
+    assert point["num_kernels"] == 128  # the table's 100, at the nearest power of two
+    assert contains(space, point)
+    assert not contains(space, {**point, "num_kernels": 100})
