@@ -80,7 +80,9 @@ def run_checks(
     """Runs every check on ``config``: the recommended and the largest configuration's model are
     built (not trained) and compared with the training data.
 
-    ``data`` and ``builder`` default to the config's own (built-in or named by import path).
+    ``data`` and ``builder`` default to the config's own (built-in or named by import path). Of
+    the data only its training-set size, input shape and outputs are read, so every form works
+    (:class:`raytune_hp.data.TrainingData`).
     """
     from raytune_hp.models import count_parameters
     from raytune_hp.user_code import UserCode
@@ -89,10 +91,10 @@ def run_checks(
     data = data if data is not None else code.dataset(config)
     builder = builder or code.model_builder(config)
     space = config.search_space()
-    samples = len(data.x_train)
+    samples = data.train_size
     start, largest = start_point(space), largest_point(space)
-    model_start = builder(start, data.input_shape, data.num_classes)
-    model_largest = builder(largest, data.input_shape, data.num_classes)
+    model_start = builder(start, data.input_shape, data.num_outputs)
+    model_largest = builder(largest, data.input_shape, data.num_outputs)
     params_start, params_largest = count_parameters(model_start), count_parameters(model_largest)
     findings = [
         *_capacity(config, samples, params_start, params_largest),

@@ -21,7 +21,7 @@ from raytune_hp.errors import ConfigError
 
 if TYPE_CHECKING:
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.data import Dataset
+    from raytune_hp.data import Dataset, LoaderData
 
 
 def resolve(path: str, key: str) -> Callable[..., Any]:
@@ -75,19 +75,19 @@ class UserCode:
             optional(config.data.loader, "data.loader"),
         )
 
-    def dataset(self, config: ExperimentConfig) -> Dataset:
+    def dataset(self, config: ExperimentConfig) -> Dataset | LoaderData:
         """The experiment's data: the user's loader's, or a built-in set's."""
         from raytune_hp.data import as_dataset, load_data
 
         if self.loader is not None:
             loaded = self.loader(config.data.val_fraction, config.seed)
-            return as_dataset(loaded, str(config.data.loader))
+            return as_dataset(loaded, f"data.loader {config.data.loader}")
         return load_data(
             config.data.name, config.data.val_fraction, config.seed, path=config.data.path
         )
 
     def model_builder(self, config: ExperimentConfig) -> Callable[..., Any]:
-        """``(hp, input_shape, num_classes) -> nn.Module``: the user's, or the built-in model's."""
+        """``(hp, input_shape, num_outputs) -> nn.Module``: the user's, or the built-in model's."""
         from raytune_hp.models import model_builder
 
         return model_builder(config.model.name, self.builder)
