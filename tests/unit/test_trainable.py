@@ -12,7 +12,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data import Dataset as TorchDataset
 
 from raytune_hp.data import Dataset, LoaderData, as_dataset
@@ -42,7 +42,7 @@ HP: dict[str, Any] = {
 
 
 def _run(
-    data: Dataset,
+    data: Dataset | LoaderData,
     log_dir: Path,
     epochs: int,
     hp: dict[str, Any] | None = None,
@@ -359,3 +359,23 @@ def test_the_loaders_function_gets_each_trials_batch_size(tmp_path: Path) -> Non
                          {**MLP, "batch_size": batch_size})  # fmt: skip
         seen.append(len(metrics))
     assert sizes == [128, 8, 32] and seen == [1, 1]
+
+
+def test_a_dataset_pair_read_by_worker_processes_gives_the_same_run_twice(
+    digits: Dataset, tmp_path: Path
+) -> None:
+    parts = (digits.x_train, digits.y_train), (digits.x_val, digits.y_val)
+    pair = as_dataset(tuple(TensorDataset(x, y) for x, y in parts), "test", num_workers=2)
+    settings = TrialSettings("mlp", max_epochs=2, seed=0)
+    first = _train(pair, tmp_path / "first", settings)
+    assert first == _train(copy.deepcopy(pair), tmp_path / "second", settings)
+    assert first[-1][VAL_ACC] > 0.8
+
+
+def test_a_trial_on_a_dataset_pair_resumes_exactly(digits: Dataset, tmp_path: Path) -> None:
+    parts = (digits.x_train, digits.y_train), (digits.x_val, digits.y_val)
+    pair = as_dataset(tuple(TensorDataset(x, y) for x, y in parts), "test")
+    whole, _ = _run(pair, tmp_path / "whole", epochs=3)
+    head, states = _run(pair, tmp_path / "head", epochs=1)
+    tail, _ = _run(pair, tmp_path / "tail", epochs=3, state=states[-1])
+    assert head + tail == whole
