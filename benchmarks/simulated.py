@@ -39,9 +39,9 @@ def load(val_fraction: float, seed: int) -> tuple[torch.Tensor, ...]:
     return x, y, x[:4], y[:4]
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """A model a custom config must name (``model.builder``) for its tables to apply; unused."""
-    return nn.Linear(input_shape[-1], num_classes)
+    return nn.Linear(input_shape[-1], num_outputs)
 
 
 def curve(hp: Mapping[str, Any], epoch: int, max_epochs: int) -> tuple[float, float]:

@@ -27,7 +27,7 @@ def load(val_fraction: float, seed: int) -> tuple[torch.Tensor, ...]:
     return tuple(torch.as_tensor(a) for a in (x_train, y_train, x_val, y_val))
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """An MLP whose width comes from the config's own hyperparameter ``width`` and whose
     activation is the config's own ``activation``; dropout from the regularization table."""
     width, act = int(hp["width"]), ACTIVATIONS[hp["activation"]]
@@ -38,7 +38,7 @@ def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int)
         nn.Dropout(float(hp["dropout"])),
         nn.Linear(width, width),
         act(),
-        nn.Linear(width, num_classes),
+        nn.Linear(width, num_outputs),
     )
 
 
@@ -52,7 +52,7 @@ def train(
 ) -> None:
     """A whole training function of the user's: full-batch training of the model above, one
     report per epoch with the state to resume from."""
-    model = build(hp, data.input_shape, data.num_classes)
+    model = build(hp, data.input_shape, data.num_outputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"])
     first = 1
     if state:

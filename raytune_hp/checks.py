@@ -80,7 +80,9 @@ def run_checks(
     """Runs every check on ``config``: the recommended and the largest configuration's model are
     built (not trained) and compared with the training data.
 
-    ``data`` and ``builder`` default to the config's own (built-in or named by import path).
+    ``data`` and ``builder`` default to the config's own (built-in or named by import path). Of
+    the data only its training-set size, input shape and outputs are read, so every form works
+    (:class:`raytune_hp.data.TrainingData`).
     """
     from raytune_hp.models import count_parameters
     from raytune_hp.user_code import UserCode
@@ -88,7 +90,7 @@ def run_checks(
     code = UserCode.of(config)
     data = data if data is not None else code.dataset(config)
     space = config.search_space()
-    samples = len(data.x_train)
+    samples = data.train_size
     builder = builder or code.model_builder(config)
     if builder is None:
         # A training function that builds its own model: nothing here can count its parameters.
@@ -121,20 +123,16 @@ def capacity_findings(
     (``tune`` says them once at its start)."""
     from raytune_hp.models import count_parameters
 
-    model_start, model_largest = _extreme_models(config.search_space(), data, builder)
-    samples = len(data.x_train)
-    return _capacity(
-        config, samples, count_parameters(model_start), count_parameters(model_largest)
-    )
+    start, largest = _extreme_models(config.search_space(), data, builder)
+    return _capacity(config, data.train_size, count_parameters(start), count_parameters(largest))
 
 
 def _extreme_models(space: SearchSpace, data: Any, builder: Callable[..., Any]) -> tuple[Any, Any]:
     """The models of the recommended and of the largest configuration, built, not trained."""
-    build = [
-        builder(point, data.input_shape, data.num_classes)
-        for point in (start_point(space), largest_point(space))
-    ]
-    return build[0], build[1]
+    shape, outputs = data.input_shape, data.num_outputs
+    return builder(start_point(space), shape, outputs), builder(
+        largest_point(space), shape, outputs
+    )
 
 
 def _no_model(config: ExperimentConfig) -> Finding:

@@ -2,7 +2,8 @@
 
 A trial trains on ``cuda:0`` where Ray gave it a GPU, else on the CPU. A trial holding a fraction
 of a GPU is capped to that fraction of its memory; the data set goes onto the GPU once when it
-fits, and forward passes run under bfloat16 autocast for ``bf16``.
+fits (data read by DataLoaders is pinned in host memory instead), and forward passes run under
+bfloat16 autocast for ``bf16``.
 
 Example:
     >>> gpu_share(0.25), gpu_share(2)
@@ -14,11 +15,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 import torch
 
-from raytune_hp.data import Dataset
+from raytune_hp.data import Dataset, LoaderData
+
+Data = TypeVar("Data", bound=Dataset | LoaderData)
 
 
 def select_device() -> torch.device:
@@ -44,17 +48,23 @@ def limit_gpu_memory(share: float, device: torch.device) -> int | None:
     return int(share * torch.cuda.get_device_properties(device).total_memory)
 
 
-def place_data(data: Dataset, device: torch.device, budget_bytes: int | None = None) -> Dataset:
-    """The dataset on ``device`` once for the whole trial when it fits in half of the memory
-    available to the trial (``budget_bytes``, else what the device has free); otherwise it stays
-    in (pinned) host memory and each batch is copied over as it is used."""
+def place_data(data: Data, device: torch.device, budget_bytes: int | None = None) -> Data:
+    """Tensors on ``device`` once for the whole trial when they fit in half of the memory
+    available to the trial (``budget_bytes``, else what the device has free); otherwise they stay
+    in (pinned) host memory and each batch is copied over as it is used. A dataset pair read by
+    DataLoaders stays where it is and its batches come in pinned memory; a user's own loaders
+    are left as they are."""
     if device.type != "cuda":
         return data
+    if isinstance(data, LoaderData):
+        return dataclasses.replace(data, pin_memory=True) if data.datasets is not None else data
     x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
     size = sum(t.element_size() * t.nelement() for t in (x_train, y_train, x_val, y_val))
     free = budget_bytes if budget_bytes is not None else torch.cuda.mem_get_info(device)[0]
     move = (lambda t: t.to(device)) if size <= free // 2 else (lambda t: t.pin_memory())
-    return Dataset(move(x_train), move(y_train), move(x_val), move(y_val), data.num_classes)
+    return dataclasses.replace(
+        data, x_train=move(x_train), y_train=move(y_train), x_val=move(x_val), y_val=move(y_val)
+    )
 
 
 def autocast(device: torch.device, precision: str) -> Any:

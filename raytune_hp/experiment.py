@@ -481,8 +481,11 @@ def _trainable(config: ExperimentConfig, code: UserCode, data: Any) -> Any:
         config.seed,
         builder=code.builder,
         function=code.function,
-        max_params=capacity_limit(len(data.x_train)) if skip else None,
+        max_params=capacity_limit(data.train_size) if skip else None,
         precision=config.train.precision,
+        task=config.train.task,
+        loss=code.loss,
+        metric=config.train.metric,
     )
     resources = {"cpu": config.resources.cpus_per_trial, "gpu": _gpus(config)}
     return tune.with_parameters(

@@ -9,12 +9,14 @@ Example:
     ('max', 0.97, -0.97)
     >>> reached(0.18, 0.2, MODES[VAL_LOSS]), comparison("min")
     (True, '≤')
+    >>> TASK_METRICS["regression"], worst(VAL_ACC), worst(VAL_RMSE)
+    (('val_rmse', 'val_mae', 'val_loss'), 0.0, 1000000000.0)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, get_args
 
 EPOCH = "epoch"
 TRAIN_LOSS = "train_loss"
@@ -34,8 +36,9 @@ NODE_ID = "node_id"
 GPU_IDS = "gpu_ids"
 DEVICE = "device"
 GPU_SHARE = "gpu_share"
+# The dtype the training forward pass computed in (a string: "torch.float32", "torch.bfloat16").
+COMPUTE_DTYPE = "compute_dtype"
 
-EPOCH_METRICS = (VAL_LOSS, VAL_ACC)
 HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)
 
 Mode = Literal["min", "max"]
@@ -43,14 +46,25 @@ MODES: dict[str, Mode] = {VAL_ACC: "max", VAL_LOSS: "min", VAL_RMSE: "min", VAL_
 """The metrics the built-in training loop reports, and which way each is better (a metric of
 the user's own says its direction in the config: ``train.mode``)."""
 
-
 Task = Literal["classification", "regression"]
+TASKS: tuple[Task, ...] = get_args(Task)
 TASK_METRICS: dict[Task, tuple[str, ...]] = {
     "classification": (VAL_ACC, VAL_LOSS),
     "regression": (VAL_RMSE, VAL_MAE, VAL_LOSS),
 }
-"""What the built-in training loop reports for each task; the first is the task's default metric
-(a training function of the user's own reports whatever it likes)."""
+"""The validation metrics the built-in loop reports for each task; the first is the task's
+default metric. ``val_loss`` is the loss the run trains with (cross-entropy, mean squared error,
+or the user's own loss). A training function of the user's own reports whatever it likes."""
+
+WORST_LOSS = 1e9
+"""The worst value of a metric where lower is better: finite, since HyperOpt orders losses."""
+
+
+def worst(metric: str) -> float:
+    """The worst value of one of the built-in loop's metrics, reported by a trial that diverged,
+    ran out of memory or was skipped so that the searcher moves away: 0 for an accuracy, 1e9 for
+    a loss or an error."""
+    return 0.0 if MODES[metric] == "max" else WORST_LOSS
 
 
 def to_loss(value: float, mode: Mode) -> float:

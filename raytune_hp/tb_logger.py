@@ -21,8 +21,23 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hp
 from torch.utils.tensorboard import SummaryWriter
 
-from raytune_hp.metrics import EPOCH_METRICS, HPARAMS_METRICS, TRAIN_LOSS
+from raytune_hp.metrics import (
+    DEVICE,
+    DIVERGED,
+    EPOCH,
+    GPU_SHARE,
+    HPARAMS_METRICS,
+    NUM_PARAMS,
+    SKIPPED,
+    TRAIN_LOSS,
+    TRAIN_SAMPLES,
+)
 from raytune_hp.spaces import LR, OPTIMIZER, Dimension, SearchSpace, powers_of_two
+from raytune_hp.values import is_finite
+
+# What a trial reports that is no curve worth drawing, and what the built-in loop draws per step.
+_BOOKKEEPING = frozenset({EPOCH, NUM_PARAMS, TRAIN_SAMPLES, DIVERGED, SKIPPED, GPU_SHARE, DEVICE})
+_PER_STEP = frozenset({TRAIN_LOSS, LR})
 
 
 def write_experiment_summary(
@@ -81,16 +96,22 @@ class TrialWriter:
         start = hp.hparams_pb(dict(hparam_values), trial_id=Path(log_dir).name)
         self._writer._get_file_writer().add_summary(start)
         self._writer.flush()
+        self._per_step = False
 
     def train_step(self, step: int, loss: float, lr: float) -> None:
+        """Writes one optimizer step's training loss and lr (the epoch's curves then leave them
+        out)."""
+        self._per_step = True
         self._writer.add_scalar(TRAIN_LOSS, loss, step)
         self._writer.add_scalar(LR, lr, step)
 
-    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Writes the epoch's metrics and flushes, so a trial stopped right after keeps them."""
-        for name in EPOCH_METRICS:
-            if name in metrics:
-                self._writer.add_scalar(name, metrics[name], epoch)
+    def epoch(self, epoch: int, metrics: Mapping[str, Any]) -> None:
+        """Writes every metric of the epoch as a curve (what the trial logs per step, and its
+        bookkeeping, aside) and flushes, so a trial stopped right after keeps them."""
+        skip = _BOOKKEEPING | (_PER_STEP if self._per_step else frozenset())
+        for name, value in metrics.items():
+            if name not in skip and is_finite(value):
+                self._writer.add_scalar(name, value, epoch)
         self._writer.flush()
 
     def finished(self) -> None:

@@ -25,9 +25,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from raytune_hp.data import Dataset
+from raytune_hp.data import Dataset, LoaderData
 from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data, select_device
 from raytune_hp.metrics import (
+    COMPUTE_DTYPE,
     DEVICE,
     DIVERGED,
     EPOCH,
@@ -40,15 +41,17 @@ from raytune_hp.metrics import (
     TRAIN_LOSS,
     TRAIN_SAMPLES,
     VAL_ACC,
-    VAL_LOSS,
+    WORST_LOSS,
+    Task,
+    worst,
 )
 from raytune_hp.models import count_parameters, model_builder
 from raytune_hp.spaces import LR, flatten
 from raytune_hp.tb_logger import TrialWriter
-from raytune_hp.training import evaluate, seed_everything, set_up_training
+from raytune_hp.training import LossFunction, seed_everything, set_up_training
+from raytune_hp.values import plain
 
 _STATE_FILE = "state.pt"
-_WORST_LOSS = 1e9  # finite: HyperOpt orders losses
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -61,7 +64,10 @@ class TrialSettings:
     user's whole training function, both resolved from the config's import paths. A model with
     more trainable parameters than ``max_params`` is skipped before training. ``precision``
     ``bf16`` runs forward passes under bfloat16 autocast. ``gpu_share`` below 1 caps the trial
-    to that share of its GPU's memory.
+    to that share of its GPU's memory. ``task`` says what the built-in loop learns and reports
+    (:class:`raytune_hp.training.Objective`); ``loss``, a user's ``loss(outputs, targets)``
+    returning the batch's mean, replaces the task's loss in training and in ``val_loss``.
+    ``metric`` is what the search optimizes: a training function must report it every epoch.
     """
 
     model: str
@@ -73,11 +79,14 @@ class TrialSettings:
     max_params: int | None = None
     precision: str = "fp32"
     gpu_share: float = 1.0
+    task: Task = "classification"
+    loss: LossFunction | None = None
+    metric: str = VAL_ACC
 
 
 def train(
     hp: Mapping[str, Any],
-    data: Dataset,
+    data: Dataset | LoaderData,
     settings: TrialSettings,
     log_dir: str | Path,
     report: Report,
@@ -85,9 +94,12 @@ def train(
 ) -> None:
     """Trains one configuration for ``settings.max_epochs`` epochs, calling ``report`` after each.
 
-    ``report(metrics, state)`` receives the epoch's metrics and everything needed to resume
+    ``report(metrics, state)`` receives the epoch's metrics (the task's, the training loss,
+    the lr, and the dtype the forward pass computed in) and everything needed to resume
     (``state`` passed back in continues from the next epoch). A trial whose loss is not finite
-    reports ``diverged`` and ends itself.
+    reports ``diverged`` and ends itself. Tensor data is indexed in place (on the GPU when it
+    fits); data read by DataLoaders is read at the trial's batch size, its loaders built once
+    per process and batch size.
     """
     hp = flatten(hp)
     torch.set_num_threads(max(1, settings.cpu_threads))
@@ -97,11 +109,16 @@ def train(
         hp,
         model_builder(settings.model, settings.builder),
         data.input_shape,
-        data.num_classes,
+        data.num_outputs,
         seed=settings.seed,
         device=device,
-        total_steps=settings.max_epochs * math.ceil(len(data.x_train) / batch_size),
+        total_steps=settings.max_epochs * data.steps_per_epoch(batch_size),
+        task=settings.task,
+        loss=settings.loss,
     )
+    # The worst value of every metric the task reports, for the records of a trial that did not
+    # train: the searcher moves away from it.
+    worst_metrics = {metric: worst(metric) for metric in setup.objective.metrics}
     first_epoch, step = 1, 0
     if state is not None:
         setup.model.load_state_dict(state["model"])
@@ -115,9 +132,8 @@ def train(
     num_params = count_parameters(setup.model)
     if settings.max_params is not None and num_params > settings.max_params:
         # Recorded with the numbers, and as the worst result, so the searcher moves away.
-        worst = {VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS}
-        skipped = {EPOCH: 0, NUM_PARAMS: num_params, TRAIN_SAMPLES: len(data.x_train)}
-        report(worst | skipped | {SKIPPED: True, DIVERGED: False}, {})
+        skipped = {EPOCH: 0, NUM_PARAMS: num_params, TRAIN_SAMPLES: data.train_size}
+        report(worst_metrics | skipped | {SKIPPED: True, DIVERGED: False}, {})
         return
     memory_cap = limit_gpu_memory(settings.gpu_share, device)
     data = place_data(data, device, memory_cap)
@@ -130,8 +146,8 @@ def train(
     epoch, out_of_memory = first_epoch, ""
     try:
         for epoch in range(first_epoch, settings.max_epochs + 1):
-            train_loss = setup.train_epoch(
-                data.x_train, data.y_train, batch_size, on_step, settings.precision
+            train_loss, compute_dtype = setup.train_epoch(
+                data, batch_size, on_step, settings.precision
             )
             # Every step's loss read from the device at once, after the epoch.
             losses = torch.stack([loss for loss, _ in steps]).float().tolist()
@@ -139,24 +155,22 @@ def train(
                 step += 1
                 writer.train_step(step, loss, lr)
             steps.clear()
-            val_loss, val_acc = evaluate(
-                setup.model, data.x_val, data.y_val, precision=settings.precision
-            )
-            diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
+            validation = setup.evaluate(data, batch_size, precision=settings.precision)
+            diverged = not all(math.isfinite(v) for v in (train_loss, *validation.values()))
             if diverged:
                 # The worst finite result: the searcher learns this region is bad (HyperOpt
                 # cannot order NaN).
-                train_loss, val_loss = _WORST_LOSS, _WORST_LOSS
+                train_loss, validation = WORST_LOSS, worst_metrics
             metrics = {
                 EPOCH: epoch,
                 TRAIN_LOSS: train_loss,
-                VAL_LOSS: val_loss,
-                VAL_ACC: val_acc,
+                **validation,
                 LR: setup.optimizer.param_groups[0]["lr"],
                 NUM_PARAMS: num_params,
-                TRAIN_SAMPLES: len(data.x_train),
+                TRAIN_SAMPLES: data.train_size,
                 SKIPPED: False,
                 DIVERGED: diverged,
+                COMPUTE_DTYPE: str(compute_dtype),
             }
             writer.epoch(epoch, metrics)
             if epoch == settings.max_epochs and not diverged:
@@ -196,14 +210,14 @@ def train(
             limit = f"its {settings.gpu_share:g} share of the GPU ({memory_cap / 2**30:.1f} GiB)"
         else:
             limit = "the whole GPU" if device.type == "cuda" else "memory"
-        failed = {EPOCH: epoch, VAL_ACC: 0.0, VAL_LOSS: _WORST_LOSS, NUM_PARAMS: num_params}
+        failed = {EPOCH: epoch, **worst_metrics, NUM_PARAMS: num_params}
         oom = {OUT_OF_MEMORY: f"outgrew {limit} at batch_size {batch_size}: {out_of_memory}"}
-        report(
-            failed | oom | {TRAIN_SAMPLES: len(data.x_train), SKIPPED: False, DIVERGED: False}, {}
-        )
+        report(failed | oom | {TRAIN_SAMPLES: data.train_size, SKIPPED: False, DIVERGED: False}, {})
 
 
-def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSettings) -> None:
+def tune_trainable(
+    config: dict[str, Any], *, data: Dataset | LoaderData, settings: TrialSettings
+) -> None:
     """The Ray Tune function trainable: :func:`train` with ``tune.report`` and checkpoints.
 
     ``data`` arrives through Ray's object store (``tune.with_parameters``), loaded once per
@@ -251,7 +265,7 @@ def tune_trainable(config: dict[str, Any], *, data: Dataset, settings: TrialSett
 def run_function(
     function: Callable[..., None],
     hp: Mapping[str, Any],
-    data: Dataset,
+    data: Dataset | LoaderData,
     settings: TrialSettings,
     log_dir: str | Path,
     report: Report,
@@ -260,26 +274,27 @@ def run_function(
     """Runs a user's whole training function with raytune-hp's reporting around it.
 
     The function is called as ``function(hp, data, report, max_epochs=..., state=...)`` and calls
-    ``report(metrics, state=None)`` once per epoch; ``metrics`` must hold ``epoch`` and at least
-    one of the metrics the search can optimize. Every report goes to TensorBoard and to Ray Tune
-    (with ``state`` as the checkpoint), so ASHA, the searchers and the summary work as for a
-    built-in model.
+    ``report(metrics, state=None)`` once per epoch; ``metrics`` must hold ``epoch`` and the
+    metric the search optimizes (``settings.metric``), and may hold any other. Every report goes
+    to TensorBoard and to Ray Tune (with ``state`` as the checkpoint), so ASHA, the searchers and
+    the summary work as for a built-in model.
     """
     hp = flatten(hp)
     seed_everything(settings.seed)
     writer = TrialWriter(log_dir, hp)
 
     def user_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> None:
-        if EPOCH not in metrics or not {VAL_ACC, VAL_LOSS} & set(metrics):
+        if EPOCH not in metrics or settings.metric not in metrics:
             raise ValueError(
-                f"train.function's report(metrics) must include {EPOCH!r} and {VAL_ACC!r} or "
-                f"{VAL_LOSS!r}; got keys {sorted(metrics)}"
+                f"train.function's report(metrics) must include {EPOCH!r} and the searched "
+                f"metric {settings.metric!r} (train.metric); got keys {sorted(metrics)}"
             )
-        epoch = int(metrics[EPOCH])
-        writer.epoch(epoch, metrics)
+        plain_metrics = {key: plain(value) for key, value in metrics.items()}
+        epoch = int(plain_metrics[EPOCH])
+        writer.epoch(epoch, plain_metrics)
         if epoch >= settings.max_epochs:
             writer.finished()
-        report(dict(metrics), dict(state or {}))
+        report(plain_metrics, dict(state or {}))
 
     try:
         function(hp, data, user_report, max_epochs=settings.max_epochs, state=state)

@@ -30,7 +30,7 @@ from raytune_hp.errors import ConfigError
 
 if TYPE_CHECKING:
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.data import Dataset
+    from raytune_hp.data import Dataset, LoaderData
 
 
 def resolve(path: str, key: str) -> Callable[..., Any]:
@@ -107,6 +107,16 @@ def _installed(module: ModuleType) -> bool:
     return any(Path(origin).resolve().is_relative_to(Path(root).resolve()) for root in roots)
 
 
+def _required_arguments(function: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``function`` needs; ``None`` when it cannot be told."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds and p.default is inspect.Parameter.empty for p in parameters)
+
+
 @dataclass(frozen=True)
 class UserCode:
     """The user's own code a config names, resolved: each ``None`` where the config names none.
@@ -158,17 +168,24 @@ class UserCode:
             code.get("train.loss"),
         )
 
-    def dataset(self, config: ExperimentConfig) -> Dataset:
-        """The experiment's data: the user's loader's, the data handed over, or a built-in set's."""
+    def dataset(self, config: ExperimentConfig) -> Dataset | LoaderData:
+        """The experiment's data: the user's loader's, the data handed over, or a built-in set's.
+
+        A function handed over is a loader, ``(val_fraction, seed) -> data``, or, when it takes
+        one argument, the loaders of the data, ``(batch_size) -> (train_loader, val_loader)``.
+        """
         from raytune_hp.data import as_dataset, load_data
 
-        source = str(config.data.loader)
-        if callable(self.loader):
-            return as_dataset(self.loader(config.data.val_fraction, config.seed), source)
+        task = config.train.task
+        source = f"data.loader {config.data.loader}"
+        options: dict[str, Any] = {"task": task, "num_workers": config.data.num_workers}
+        if callable(self.loader) and _required_arguments(self.loader) != 1:
+            loaded = self.loader(config.data.val_fraction, config.seed)
+            return as_dataset(loaded, source, **options)
         if self.loader is not None:
-            return as_dataset(self.loader, source)
+            return as_dataset(self.loader, source, **options)
         return load_data(
-            config.data.name, config.data.val_fraction, config.seed, path=config.data.path
+            config.data.name, config.data.val_fraction, config.seed, config.data.path, task=task
         )
 
     def model_builder(self, config: ExperimentConfig) -> Callable[..., Any] | None:

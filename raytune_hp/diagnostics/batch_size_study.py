@@ -31,11 +31,12 @@ from raytune_hp import metrics
 from raytune_hp.diagnostics.recommended import (
     Builder,
     builder_for_checks,
+    objective_for_checks,
     recommended_configuration,
     torch_threads,
 )
 from raytune_hp.errors import RaytuneHPError
-from raytune_hp.metrics import VAL_ACC, VAL_LOSS
+from raytune_hp.metrics import TASK_METRICS, VAL_ACC, VAL_LOSS, Task
 from raytune_hp.spaces import LR, OPTIMIZER, TABLES
 from raytune_hp.values import is_int, is_pow2, powers_of_two
 
@@ -43,9 +44,12 @@ if TYPE_CHECKING:
     import torch
 
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.data import Dataset
+    from raytune_hp.data import Dataset, LoaderData, TrainingData
+    from raytune_hp.training import LossFunction, Objective
 
 DEFAULT_TARGETS: dict[str, float] = {VAL_ACC: 0.95, VAL_LOSS: 0.2}
+"""Targets that mean the same on any data: an accuracy, and a classification's cross-entropy
+(``val_loss`` of a regression or of a user's loss depends on the targets' scale)."""
 STUDY_BATCH_RANGE = (16, 512)  # keeps the default study to a few minutes on 2 CPU cores
 SPEEDUP_WORTH_NAMING = 1.25  # smaller ratios of epoch times are within a shared CPU's noise
 BATCH_STUDY_PLOT = "batch_study.png"
@@ -127,6 +131,13 @@ def _default_batch_sizes(config: ExperimentConfig, train_size: int) -> list[int]
     return capped if len(capped) >= 2 else powers_of_two(low, high)
 
 
+def _default_target(metric: str, task: Task, loss: LossFunction | None) -> float | None:
+    """The target the study aims at when none is given, where one means the same on any data."""
+    if metric == VAL_LOSS and (task != "classification" or loss is not None):
+        return None
+    return DEFAULT_TARGETS.get(metric)
+
+
 def _reading(rows: Sequence[BatchStudyRow], metric: str) -> str:
     """One line on the trade-off, from the numbers (it says so when they disagree with it)."""
     small, large = rows[0], rows[-1]
@@ -173,7 +184,7 @@ def _reading(rows: Sequence[BatchStudyRow], metric: str) -> str:
 
 def batch_study(
     config: ExperimentConfig,
-    data: Dataset,
+    data: Dataset | LoaderData,
     out_dir: Path,
     *,
     batch_sizes: Sequence[int] | None = None,
@@ -182,6 +193,8 @@ def batch_study(
     progress: bool = True,
     builder: Builder | None = None,
     threads: int | None = None,
+    task: Task | None = None,
+    loss: LossFunction | None = None,
 ) -> BatchStudyResult:
     """Time to a target metric across batch sizes, for the recommended configuration.
 
@@ -196,17 +209,23 @@ def batch_study(
         out_dir: folder for the plot and the table, created if missing.
         batch_sizes: powers of two to compare; by default those the space allows within
             16..512 (and no bigger than the training set).
-        target: the metric to reach; by default 0.95 for ``val_acc``, 0.2 for ``val_loss``.
+        target: the metric to reach; by default 0.95 for ``val_acc`` and 0.2 for the
+            cross-entropy ``val_loss`` of a classification; other metrics need one.
         max_epochs: the most epochs per batch size; by default ``config.train.max_epochs``.
         progress: show a progress bar on stderr.
         builder: the model builder, as for :func:`lr_find`.
         threads: torch CPU threads; all available cores by default.
+        task: ``classification`` or ``regression``; by default the config's, else
+            classification (:func:`~raytune_hp.diagnostics.recommended.objective_for_checks`).
+        loss: a user's ``loss(outputs, targets)`` in place of the task's; by default the
+            config's, else none.
 
     Returns:
         One row per batch size, in increasing order, and where the plot and table went.
 
     Raises:
-        RaytuneHPError: a batch size that is not a power of two, or ``max_epochs`` < 1.
+        RaytuneHPError: a batch size that is not a power of two, ``max_epochs`` < 1, a metric
+            the task does not report, or no ``target`` for a metric without a default one.
 
     Example:
         >>> study = batch_study(config, data, Path("bs"), batch_sizes=(32, 256))  # doctest: +SKIP
@@ -215,13 +234,30 @@ def batch_study(
     """
     from tqdm import tqdm
 
-    from raytune_hp.devices import select_device
-    from raytune_hp.training import evaluate, set_up_training
+    from raytune_hp.devices import place_data, select_device
+    from raytune_hp.training import Objective, set_up_training
 
+    task, loss = objective_for_checks(config, task, loss)
     metric = config.train.metric
+    if metric not in TASK_METRICS[task]:
+        raise RaytuneHPError(
+            f"batch-study: train.metric must be one the {task} task reports "
+            f"({', '.join(TASK_METRICS[task])}); got {metric}"
+        )
+    default = _default_target(metric, task, loss)
+    if target is not None:
+        goal = float(target)
+    elif default is not None:
+        goal = default
+    else:
+        raise RaytuneHPError(
+            f"batch-study: --target must be given for train.metric {metric} of a {task} task"
+            + (" with your own loss" if loss is not None else "")
+            + " (its scale depends on the data); got none"
+        )
     sizes = sorted(set(batch_sizes)) if batch_sizes is not None else None
     if sizes is None:
-        sizes = _default_batch_sizes(config, len(data.x_train))
+        sizes = _default_batch_sizes(config, data.train_size)
     if not sizes or not all(is_pow2(size) for size in sizes):
         raise RaytuneHPError(
             f"batch-study: batch_sizes must be powers of two ≥ 1; got {list(batch_sizes or [])}"
@@ -229,16 +265,14 @@ def batch_study(
     epochs_budget = config.train.max_epochs if max_epochs is None else max_epochs
     if not is_int(epochs_budget) or epochs_budget < 1:
         raise RaytuneHPError(f"batch-study: max_epochs must be an integer ≥ 1; got {max_epochs!r}")
-    goal = DEFAULT_TARGETS[metric] if target is None else float(target)
     hp = recommended_configuration(config)
     build = builder_for_checks(config, builder)
     device = select_device()
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+    data = place_data(data, device)
     rows = []
 
     with torch_threads(threads) as thread_count:
-        _warm_up(build, hp, x_train, y_train, data, sizes)
+        _warm_up(build, hp, data, sizes, device, Objective(task, loss))
         bar = tqdm(
             total=len(sizes) * epochs_budget,
             desc="batch study",
@@ -252,10 +286,12 @@ def batch_study(
                     {**hp, "batch_size": size},
                     build,
                     data.input_shape,
-                    data.num_classes,
+                    data.num_outputs,
                     seed=config.seed,
                     device=device,
-                    total_steps=epochs_budget * math.ceil(len(x_train) / size),
+                    total_steps=epochs_budget * data.steps_per_epoch(size),
+                    task=task,
+                    loss=loss,
                 )
                 bar.set_description(f"batch study, batch {size}")
                 train_seconds: list[float] = []
@@ -265,17 +301,17 @@ def batch_study(
                 started = time.perf_counter()
                 for epoch in range(1, epochs_budget + 1):
                     tic = time.perf_counter()
-                    loss = setup.train_epoch(x_train, y_train, size)
+                    train_loss, _ = setup.train_epoch(data, size)
                     train_seconds.append(time.perf_counter() - tic)
-                    val_loss, val_acc = evaluate(setup.model, x_val, y_val)
-                    value = val_acc if metric == VAL_ACC else val_loss
+                    validation = setup.evaluate(data, size)
+                    value = validation[metric]
                     bar.update()
                     bar.set_postfix({metric: f"{value:.4f}"}, refresh=False)
                     if metrics.reached(value, goal, config.train.mode):
                         reached_at = epoch
                         seconds_to_target = time.perf_counter() - started
                         break
-                    if not (math.isfinite(loss) and math.isfinite(val_loss)):
+                    if not all(math.isfinite(v) for v in (train_loss, *validation.values())):
                         break  # diverged: it will not reach the target
                 bar.update(epochs_budget - len(train_seconds))
                 rows.append(
@@ -315,19 +351,21 @@ def batch_study(
 def _warm_up(
     build: Builder,
     hp: Mapping[str, Any],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    data: Dataset,
+    data: TrainingData,
     sizes: Sequence[int],
+    device: torch.device,
+    objective: Objective,
 ) -> None:
     """One untimed forward and backward pass at each batch size, on a throwaway model: an op's
     first call pays for allocations and kernel selection, which would count against the first
     batch size timed."""
-    import torch.nn.functional as F
+    from raytune_hp.training import StepRule, to_device
 
-    model = build(hp, data.input_shape, data.num_classes).to(x.device)
+    model = build(hp, data.input_shape, data.num_outputs).to(device)
+    batch = next(iter(data.eval_batches("train", max(sizes))))
+    x, y = to_device(batch, device, objective.task)
     for size in sizes:
-        F.cross_entropy(model(x[:size]), y[:size]).backward()
+        objective.training_loss(model(x[:size]), y[:size], StepRule()).backward()
 
 
 def _plot_batch_study(result: BatchStudyResult, title: str) -> None:

@@ -33,11 +33,13 @@ from raytune_hp.diagnostics.recommended import (
     StopTraining,
     builder_for_checks,
     format_lr,
+    objective_for_checks,
     recommended_configuration,
     torch_threads,
     train_until_stopped,
 )
 from raytune_hp.errors import RaytuneHPError
+from raytune_hp.metrics import Task
 from raytune_hp.spaces import OPTIMIZER
 from raytune_hp.values import is_int
 
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
     import torch
 
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.data import Dataset
+    from raytune_hp.data import Dataset, LoaderData
+    from raytune_hp.training import LossFunction
 
 SMOOTHING = 0.98  # fastai's and Smith's beta for the loss's exponential moving average
 DIVERGENCE_FACTOR = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -59,7 +62,8 @@ class LrFindResult:
     ``lrs[i]`` is the learning rate step ``i`` trained with, ``losses[i]`` that step's training
     loss and ``smoothed[i]`` its bias-corrected moving average. ``diverged`` says the run stopped
     before its last step because the smoothed loss exceeded 4× its minimum (or stopped being a
-    number). ``search_range`` is the config's lr range for ``optimizer``.
+    number). ``search_range`` is the config's lr range for ``optimizer``; ``loss`` names the
+    training loss (``cross-entropy``, ``mean squared error`` or the user's).
     """
 
     lrs: tuple[float, ...]
@@ -73,6 +77,7 @@ class LrFindResult:
     smoke_tests: tuple[SmokeTest, ...]
     plot: Path
     device: str
+    loss: str = "cross-entropy"
 
     @property
     def in_range(self) -> bool:
@@ -157,7 +162,7 @@ def _check_lr_range(steps: int, start_lr: float, end_lr: float) -> None:
 
 def lr_find(
     config: ExperimentConfig,
-    data: Dataset,
+    data: Dataset | LoaderData,
     out_dir: Path,
     *,
     steps: int = 300,
@@ -167,6 +172,8 @@ def lr_find(
     builder: Builder | None = None,
     smoke_lrs: Sequence[float] = SMOKE_TEST_LRS,
     threads: int | None = None,
+    task: Task | None = None,
+    loss: LossFunction | None = None,
 ) -> LrFindResult:
     """The learning-rate range test on the config's recommended configuration.
 
@@ -192,10 +199,14 @@ def lr_find(
         start_lr: learning rate of the first step.
         end_lr: learning rate of the last step.
         progress: show a progress bar on stderr.
-        builder: ``(hp, input_shape, num_classes) -> nn.Module``; by default the config's
+        builder: ``(hp, input_shape, num_outputs) -> nn.Module``; by default the config's
             ``model.builder`` or built-in model.
         smoke_lrs: learning rates of the smoke test; empty to skip it.
         threads: torch CPU threads; all available cores by default.
+        task: ``classification`` or ``regression``; by default the config's, else
+            classification (:func:`~raytune_hp.diagnostics.recommended.objective_for_checks`).
+        loss: a user's ``loss(outputs, targets)`` in place of the task's; by default the
+            config's, else none.
 
     Returns:
         The recorded curve, the suggestion and its reason, and the smoke tests.
@@ -210,10 +221,11 @@ def lr_find(
     """
     from tqdm import tqdm
 
-    from raytune_hp.devices import select_device
+    from raytune_hp.devices import place_data, select_device
     from raytune_hp.training import set_up_training
 
     _check_lr_range(steps, start_lr, end_lr)
+    task, loss = objective_for_checks(config, task, loss)
     hp = recommended_configuration(config)
     build = builder_for_checks(config, builder)
     optimizer_name = str(hp[OPTIMIZER])
@@ -229,7 +241,7 @@ def lr_find(
             hp,
             build,
             data.input_shape,
-            data.num_classes,
+            data.num_outputs,
             seed=config.seed,
             device=device,
             total_steps=steps,
@@ -237,8 +249,10 @@ def lr_find(
             schedule=lambda step: (
                 _exponential_lr(min(step, steps), steps, start_lr, end_lr) / start_lr
             ),
+            task=task,
+            loss=loss,
         )
-        x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+        data = place_data(data, device)
         beta, average, best = SMOOTHING, 0.0, math.inf
         bar = tqdm(
             total=steps, desc="lr range test", unit="step", file=sys.stderr, disable=not progress
@@ -262,12 +276,14 @@ def lr_find(
                 raise StopTraining
 
         try:
-            train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
+            train_until_stopped(setup, data, int(hp["batch_size"]), on_step)
         finally:
             bar.close()
 
         suggestion, reason = _suggest(lrs, smoothed, steps)
-        smoke = smoke_test(config, data, lrs=smoke_lrs, builder=build, threads=threads)
+        smoke = smoke_test(
+            config, data, lrs=smoke_lrs, builder=build, threads=threads, task=task, loss=loss
+        )
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -283,6 +299,7 @@ def lr_find(
         smoke_tests=smoke,
         plot=out_dir / LR_FIND_PLOT,
         device=str(device),
+        loss=setup.objective.describe(),
     )
     _plot_lr_find(result, config, hp)
     return result
@@ -335,7 +352,7 @@ def _plot_lr_find(result: LrFindResult, config: ExperimentConfig, hp: Mapping[st
     ax.set_xlim(lrs[0], lrs[-1])
     ax.set_ylim(max(0.0, min(finite) - 0.05 * top), top * 1.05)
     ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss (cross-entropy)")
+    ax.set_ylabel(f"training loss ({result.loss})")
     ax.set_title(
         f"LR range test: {config.name} ({config.model.name}, {result.optimizer}, "
         f"batch {hp['batch_size']}, {len(lrs)} steps"

@@ -27,18 +27,21 @@ from raytune_hp.diagnostics.recommended import (
     StopTraining,
     builder_for_checks,
     format_lr,
+    objective_for_checks,
     recommended_configuration,
     torch_threads,
     train_until_stopped,
 )
 from raytune_hp.errors import RaytuneHPError
+from raytune_hp.metrics import VAL_LOSS, Task
 from raytune_hp.values import is_int
 
 if TYPE_CHECKING:
     import torch
 
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.data import Dataset
+    from raytune_hp.data import Dataset, LoaderData
+    from raytune_hp.training import LossFunction
 
 SMOKE_TEST_LRS = (1e-4, 1e-3)  # the table's "start with a smoke test at 1e-4, then 1e-3"
 SMOKE_TEST_STEPS = 50
@@ -49,8 +52,9 @@ LEARNS_MARGIN = 0.10  # "learns": the loss fell by at least 10 % of its starting
 class SmokeTest:
     """A short run at one constant learning rate, from the recommended initialisation.
 
-    ``loss_before`` and ``loss_after`` are the mean cross-entropy on the training set (dropout
-    off) before the first and after the last of ``steps`` optimizer steps.
+    ``loss_before`` and ``loss_after`` are the mean training loss on the training set (the
+    task's loss or the user's, dropout off and without the step's tricks) before the first and
+    after the last of ``steps`` optimizer steps.
     """
 
     lr: float
@@ -82,12 +86,14 @@ def _constant(step: int) -> float:
 
 def smoke_test(
     config: ExperimentConfig,
-    data: Dataset,
+    data: Dataset | LoaderData,
     *,
     lrs: Sequence[float] = SMOKE_TEST_LRS,
     steps: int = SMOKE_TEST_STEPS,
     builder: Builder | None = None,
     threads: int | None = None,
+    task: Task | None = None,
+    loss: LossFunction | None = None,
 ) -> tuple[SmokeTest, ...]:
     """Trains the recommended configuration briefly at each constant lr in ``lrs``.
 
@@ -99,9 +105,13 @@ def smoke_test(
         data: the experiment's data set.
         lrs: the learning rates to try (the table's smoke test: 1e-4, then 1e-3).
         steps: optimizer steps per learning rate.
-        builder: ``(hp, input_shape, num_classes) -> nn.Module``; by default the config's
+        builder: ``(hp, input_shape, num_outputs) -> nn.Module``; by default the config's
             ``model.builder`` or built-in model.
         threads: torch CPU threads; all available cores by default.
+        task: ``classification`` or ``regression``; by default the config's, else
+            classification (:func:`~raytune_hp.diagnostics.recommended.objective_for_checks`).
+        loss: a user's ``loss(outputs, targets)`` in place of the task's; by default the
+            config's, else none.
 
     Returns:
         One :class:`SmokeTest` per learning rate, in the order given.
@@ -113,17 +123,19 @@ def smoke_test(
         >>> [t.learns for t in smoke_test(config, data)]  # doctest: +SKIP
         [False, True]
     """
-    from raytune_hp.devices import select_device
-    from raytune_hp.training import evaluate, set_up_training
+    from raytune_hp.devices import place_data, select_device
+    from raytune_hp.training import set_up_training
 
     if not is_int(steps) or steps < 1:
         raise RaytuneHPError(f"smoke test: steps must be an integer ≥ 1; got {steps!r}")
     if any(not lr > 0 for lr in lrs):
         raise RaytuneHPError(f"smoke test: every lr must be > 0; got {list(lrs)}")
+    task, loss = objective_for_checks(config, task, loss)
     hp = recommended_configuration(config)
     build = builder_for_checks(config, builder)
     device = select_device()
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    data = place_data(data, device)
+    batch_size = int(hp["batch_size"])
     results = []
     with torch_threads(threads):
         for lr in lrs:
@@ -133,14 +145,16 @@ def smoke_test(
                 hp,
                 build,
                 data.input_shape,
-                data.num_classes,
+                data.num_outputs,
                 seed=config.seed,
                 device=device,
                 total_steps=steps,
                 lr=lr,
                 schedule=_constant,
+                task=task,
+                loss=loss,
             )
-            before, _ = evaluate(setup.model, x_train, y_train)
+            before = setup.evaluate(data, batch_size, part="train")[VAL_LOSS]
             done = 0
 
             def on_step(loss: torch.Tensor, step_lr: float) -> None:
@@ -149,8 +163,8 @@ def smoke_test(
                 if done >= steps or not math.isfinite(float(loss)):
                     raise StopTraining
 
-            train_until_stopped(setup, x_train, y_train, int(hp["batch_size"]), on_step)
-            after, _ = evaluate(setup.model, x_train, y_train)
+            train_until_stopped(setup, data, batch_size, on_step)
+            after = setup.evaluate(data, batch_size, part="train")[VAL_LOSS]
             learns = math.isfinite(after) and after <= (1 - LEARNS_MARGIN) * before
             results.append(SmokeTest(float(lr), steps, before, after, learns))
     return tuple(results)

@@ -1,6 +1,6 @@
 """What the checks before a search train: the config's recommended configuration, built by the
-config's model builder, on as many torch threads as the machine gives them, for as many steps as
-the check wants.
+config's model builder, learning the config's task with its loss, on as many torch threads as
+the machine gives them, for as many steps as the check wants.
 
 The lr range test (:mod:`raytune_hp.diagnostics.lr_range_test`) and the batch-size study
 (:mod:`raytune_hp.diagnostics.batch_size_study`) both start here.
@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.metrics import Task
 from raytune_hp.models import Builder
 from raytune_hp.spaces import start_point
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     import torch
 
     from raytune_hp.config import ExperimentConfig
-    from raytune_hp.training import TrainingSetup
+    from raytune_hp.data import TrainingData
+    from raytune_hp.training import LossFunction, TrainingSetup
 
 
 def recommended_configuration(config: ExperimentConfig) -> dict[str, Any]:
@@ -58,6 +60,27 @@ def builder_for_checks(config: ExperimentConfig, builder: Builder | None) -> Bui
     built = UserCode.of(config).model_builder(config)
     assert built is not None  # only a training function builds its own model, refused above
     return built
+
+
+def objective_for_checks(
+    config: ExperimentConfig, task: Task | None, loss: LossFunction | None
+) -> tuple[Task, LossFunction | None]:
+    """``task`` and ``loss`` where given, else the config's ``train.task`` and ``train.loss``
+    (an import path or a function), else classification with its cross-entropy.
+
+    Raises:
+        ConfigError: a ``train.loss`` path that does not resolve.
+    """
+    # getattr: train.task and train.loss are read where the config's schema declares them.
+    chosen: Task = task if task is not None else getattr(config.train, "task", "classification")
+    if loss is None:
+        named = getattr(config.train, "loss", None)
+        if isinstance(named, str):
+            from raytune_hp.user_code import resolve
+
+            named = resolve(named, "train.loss")
+        loss = named
+    return chosen, loss
 
 
 def _available_cores() -> int:
@@ -94,16 +117,15 @@ class StopTraining(Exception):
 
 def train_until_stopped(
     setup: TrainingSetup,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    data: TrainingData,
     batch_size: int,
     on_step: Callable[[torch.Tensor, float], None],
 ) -> None:
-    """Trains epoch after epoch (a trial's own loop) until ``on_step`` raises
+    """Trains epoch after epoch over ``data`` (a trial's own loop) until ``on_step`` raises
     :class:`StopTraining`."""
     with contextlib.suppress(StopTraining):
         while True:
-            setup.train_epoch(x, y, batch_size, on_step)
+            setup.train_epoch(data, batch_size, on_step)
 
 
 def format_lr(lr: float) -> str:

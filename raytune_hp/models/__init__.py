@@ -5,15 +5,15 @@ space draws from, the inputs it takes, and its builder.
 tables ``raytune-hp spaces`` shows for each model, the check that the data fits the model, and
 :func:`build_model` all come from it. Each family's network lives in the module of its name
 (``models/cnn.py``, ...), which imports torch and is imported only when a model is built, so
-reading a config stays light. Every builder takes ``(hp, input_shape, num_classes)`` and reads
-only its own keys of the flat hyperparameter dict (optimizer, lr, batch size and so on ride
-along in the same dict).
+reading a config stays light. Every builder takes ``(hp, input_shape, num_outputs)`` (outputs:
+classes for classification, targets for regression) and reads only its own keys of the flat
+hyperparameter dict (optimizer, lr, batch size and so on ride along in the same dict).
 
 Example:
     >>> MODELS["transformer"].tables
     ('optimization', 'transformer', 'regularization', 'schedule')
     >>> model = build_model("cnn", {"kernel_size": 3, "num_kernels": 100, "num_layers": 1,
-    ...                             "dropout": 0.5}, input_shape=(1, 8, 8), num_classes=10)
+    ...                             "dropout": 0.5}, input_shape=(1, 8, 8), num_outputs=10)
     >>> count_parameters(model)
     17010
 """
@@ -71,19 +71,20 @@ CUSTOM = "custom"
 
 
 def build_model(
-    name: str, hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+    name: str, hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int
 ) -> nn.Module:
-    """Builds the built-in model ``name`` for a flat hyperparameter dict.
+    """Builds the built-in model ``name`` for a flat hyperparameter dict, with ``num_outputs``
+    outputs: classes for classification, targets for regression.
 
     Raises:
         ValueError: if the hyperparameters or the input shape do not fit the model.
     """
     builder = importlib.import_module(MODELS[name].module).build
-    return builder(hp, input_shape, num_classes)  # type: ignore[no-any-return]
+    return builder(hp, input_shape, num_outputs)  # type: ignore[no-any-return]
 
 
 def model_builder(name: str, builder: Builder | None = None) -> Builder:
-    """``(hp, input_shape, num_classes) -> nn.Module``: ``builder`` (the user's own) when given,
+    """``(hp, input_shape, num_outputs) -> nn.Module``: ``builder`` (the user's own) when given,
     else the built-in model ``name``'s."""
     return builder if builder is not None else functools.partial(build_model, name)
 

@@ -2,7 +2,7 @@
 
 Example:
     >>> model = build({"kernel_size": 3, "num_kernels": 100, "num_layers": 1, "dropout": 0.5},
-    ...               input_shape=(1, 8, 8), num_classes=10)
+    ...               input_shape=(1, 8, 8), num_outputs=10)
     >>> sum(p.numel() for p in model.parameters())
     17010
 """
@@ -15,9 +15,10 @@ from typing import Any
 from torch import nn
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """Conv blocks (odd kernel, 'same' padding, ReLU), 2×2 max-pooling while the map is ≥ 4 wide,
-    then dropout and one linear layer. No BatchNorm: the simplest model that works.
+    then dropout and one linear layer (one output per class or regression target). No BatchNorm:
+    the simplest model that works.
 
     Reads ``kernel_size``, ``num_kernels``, ``num_layers`` and ``dropout``; input (C, H, W).
     """
@@ -33,6 +34,6 @@ def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int)
     layers += [
         nn.Flatten(),
         nn.Dropout(float(hp["dropout"])),
-        nn.Linear(channels * height * width, num_classes),
+        nn.Linear(channels * height * width, num_outputs),
     ]
     return nn.Sequential(*layers)

@@ -15,9 +15,9 @@ from typing import Any
 from torch import nn
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """Flattens any input, then ``num_layers`` × (linear, ReLU, dropout) of width
-    ``hidden_size`` and a linear classifier.
+    ``hidden_size`` and a linear output layer (one output per class or regression target).
 
     Reads ``hidden_size``, ``num_layers`` and ``dropout``; any input shape.
     """
@@ -27,5 +27,5 @@ def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int)
     for _ in range(int(hp["num_layers"])):
         layers += [nn.Linear(features, width), nn.ReLU(), nn.Dropout(float(hp["dropout"]))]
         features = width
-    layers.append(nn.Linear(features, num_classes))
+    layers.append(nn.Linear(features, num_outputs))
     return nn.Sequential(*layers)

@@ -1,11 +1,12 @@
-"""The built-in RNN classifier: an LSTM or GRU over (time, features), the RNN table's sizes.
+"""The built-in RNN: an LSTM or GRU over (time, features), the RNN table's sizes, and a linear
+head with one output per class or regression target.
 
 Dropout sits on the input and output only, never inside the recurrence (the tables' rule).
 
 Example:
     >>> import torch
     >>> rnn = build({"cell": "gru", "hidden_size": 64, "num_layers": 1, "dropout": 0.2},
-    ...             input_shape=(8, 8), num_classes=10)
+    ...             input_shape=(8, 8), num_outputs=10)
     >>> rnn(torch.zeros(4, 8, 8)).shape
     torch.Size([4, 10])
 """
@@ -32,7 +33,7 @@ class _RNNClassifier(nn.Module):
         num_layers: int,
         bidirectional: bool,
         dropout: float,
-        num_classes: int,
+        num_outputs: int,
     ) -> None:
         super().__init__()
         rnn_classes: dict[str, type[nn.LSTM] | type[nn.GRU]] = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -50,7 +51,7 @@ class _RNNClassifier(nn.Module):
             bidirectional=bidirectional,
         )
         self.output_dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+        self.classifier = nn.Linear(hidden_size * (2 if bidirectional else 1), num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, state = self.rnn(self.input_dropout(x))
@@ -62,8 +63,9 @@ class _RNNClassifier(nn.Module):
         return self.classifier(self.output_dropout(last))
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """An LSTM or GRU classifier over (N, T, F) inputs; dropout only on input and output.
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """An LSTM or GRU over (N, T, F) inputs with ``num_outputs`` outputs (classes or regression
+    targets); dropout only on input and output.
 
     Reads ``cell`` ("lstm" or "gru"), ``hidden_size``, ``num_layers``, ``dropout`` and
     ``bidirectional`` (optional, default False).
@@ -76,5 +78,5 @@ def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int)
         num_layers=int(hp["num_layers"]),
         bidirectional=bool(hp.get("bidirectional", False)),
         dropout=float(hp["dropout"]),
-        num_classes=num_classes,
+        num_outputs=num_outputs,
     )

@@ -1,10 +1,10 @@
-"""The built-in Transformer encoder classifier over (time, features), the Transformer table's
-sizes (Vaswani et al. 2017).
+"""The built-in Transformer encoder over (time, features), the Transformer table's sizes
+(Vaswani et al. 2017), with a linear head: one output per class or regression target.
 
 Example:
     >>> import torch
     >>> model = build({"d_model": 64, "num_heads": 2, "num_layers": 1, "ff_mult": 2,
-    ...                "dropout": 0.1}, input_shape=(8, 8), num_classes=10)
+    ...                "dropout": 0.1}, input_shape=(8, 8), num_outputs=10)
     >>> model(torch.zeros(3, 8, 8)).shape
     torch.Size([3, 10])
 """
@@ -32,7 +32,7 @@ class _TransformerClassifier(nn.Module):
         num_layers: int,
         ff_mult: int,
         dropout: float,
-        num_classes: int,
+        num_outputs: int,
     ) -> None:
         super().__init__()
         self.projection = nn.Linear(features, d_model)
@@ -47,15 +47,16 @@ class _TransformerClassifier(nn.Module):
             batch_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
-        self.classifier = nn.Linear(d_model, num_classes)
+        self.classifier = nn.Linear(d_model, num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.projection(x) + self.position[:, : x.shape[1]]
         return self.classifier(self.encoder(h).mean(dim=1))
 
 
-def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """A Transformer encoder classifier over (N, T, F) inputs, FF width ``ff_mult`` × d_model.
+def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """A Transformer encoder over (N, T, F) inputs with ``num_outputs`` outputs (classes or
+    regression targets), FF width ``ff_mult`` × d_model.
 
     Reads ``d_model``, ``num_heads`` (dividing d_model), ``num_layers``, ``ff_mult`` and
     ``dropout``.
@@ -75,5 +76,5 @@ def build(hp: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int)
         num_layers=int(hp["num_layers"]),
         ff_mult=int(hp["ff_mult"]),
         dropout=float(hp["dropout"]),
-        num_classes=num_classes,
+        num_outputs=num_outputs,
     )

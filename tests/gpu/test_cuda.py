@@ -1,5 +1,6 @@
-"""On a real NVIDIA GPU: trials train there with their data on the device, bf16 works, a share of
-the GPU caps a trial's memory, and four quarter-GPU trials run on one GPU at once. Skipped where
+"""On a real NVIDIA GPU: trials train there with their data on the device (or, read by
+DataLoaders, from pinned batches), bf16 works, a share of the GPU caps a trial's memory, and four
+quarter-GPU trials run on one GPU at once. Skipped where
 torch sees no GPU (CI); run on a GPU machine with ``pytest -m gpu``."""
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from typing import Any
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from raytune_hp.config import load_config
-from raytune_hp.data import load_data
+from raytune_hp.data import LoaderData, as_dataset, load_data
 from raytune_hp.devices import limit_gpu_memory, place_data
-from raytune_hp.metrics import GPU_SHARE, VAL_ACC
+from raytune_hp.metrics import COMPUTE_DTYPE, GPU_SHARE, VAL_ACC
 from raytune_hp.trainable import TrialSettings, train
 
 pytestmark = [
@@ -44,6 +46,21 @@ def test_a_dataset_that_fits_is_moved_to_the_gpu_once() -> None:
     assert placed.x_train.is_cuda and placed.y_val.is_cuda
     kept = place_data(data, torch.device("cuda:0"), budget_bytes=1024)
     assert not kept.x_train.is_cuda and kept.x_train.is_pinned()
+
+
+def test_a_dataset_pair_trains_on_the_gpu_from_pinned_batches_in_bf16(tmp_path: Path) -> None:
+    data = load_data("digits", 0.2, seed=0)
+    parts = (data.x_train, data.y_train), (data.x_val, data.y_val)
+    pair = as_dataset(tuple(TensorDataset(x, y) for x, y in parts), "test")
+    placed = place_data(pair, torch.device("cuda:0"))
+    assert isinstance(placed, LoaderData)
+    inputs, _ = next(iter(placed.train_batches(64, torch.Generator().manual_seed(0))))
+    assert inputs.is_pinned()
+    metrics: list[dict[str, Any]] = []
+    settings = TrialSettings("cnn", max_epochs=4, seed=0, precision="bf16")
+    train(HP, pair, settings, tmp_path, lambda m, _: metrics.append(m))
+    assert metrics[-1][VAL_ACC] > 0.9
+    assert metrics[-1][COMPUTE_DTYPE] == "torch.bfloat16"
 
 
 def test_a_share_of_the_gpu_caps_what_the_process_may_allocate() -> None:

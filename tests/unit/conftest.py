@@ -1,14 +1,15 @@
-"""What many unit tests train on: the digits data (loaded once per test session) and the
-quickstart config."""
+"""What many unit tests train on: the digits data (loaded once per test session), a small
+regression problem, and the quickstart config."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 from raytune_hp.config import ExperimentConfig, load_config
-from raytune_hp.data import Dataset, load_data
+from raytune_hp.data import Dataset, as_dataset, load_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,6 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 def digits() -> Dataset:
     """scikit-learn's digits as images, 20 % held out, split with seed 0."""
     return load_data("digits", val_fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def regression() -> Dataset:
+    """Two targets, each a noisy linear function of 8 features with a standard deviation of about
+    1 (noise 0.1): 800 training and 200 validation samples."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 8, generator=generator)
+    y = x @ (torch.randn(8, 2, generator=generator) / 8**0.5)
+    y = y + 0.1 * torch.randn(1000, 2, generator=generator)
+    data = as_dataset((x[:800], y[:800], x[800:], y[800:]), "synthetic", task="regression")
+    assert isinstance(data, Dataset)
+    return data
 
 
 @pytest.fixture(scope="session")

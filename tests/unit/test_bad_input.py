@@ -372,7 +372,7 @@ def test_an_npz_file_loads_as_a_dataset(tmp_path: Path) -> None:
     assert data.x_train.shape == (30, 4, 5) and data.x_val.shape == (10, 4, 5)
     assert data.input_shape == (4, 5)
     assert str(data.x_train.dtype) == "torch.float32" and str(data.y_val.dtype) == "torch.int64"
-    assert data.num_classes == 4  # the largest label anywhere, plus one
+    assert data.num_outputs == 4  # the largest label anywhere, plus one
     assert data.y_val.tolist() == [0, 1, 2, 3, 0, 1, 2, 0, 1, 2]
     assert load_config(path).to_yaml() == config.to_yaml()  # the saved config reloads as is
 

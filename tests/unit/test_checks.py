@@ -48,17 +48,17 @@ def test_largest_point_takes_every_size_at_its_largest() -> None:
     assert point["optimizer"] == "adam" and point["lr"] == 1e-3  # not sizes: as recommended
 
 
-def _bn_builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def _bn_builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(64, 32),
         nn.Dropout(0.5),
         nn.BatchNorm1d(32),
-        nn.Linear(32, num_classes),
+        nn.Linear(32, num_outputs),
     )
 
 
-def _rnn_builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def _rnn_builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     return nn.LSTM(8, 16, num_layers=2, dropout=0.3)
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from raytune_hp.metrics import MODES, VAL_ACC, VAL_LOSS, best_of, comparison, reached, to_loss
+from raytune_hp.metrics import (
+    MODES,
+    TASK_METRICS,
+    TASKS,
+    VAL_ACC,
+    VAL_LOSS,
+    best_of,
+    comparison,
+    reached,
+    to_loss,
+    worst,
+)
 
 
 def test_accuracy_is_better_higher_and_losses_and_errors_lower() -> None:
@@ -25,3 +36,12 @@ def test_a_target_is_met_from_the_better_side_and_at_it() -> None:
     assert not reached(0.94, 0.95, "max")
     assert reached(0.2, 0.2, "min") and not reached(0.21, 0.2, "min")
     assert (comparison("max"), comparison("min")) == ("≥", "≤")
+
+
+def test_every_task_reports_val_loss_and_metrics_with_a_direction_and_a_worst_value() -> None:
+    assert set(TASK_METRICS) == set(TASKS) == {"classification", "regression"}
+    for reported in TASK_METRICS.values():
+        assert VAL_LOSS in reported and set(reported) <= set(MODES)
+    # The first is the task's default metric (what train.metric is when the config names none).
+    assert [reported[0] for reported in TASK_METRICS.values()] == [VAL_ACC, "val_rmse"]
+    assert [worst(m) for m in (VAL_ACC, VAL_LOSS, "val_rmse", "val_mae")] == [0.0, 1e9, 1e9, 1e9]

@@ -38,10 +38,10 @@ def _set_up(data: Dataset, hp: dict[str, Any] = HP, **overrides: Any) -> Trainin
         hp,
         functools.partial(build_model, "cnn"),
         data.input_shape,
-        data.num_classes,
+        data.num_outputs,
         seed=7,
         device=torch.device("cpu"),
-        total_steps=2 * -(-len(data.x_train) // hp["batch_size"]),
+        total_steps=2 * data.steps_per_epoch(hp["batch_size"]),
         **overrides,
     )
 
@@ -60,13 +60,13 @@ def test_every_optimizer_of_the_table_trains(name: str) -> None:
 
 
 def test_steps_hand_over_their_loss_on_the_device_without_reading_it(digits: Dataset) -> None:
-    model = build_model("cnn", HP, digits.input_shape, digits.num_classes)
+    model = build_model("cnn", HP, digits.input_shape, digits.num_outputs)
     optimizer = OPTIMIZERS["adam"].build(model.parameters(), 1e-3, 0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     seen: list[Any] = []
-    mean = train_one_epoch(
-        model, optimizer, scheduler, digits.x_train, digits.y_train, 256,
-        torch.Generator().manual_seed(0), lambda loss, lr: seen.append(loss),
+    mean, _ = train_one_epoch(
+        model, optimizer, scheduler, digits.train_batches(256, torch.Generator().manual_seed(0)),
+        lambda loss, lr: seen.append(loss),
     )  # fmt: skip
     assert all(isinstance(loss, torch.Tensor) and loss.ndim == 0 for loss in seen)
     assert len(seen) == -(-len(digits.x_train) // 256)
@@ -77,7 +77,7 @@ def test_one_configuration_and_seed_set_up_the_same_run(digits: Dataset) -> None
     hp = {**HP, "schedule": "cosine", "label_smoothing": 0.1, "grad_clip": 1.0}
     first = _set_up(digits, hp)
     initial = {name: value.clone() for name, value in first.model.state_dict().items()}
-    first_loss = first.train_epoch(digits.x_train, digits.y_train, hp["batch_size"])
+    first_loss = first.train_epoch(digits, hp["batch_size"])
     # Whatever ran in between, the set-up seeds everything itself before building the model.
     torch.manual_seed(123)
     random.seed(123)
@@ -87,7 +87,7 @@ def test_one_configuration_and_seed_set_up_the_same_run(digits: Dataset) -> None
     for name, value in second.model.state_dict().items():
         assert torch.equal(initial[name], value), name
     assert second.rule == StepRule(label_smoothing=0.1, grad_clip=1.0)
-    assert second.train_epoch(digits.x_train, digits.y_train, hp["batch_size"]) == first_loss
+    assert second.train_epoch(digits, hp["batch_size"]) == first_loss
     assert second.optimizer.param_groups[0]["lr"] == first.optimizer.param_groups[0]["lr"]
 
 
@@ -100,6 +100,6 @@ def test_a_schedule_override_replaces_the_configs_schedule(digits: Dataset) -> N
     # The override is the multiplier of the 1-based optimizer step, as lr_schedules gives it.
     setup = _set_up(digits, {**HP, "schedule": "cosine"}, lr=0.1, schedule=lambda step: 1 / step)
     used: list[float] = []
-    x, y = digits.x_train[:256], digits.y_train[:256]
-    setup.train_epoch(x, y, 64, on_step=lambda loss, lr: used.append(lr))
+    head = Dataset(digits.x_train[:256], digits.y_train[:256], digits.x_val, digits.y_val, 10)
+    setup.train_epoch(head, 64, on_step=lambda loss, lr: used.append(lr))
     assert used == pytest.approx([0.1, 0.1 / 2, 0.1 / 3, 0.1 / 4])

@@ -93,7 +93,7 @@ def test_the_data_and_model_are_the_users_or_the_built_in_ones() -> None:
     custom_config = load_config(REPO / "configs" / "custom.yaml")
     custom = UserCode.of(custom_config)
     data = custom.dataset(custom_config)
-    assert data.num_classes == 2 and len(data.x_train) == 960  # examples.custom's moons
+    assert data.num_outputs == 2 and len(data.x_train) == 960  # examples.custom's moons
     assert custom.model_builder(custom_config) is custom.builder
 
     builtin_config = load_config(REPO / "configs" / "quickstart.yaml")
@@ -103,6 +103,6 @@ def test_the_data_and_model_are_the_users_or_the_built_in_ones() -> None:
     model = builtin.model_builder(builtin_config)(
         {"kernel_size": 3, "num_kernels": 100, "num_layers": 1, "dropout": 0.5},
         digits.input_shape,
-        digits.num_classes,
+        digits.num_outputs,
     )
     assert sum(p.numel() for p in model.parameters()) == 17010  # the built-in CNN

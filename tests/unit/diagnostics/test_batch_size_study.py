@@ -129,3 +129,41 @@ def test_reading_reports_what_the_numbers_say() -> None:
     text = _reading(close, "val_acc")
     assert "epochs take about as long at 256 as at 32 (0.18 s vs 0.20 s" in text
     assert "no more epochs needed (3 at 256 vs 3 at 32)" in text
+
+
+# --- a regression task ------------------------------------------------------------------------
+
+
+def test_batch_study_runs_on_a_regression_task_with_a_target(
+    regression: Dataset, tmp_path: Path
+) -> None:
+    config = load_config("configs/quickstart.yaml", ["model.name=mlp", "train.metric=val_rmse"])
+    study = batch_study(
+        config, regression, tmp_path, batch_sizes=(32, 256), target=0.5, max_epochs=3,
+        progress=False, threads=1, task="regression",
+    )  # fmt: skip
+    assert study.metric == "val_rmse" and "val_rmse ≤ 0.5" in study.table.read_text()
+    assert all(0 < row.final_metric < 1.0 for row in study.rows)
+    assert study.rows[0].epochs_to_target is not None  # 25 steps an epoch reach it at once
+
+
+def test_batch_study_asks_for_a_target_the_metric_has_no_default_for(
+    regression: Dataset, digits: Dataset, tmp_path: Path
+) -> None:
+    regress = ["model.name=mlp", "train.task=regression"]
+    config = load_config("configs/quickstart.yaml", [*regress, "train.metric=val_rmse"])
+    with pytest.raises(RaytuneHPError) as error:
+        batch_study(config, regression, tmp_path, progress=False)
+    assert str(error.value) == (
+        "batch-study: --target must be given for train.metric val_rmse of a regression task (its "
+        "scale depends on the data); got none"
+    )
+    mse = load_config("configs/quickstart.yaml", [*regress, "train.metric=val_loss"])
+    with pytest.raises(RaytuneHPError, match=r"--target must be given for train\.metric val_loss"):
+        batch_study(mse, regression, tmp_path, progress=False)
+    with pytest.raises(RaytuneHPError) as error:
+        batch_study(config, digits, tmp_path, target=0.5, progress=False, task="classification")
+    assert str(error.value) == (
+        "batch-study: train.metric must be one the classification task reports (val_acc, "
+        "val_loss); got val_rmse"
+    )

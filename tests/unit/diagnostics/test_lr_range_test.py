@@ -110,10 +110,10 @@ def test_lr_find_uses_the_builder_it_is_given(
 ) -> None:
     calls: list[dict[str, Any]] = []
 
-    def builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> Any:
+    def builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> Any:
         calls.append(dict(hp))
         mlp = {"hidden_size": 16, "num_layers": 1, "dropout": 0.0}
-        return build_model("mlp", mlp, input_shape, num_classes)
+        return build_model("mlp", mlp, input_shape, num_outputs)
 
     lr_find(
         quickstart, digits, tmp_path, steps=5, progress=False, builder=builder,
@@ -165,3 +165,22 @@ def test_smoke_test_learns_at_1e_3_from_one_initialisation(found: LrFindResult) 
     assert high.learns and high.loss_after < 0.9 * high.loss_before
     assert high.loss_after < low.loss_after  # 1e-3 learns faster than 1e-4 here
     assert "learns" in high.describe()
+
+
+# --- a regression task ------------------------------------------------------------------------
+
+
+def test_lr_find_and_its_smoke_test_run_on_a_regression_task(
+    regression: Dataset, tmp_path: Path
+) -> None:
+    config = load_config("configs/quickstart.yaml", ["model.name=mlp"])
+    result = lr_find(
+        config, regression, tmp_path, steps=100, end_lr=1.0, progress=False, smoke_lrs=(1e-3,),
+        threads=1, task="regression",
+    )  # fmt: skip
+    assert result.loss == "mean squared error"
+    assert min(result.smoothed) < 0.7 * result.smoothed[0]  # the MSE fell along the sweep
+    (smoke,) = result.smoke_tests
+    # From the same initialisation as the sweep: the training set's MSE, dropout off.
+    assert smoke.learns and smoke.loss_before == pytest.approx(result.losses[0], rel=0.5)
+    _assert_png(result.plot)

@@ -12,6 +12,7 @@ from raytune_hp.data import load_data
 from raytune_hp.diagnostics.recommended import (
     StopTraining,
     builder_for_checks,
+    objective_for_checks,
     recommended_configuration,
     torch_threads,
     train_until_stopped,
@@ -50,7 +51,7 @@ def test_training_stops_mid_epoch_when_a_step_says_so() -> None:
     data = load_data("digits", 0.2, 0)
     hp = recommended_configuration(config)
     setup = set_up_training(
-        hp, builder_for_checks(config, None), data.input_shape, data.num_classes, seed=0,
+        hp, builder_for_checks(config, None), data.input_shape, data.num_outputs, seed=0,
         device=torch.device("cpu"), total_steps=100,
     )  # fmt: skip
     steps: list[float] = []
@@ -60,5 +61,14 @@ def test_training_stops_mid_epoch_when_a_step_says_so() -> None:
         if len(steps) == 13:  # more than one epoch of 128-sample batches (12 a pass)
             raise StopTraining
 
-    train_until_stopped(setup, data.x_train, data.y_train, 128, on_step)
+    train_until_stopped(setup, data, 128, on_step)
     assert len(steps) == 13  # stopped inside the second epoch, not at its end
+
+
+def test_the_checks_learn_the_task_they_are_given_else_a_classification() -> None:
+    config = load_config(QUICKSTART)
+    assert objective_for_checks(config, None, None) == ("classification", None)
+    assert objective_for_checks(config, "regression", torch.nn.functional.l1_loss) == (
+        "regression",
+        torch.nn.functional.l1_loss,
+    )

@@ -214,7 +214,7 @@ def test_each_model_learns_a_tiny_batch_of_digits(name: str) -> None:
     data = load_data("digits" if input_shape == IMAGE else "digits_sequences", 0.2, seed=0)
     x, y = data.x_train[:64], data.y_train[:64]
     torch.manual_seed(0)
-    model = build_model(name, hp, data.input_shape, data.num_classes)
+    model = build_model(name, hp, data.input_shape, data.num_outputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(20):
