@@ -51,7 +51,7 @@ result = raytune_hp.tune(
         "space": {
             "optimizer": "adam",
             "batch_size": {"low": 32, "high": 256},
-            "width": {"kind": "pow2", "low": 8, "high": 128},
+            "width": {"kind": "int", "low": 8, "high": 128, "log": True},
         },
         "search": {"num_samples": 12},
     },

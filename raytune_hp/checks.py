@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.models import CAPACITY_IDEAL, capacity_limit
 from raytune_hp.spaces import (
     LR,
     MAX_GRID_DIMENSIONS,
@@ -32,14 +33,7 @@ from raytune_hp.spaces import (
 from raytune_hp.values import is_pow2, powers_of_two
 
 Level = Literal["blocking", "warning", "ok"]
-CAPACITY_RULE = 0.5  # trainable parameters per training sample, at most
-CAPACITY_IDEAL = 0.1  # ... and ideally
 SMALL_BATCH_FOR_BATCHNORM = 16
-
-
-def capacity_limit(train_samples: int) -> int:
-    """The most trainable parameters the capacity rule allows for ``train_samples``."""
-    return math.floor(CAPACITY_RULE * train_samples)
 
 
 @dataclass(frozen=True)

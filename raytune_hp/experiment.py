@@ -34,11 +34,12 @@ from typing import Any
 
 import yaml
 
-from raytune_hp.checks import capacity_findings, capacity_limit
+from raytune_hp.checks import capacity_findings
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
+from raytune_hp.models import capacity_limit
 from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.results import ExperimentResult
 from raytune_hp.spaces import SearchSpace, contains

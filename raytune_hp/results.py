@@ -112,6 +112,12 @@ class ExperimentResult:
             if per_epoch:
                 rows += [head | row | hparams for row in trial.history]
                 continue
-            summary = {self.metric: trial.best, "epochs": trial.epochs, "error": trial.error}
+            summary = {
+                self.metric: trial.best,
+                "epochs": trial.epochs,
+                "error": trial.error,
+                "parameters": trial.parameters,
+                "over_capacity": trial.over_capacity,
+            }
             rows.append(head | summary | hparams)
         return pd.DataFrame(rows)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,6 +93,21 @@ def model_builder(name: str, builder: Builder | None = None) -> Builder:
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+CAPACITY_RULE = 0.5  # trainable parameters per training sample, at most
+CAPACITY_IDEAL = 0.1  # ... and ideally
+
+
+def capacity_limit(train_samples: int) -> int:
+    """The most trainable parameters the capacity rule allows for ``train_samples``: a model
+    with more can memorise its training set and learns little that generalises.
+
+    Example:
+        >>> capacity_limit(1437)
+        718
+    """
+    return math.floor(CAPACITY_RULE * train_samples)
 
 
 def sequence_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int]:

@@ -40,12 +40,24 @@ def summary_markdown(trials: list[TrialRecord], metric: str, mode: str, title: s
     direction = "higher" if mode == "max" else "lower"
     phased = any(trial.phase for trial in trials)
     columns = ["rank", "trial", *(["phase"] if phased else []), *keys, metric, "epochs", "status"]
+    over = [trial for trial in trials if trial.over_capacity]
+    capacity = (
+        [
+            f"{len(over)} of them broke the capacity rule: their models had more trainable "
+            "parameters than half the training samples (status: over capacity); they may have "
+            "memorised the training set rather than learned.",
+            "",
+        ]
+        if over
+        else []
+    )
     head = [
         f"# {title}" if title else "# Experiment summary",
         "",
         f"{len(trials)} trials, sorted by `{metric}` (best epoch of each trial; {direction} is "
         "better). An empty cell: the hyperparameter does not apply to that trial.",
         "",
+        *capacity,
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]
@@ -53,6 +65,8 @@ def summary_markdown(trials: list[TrialRecord], metric: str, mode: str, title: s
     for rank, trial in enumerate(trials, start=1):
         best = f"{trial.best:.4f}" if trial.best is not None else "–"
         status = f"{trial.status}: {trial.error}" if trial.error else trial.status
+        if trial.over_capacity:
+            status += ", over capacity"
         cells = [
             str(rank),
             trial.name,

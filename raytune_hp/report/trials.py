@@ -30,6 +30,7 @@ from raytune_hp.metrics import (
     best_of,
     to_loss,
 )
+from raytune_hp.models import capacity_limit
 from raytune_hp.spaces import flatten
 from raytune_hp.storage import STATE_GLOB, ExperimentStore, as_store, phase_folders
 from raytune_hp.values import is_finite
@@ -40,7 +41,9 @@ class TrialRecord:
     """One trial as the summary shows it.
 
     ``best`` is the trial's best epoch's metric; ``epochs`` how many it trained; ``history`` every
-    epoch's reported metrics (the trial's own, and where it ran), in order.
+    epoch's reported metrics (the trial's own, and where it ran), in order. ``parameters`` is
+    the model's trainable parameters and ``samples`` the training samples, where the trial said
+    (the built-in loop does): ``over_capacity`` compares them with the capacity rule.
     """
 
     name: str
@@ -53,6 +56,15 @@ class TrialRecord:
     curve: tuple[tuple[int, float], ...] = field(default=(), compare=False, repr=False)
     """``(epoch, metric)`` for every epoch the trial reported."""
     history: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
+    parameters: int | None = None
+    samples: int | None = None
+
+    @property
+    def over_capacity(self) -> bool:
+        """Whether the model had more trainable parameters than half the training samples."""
+        if self.parameters is None or self.samples is None:
+            return False
+        return self.parameters > capacity_limit(self.samples)
 
 
 # What Ray Tune adds to every result row; the rest is what the trial reported.
@@ -159,9 +171,16 @@ def _phase_trials(
                 phase,
                 curve,
                 tuple({k: v for k, v in row.items() if k not in _RAY_KEYS} for row in history),
+                _last_int(history, NUM_PARAMS),
+                _last_int(history, TRAIN_SAMPLES),
             )
         )
     return records
+
+
+def _last_int(history: list[dict[str, Any]], key: str) -> int | None:
+    values = [row[key] for row in history if is_finite(row.get(key))]
+    return int(values[-1]) if values else None
 
 
 def _plain(value: Any) -> bool:
