@@ -188,12 +188,14 @@ def _tune_environment() -> Iterator[None]:
 @contextlib.contextmanager
 def _ray_session(address: str | None) -> Iterator[None]:
     """A Ray session for the run: the one already running, or one started (attached to
-    ``address``, or local) and shut down at the end."""
+    ``address``, or local) and shut down at the end, with the environment variables Ray set for
+    it put back (``ray.init`` points ``PYTHONBREAKPOINT`` at Ray's debugger, for one)."""
     import ray
 
     if ray.is_initialized():
         yield
         return
+    environment = dict(os.environ)
     ray.init(
         address=address,
         include_dashboard=False,
@@ -205,6 +207,8 @@ def _ray_session(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def _warn_capacity(config: ExperimentConfig, code: UserCode, data: Any, verbose: bool) -> None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 TINY = """
 name: {name}
 seed: 3
-train: {{max_epochs: {epochs}, allow_oversized: true}}
+train: {{max_epochs: {epochs}}}
 space:
   num_kernels: {{low: 100, high: 140}}
   kernel_size: [3, 5]
