@@ -145,6 +145,11 @@ def _resumed_config(store: ExperimentStore, num_samples: int | None) -> Experime
     stored = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
     if num_samples is None or num_samples == stored.search.num_samples:
         return stored
+    if stored.search.strategy == "grid":
+        raise ConfigError(
+            "--resume: search.num_samples must not be given to grow a grid (it has one trial "
+            f"per point, whatever the budget); got {num_samples}"
+        )
     if num_samples < stored.search.num_samples:
         raise ConfigError(
             f"--resume: search.num_samples must be at least the experiment's "
@@ -334,25 +339,21 @@ class _PhaseRunner:
     def grow(self, space: SearchSpace, strategy: str, trials: list[TrialRecord]) -> None:
         """Runs more trials until the experiment has ``search.num_samples`` (a resume that asked
         for more): each further run's searcher learns from every finished trial, and ASHA prunes
-        against the rungs the experiment already has.
+        against the rungs the experiment already has. A grid never grows.
 
         Raises:
-            ConfigError: a grid, which has as many trials as points.
             _Interrupted: a run stopped before every trial ended.
         """
         from raytune_hp.search import PastTrial
 
+        if strategy == "grid":
+            return  # one trial per point: a grid has its size, whatever search.num_samples says
         grown = 1
         while True:
             folder = MORE.format(grown)
             missing = self.config.search.num_samples - sum(self._runs.values())
             if folder not in self._runs and missing <= 0:
                 return
-            if strategy == "grid":
-                raise ConfigError(
-                    "--resume: search.num_samples must not grow a grid (it has one trial per "
-                    f"point, {sum(self._runs.values())}); got {self.config.search.num_samples}"
-                )
             past = [PastTrial(t.hparams, t.best) for t in trials if t.best is not None]
             past = [p for p in past if contains(space, p.config)]
             trials = trials + self.run(

@@ -154,3 +154,14 @@ def test_the_space_counts_every_integer_of_a_batch_size_made_integer(digits: Dat
     (space,) = [f for f in run_checks(config, digits).findings if f.what.startswith("space:")]
     # 8 optimizers × 185 batch sizes × 4 kernel sizes × 501 kernel counts (num_layers fixed)
     assert "7 tuned hyperparameters; 2,965,920 discrete combinations × 3 continuous" in space.what
+
+
+def test_a_training_function_without_a_builder_gets_the_checks_that_need_no_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["check", str(CONFIGS / "custom_function.yaml")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "OK       model: not checked: train.function (examples.custom:train) builds" in out
+    assert "capacity" not in out.replace("(the capacity rule)", "")
+    assert "seeds: fixed at 0" in out and "space: " in out

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from raytune_hp.config import load_config
+from raytune_hp.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
@@ -110,3 +111,20 @@ def test_to_yaml_round_trips_through_load_config(
     assert again == config
     assert again.name == "quickstart"  # the saved name wins over the new file's stem
     assert yaml.safe_load(config.to_yaml())["search"]["strategy"] == "bayes"  # defaults filled
+
+
+def test_a_folder_written_before_capacity_existed_still_reads(tmp_path: Path) -> None:
+    # config.yaml of experiments started before train.capacity: allow_oversized said the same.
+    (tmp_path / "old.yaml").write_text("train: {allow_oversized: true}\n")
+    assert load_config(tmp_path / "old.yaml").train.capacity == "warn"
+    (tmp_path / "older.yaml").write_text("train: {allow_oversized: false}\n")
+    assert load_config(tmp_path / "older.yaml").train.capacity == "skip"
+
+
+def test_the_metric_defaults_to_the_tasks_and_knows_its_direction(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("model: {name: mlp}\ntrain: {task: regression}\n")
+    train = load_config(tmp_path / "r.yaml").train
+    assert (train.metric, train.mode) == ("val_rmse", "min")
+    (tmp_path / "w.yaml").write_text("train: {metric: val_loss, mode: max}\n")
+    with pytest.raises(ConfigError, match=r"train.mode must be min for val_loss"):
+        load_config(tmp_path / "w.yaml")
