@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from raytune_hp.checks import capacity_findings
+from raytune_hp.cluster import ClusterShape, cluster_shape, plan_trials, spans_nodes
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
@@ -102,11 +103,18 @@ def run_experiment(
         if verbose:
             print(line)
 
-    with _tune_environment(), _ray_session(address):
-        _check_storage_is_shared(config, store)
+    with _tune_environment(), _ray_session(address) as started:
+        shape = cluster_shape(attached=address is not None or not started)
+        _check_storage_is_shared(config, store, shape)
+        resources = config.resources
+        plan = plan_trials(
+            shape, resources.cpus_per_trial, resources.gpus_per_trial, config.search.max_concurrent
+        )
+        say(f"raytune-hp: {plan.reason}")
         data = code.dataset(config)
         _warn_capacity(config, code, data, verbose)
-        runner = _PhaseRunner(config, store, _trainable(config, code, data), resume, verbose)
+        trainable = _trainable(config, code, data, plan.gpus_per_trial)
+        runner = _PhaseRunner(config, store, trainable, resume, verbose, plan.concurrent)
         if not resume:
             store.write_text(CONFIG_FILE, config.to_yaml())
             _write_experiment_summary(store, space, config)
@@ -191,14 +199,15 @@ def _tune_environment() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _ray_session(address: str | None) -> Iterator[None]:
+def _ray_session(address: str | None) -> Iterator[bool]:
     """A Ray session for the run: the one already running, or one started (attached to
     ``address``, or local) and shut down at the end, with the environment variables Ray set for
-    it put back (``ray.init`` points ``PYTHONBREAKPOINT`` at Ray's debugger, for one)."""
+    it put back (``ray.init`` points ``PYTHONBREAKPOINT`` at Ray's debugger, for one). Yields
+    whether it started the session."""
     import ray
 
     if ray.is_initialized():
-        yield
+        yield False
         return
     environment = dict(os.environ)
     ray.init(
@@ -209,7 +218,7 @@ def _ray_session(address: str | None) -> Iterator[None]:
         configure_logging=True,
     )
     try:
-        yield
+        yield True
     finally:
         ray.shutdown()
         os.environ.clear()
@@ -246,17 +255,21 @@ class _Interrupted(Exception):
 _UNFINISHED = ("RUNNING", "PENDING", "PAUSED")
 
 
-def _check_storage_is_shared(config: ExperimentConfig, store: ExperimentStore) -> None:
-    """Since Ray 2.7 the head no longer gathers trial folders: on more than one node every node
-    must write to one shared place (ray-project/ray #37177)."""
-    import ray
-
-    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
-    if nodes > 1 and store.is_local and not config.shared_storage:
+def _check_storage_is_shared(
+    config: ExperimentConfig, store: ExperimentStore, shape: ClusterShape
+) -> None:
+    """Since Ray 2.7 the head no longer gathers trial folders: where trials may run on another
+    node than the driver (a cluster of several nodes, or one that can grow to several), every
+    node must write to one shared place (ray-project/ray #37177)."""
+    if spans_nodes(shape) and store.is_local and not config.shared_storage:
+        nodes = (
+            f"nodes of the cluster, which can grow to {shape.max_nodes}"
+            if shape.autoscaling
+            else f"{shape.max_nodes} nodes of the cluster"
+        )
         raise ConfigError(
-            f"storage must be shared by all {nodes} nodes of the cluster (s3://..., gs://..., or "
-            "an NFS folder with shared_storage: true); got the local folder "
-            f"{config.storage!r}"
+            f"storage must be shared by all {nodes} (s3://..., gs://..., or an NFS folder with "
+            f"shared_storage: true); got the local folder {config.storage!r}"
         )
 
 
@@ -321,9 +334,10 @@ class _PhaseRunner:
         trainable: Any,
         resume: bool,
         verbose: bool,
+        concurrent: int,
     ) -> None:
         self.config, self.store, self.trainable = config, store, trainable
-        self.resume, self.verbose = resume, verbose
+        self.resume, self.verbose, self.concurrent = resume, verbose, concurrent
         self._runs: dict[str, int] = (
             json.loads(store.read_text(RUNS_FILE)) if store.exists(RUNS_FILE) else {}
         )
@@ -399,9 +413,14 @@ class _PhaseRunner:
             return self._finished_trials(target, self.planned(folder, num_samples))
         if phase and target.exists():
             return load_trials(target, self.config)  # a finished phase of a resumed experiment
-        slots = self.config.search.max_concurrent or trial_slots(self.config, _gpus(self.config))
         plan = build_search(
-            self.config, space, slots, strategy, num_samples, past_trials or (), start_points
+            self.config,
+            space,
+            self.concurrent,
+            strategy,
+            num_samples,
+            past_trials or (),
+            start_points,
         )
         planned = self.planned(folder, plan.num_samples)
         tune.Tuner(
@@ -453,26 +472,7 @@ def _run_config(
     )
 
 
-def trial_slots(config: ExperimentConfig, gpus_per_trial: float) -> int:
-    """How many trials the cluster runs at once, from what Ray reports."""
-    import ray
-
-    resources = ray.cluster_resources()
-    slots = int(resources.get("CPU", 1) // config.resources.cpus_per_trial)
-    if gpus_per_trial > 0:
-        slots = min(slots, int(resources.get("GPU", 0) // gpus_per_trial))
-    return max(1, slots)
-
-
-def _gpus(config: ExperimentConfig) -> float:
-    if config.resources.gpus_per_trial is not None:
-        return config.resources.gpus_per_trial
-    import ray
-
-    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-
-
-def _trainable(config: ExperimentConfig, code: UserCode, data: Any) -> Any:
+def _trainable(config: ExperimentConfig, code: UserCode, data: Any, gpus: float) -> Any:
     """The function trainable, its resources, and the data: loaded once and handed to every
     trial through Ray's object store. With ``train.capacity: skip``, a configuration whose model
     has more parameters than half the training samples is skipped before training."""
@@ -493,7 +493,7 @@ def _trainable(config: ExperimentConfig, code: UserCode, data: Any) -> Any:
         loss=code.loss,
         metric=config.train.metric,
     )
-    resources = {"cpu": config.resources.cpus_per_trial, "gpu": _gpus(config)}
+    resources = {"cpu": config.resources.cpus_per_trial, "gpu": gpus}
     return tune.with_parameters(
         tune.with_resources(tune_trainable, resources), data=data, settings=settings
     )

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import tempfile
@@ -277,7 +278,9 @@ def run_function(
     ``report(metrics, state=None)`` once per epoch; ``metrics`` must hold ``epoch`` and the
     metric the search optimizes (``settings.metric``), and may hold any other. Every report goes
     to TensorBoard and to Ray Tune (with ``state`` as the checkpoint), so ASHA, the searchers and
-    the summary work as for a built-in model.
+    the summary work as for a built-in model. A function that takes a ``devices`` keyword also
+    gets the torch devices of every GPU Ray assigned to the trial (``cuda:0``, ``cuda:1``, ...:
+    Ray makes exactly those visible; ``[cpu]`` without a GPU), for a trial of several GPUs.
     """
     hp = flatten(hp)
     seed_everything(settings.seed)
@@ -296,7 +299,22 @@ def run_function(
             writer.finished()
         report(plain_metrics, dict(state or {}))
 
+    options: dict[str, Any] = {"max_epochs": settings.max_epochs, "state": state}
+    if _takes(function, "devices"):
+        count = torch.cuda.device_count()
+        options["devices"] = [torch.device(f"cuda:{i}") for i in range(count)] or [
+            torch.device("cpu")
+        ]
     try:
-        function(hp, data, user_report, max_epochs=settings.max_epochs, state=state)
+        function(hp, data, user_report, **options)
     finally:
         writer.close()
+
+
+def _takes(function: Callable[..., Any], keyword: str) -> bool:
+    """Whether ``function`` accepts ``keyword`` (by name, or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

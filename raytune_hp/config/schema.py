@@ -231,10 +231,12 @@ class EarlyStoppingConfig(_Section):
 
 
 class ResourcesConfig(_Section):
-    """What one trial reserves. ``gpus_per_trial`` unset: one GPU if Ray reports any, else none.
+    """What one trial reserves. ``gpus_per_trial`` unset: one GPU where the cluster has GPUs or
+    can start nodes that have them (its autoscaler's node types), else none.
 
     A fraction shares one GPU: ``0.25`` runs four trials on it, each capped to a quarter of its
-    memory. Above one, whole GPUs only (Ray's rule).
+    memory. Above one, whole GPUs only (Ray's rule), and only for a training function of your
+    own (``train.function``), which gets every GPU Ray assigns: the built-in loop trains on one.
     """
 
     cpus_per_trial: float = Field(1.0, gt=0)
@@ -315,6 +317,17 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 "early_stopping.grace_period must be ≤ train.max_epochs "
                 f"({self.train.max_epochs}); got {self.early_stopping.grace_period}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_gpu_for_the_built_in_loop(self) -> ExperimentConfig:
+        gpus = self.resources.gpus_per_trial
+        if gpus is not None and gpus > 1 and self.train.function is None:
+            raise ValueError(
+                "resources.gpus_per_trial must be at most 1 for the built-in training loop (it "
+                "trains on one GPU; a train.function of yours gets every GPU Ray assigns); "
+                f"got {gpus:g}"
             )
         return self
 

@@ -27,7 +27,7 @@ from raytune_hp.metrics import (
     VAL_RMSE,
 )
 from raytune_hp.models import build_model
-from raytune_hp.trainable import TrialSettings, train
+from raytune_hp.trainable import TrialSettings, run_function, train
 
 HP: dict[str, Any] = {
     "optimizer": "adam",
@@ -379,3 +379,26 @@ def test_a_trial_on_a_dataset_pair_resumes_exactly(digits: Dataset, tmp_path: Pa
     head, states = _run(pair, tmp_path / "head", epochs=1)
     tail, _ = _run(pair, tmp_path / "tail", epochs=3, state=states[-1])
     assert head + tail == whole
+
+
+def _own_function(
+    hp: Any, data: Any, report: Any, *, max_epochs: int, state: Any = None, devices: Any = None
+) -> None:
+    for epoch in range(1, max_epochs + 1):
+        report({"epoch": epoch, "val_f1": 0.5 + epoch / 10, "devices": str(devices)})
+
+
+def test_a_training_function_reports_its_own_metric_and_gets_its_devices(
+    digits: Dataset, tmp_path: Path
+) -> None:
+    seen: list[dict[str, Any]] = []
+    settings = TrialSettings("custom", max_epochs=2, seed=0, metric="val_f1")
+    run_function(
+        _own_function, {"lr": 0.01}, digits, settings, tmp_path, lambda m, _: seen.append(m)
+    )
+    assert [m["val_f1"] for m in seen] == pytest.approx([0.6, 0.7])
+    assert seen[0]["devices"] == "[device(type='cpu')]"  # no GPU here: the CPU it runs on
+    # Without the searched metric in its report, the function is told what is missing.
+    settings = TrialSettings("custom", max_epochs=2, seed=0, metric="val_auc")
+    with pytest.raises(ValueError, match=r"must include 'epoch' and the searched metric 'val_auc'"):
+        run_function(_own_function, {}, digits, settings, tmp_path / "b", lambda m, _: None)

@@ -128,3 +128,21 @@ def test_the_metric_defaults_to_the_tasks_and_knows_its_direction(tmp_path: Path
     (tmp_path / "w.yaml").write_text("train: {metric: val_loss, mode: max}\n")
     with pytest.raises(ConfigError, match=r"train.mode must be min for val_loss"):
         load_config(tmp_path / "w.yaml")
+
+
+def test_more_than_one_gpu_a_trial_only_for_a_training_function_of_ones_own(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "two.yaml").write_text("resources: {gpus_per_trial: 2}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "two.yaml")
+    assert str(error.value) == (
+        f"{tmp_path / 'two.yaml'}: resources.gpus_per_trial must be at most 1 for the built-in "
+        "training loop (it trains on one GPU; a train.function of yours gets every GPU Ray "
+        "assigns); got 2"
+    )
+    (tmp_path / "own.yaml").write_text(
+        "resources: {gpus_per_trial: 2}\n"
+        "train: {function: 'examples.custom:train', metric: val_acc}\n"
+    )
+    assert load_config(tmp_path / "own.yaml").resources.gpus_per_trial == 2
