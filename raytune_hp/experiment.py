@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -42,8 +43,9 @@ from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
 from raytune_hp.models import capacity_limit
 from raytune_hp.report import TrialRecord, load_trials, write_reports
+from raytune_hp.report.trials import run_name
 from raytune_hp.results import ExperimentResult
-from raytune_hp.spaces import SearchSpace, contains
+from raytune_hp.spaces import SearchSpace, contains, flatten
 from raytune_hp.storage import (
     CONFIG_FILE,
     FINE_SPACE_FILE,
@@ -430,7 +432,7 @@ class _PhaseRunner:
                 scheduler=build_early_stopping(self.config, self._rungs_store(folder, target)),
                 num_samples=plan.num_samples,
                 reuse_actors=True,
-                trial_dirname_creator=_trial_dirname,
+                trial_dirname_creator=functools.partial(_trial_dirname, tuned=space.tuned),
             ),
             run_config=_run_config(self.config, storage, name, space, self.verbose),
         ).fit()
@@ -537,6 +539,9 @@ def _progress_reporter(config: ExperimentConfig, space: SearchSpace) -> Any:
     )
 
 
-def _trial_dirname(trial: Any) -> str:
-    # Short, stable names: TensorBoard shows them as run names.
-    return f"{trial.trial_id}"
+def _trial_dirname(trial: Any, tuned: tuple[str, ...]) -> str:
+    """The trial's folder, which TensorBoard shows as its run's name: its number (the count
+    Ray's experiment tag starts with: the order the searcher proposed it in), then what sets it
+    apart."""
+    number = int(str(trial.experiment_tag).partition("_")[0] or 0)
+    return run_name(number, flatten(trial.config), tuned)

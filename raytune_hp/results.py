@@ -115,7 +115,7 @@ class ExperimentResult:
             summary = {
                 self.metric: trial.best,
                 "epochs": trial.epochs,
-                "error": trial.error,
+                "detail": trial.detail,
                 "parameters": trial.parameters,
                 "over_capacity": trial.over_capacity,
             }

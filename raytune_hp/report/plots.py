@@ -19,7 +19,7 @@ from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import Mode, to_loss
 from raytune_hp.report.dimensions import categories_of, is_log, on_search_scale, tuned_dims
 from raytune_hp.report.importance import Importance
-from raytune_hp.report.trials import TrialRecord, scored_trials
+from raytune_hp.report.trials import COMPLETED, STOPPED_EARLY, TrialRecord, scored_trials
 from raytune_hp.spaces import Dimension, SearchSpace
 from raytune_hp.storage import ExperimentStore
 
@@ -29,7 +29,7 @@ PARALLEL_COORDINATES_PNG = "parallel_coordinates.png"
 IMPORTANCE_PNG = "importance.png"
 _DPI = 110
 _BEST_COLOR = "tab:red"
-_STATUS_COLORS = {"completed": "tab:blue", "pruned": "tab:gray"}
+_STATUS_COLORS = {COMPLETED: "tab:blue", STOPPED_EARLY: "tab:gray"}
 _OTHER_COLOR = "tab:purple"  # diverged, error, or still running
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}
 
@@ -91,7 +91,7 @@ def plot_learning_curves(trials: list[TrialRecord], metric: str, mode: Mode) -> 
             continue
         color = _STATUS_COLORS.get(trial.status, _OTHER_COLOR)
         ax.plot(epochs, values, color=color, lw=1, alpha=0.6)
-        if trial.status != "completed":
+        if trial.status != COMPLETED:
             ax.plot(epochs[-1], values[-1], marker="x", color=color, ms=6)
     ax.set(xlabel="epoch", ylabel=metric, title=f"Learning curves: {metric} of every trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -312,7 +312,7 @@ def _status_handles(
             [],
             color=_STATUS_COLORS.get(status, _OTHER_COLOR),
             label=status,
-            marker="o" if star else ("x" if status != "completed" else ""),
+            marker="o" if star else ("x" if status != COMPLETED else ""),
             ls="" if star else "-",
         )
         for status in statuses

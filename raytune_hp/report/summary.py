@@ -64,7 +64,7 @@ def summary_markdown(trials: list[TrialRecord], metric: str, mode: str, title: s
     rows = []
     for rank, trial in enumerate(trials, start=1):
         best = f"{trial.best:.4f}" if trial.best is not None else "–"
-        status = f"{trial.status}: {trial.error}" if trial.error else trial.status
+        status = f"{trial.status}: {trial.detail}" if trial.detail else trial.status
         if trial.over_capacity:
             status += ", over capacity"
         cells = [

@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,15 +37,33 @@ from raytune_hp.spaces import flatten
 from raytune_hp.storage import STATE_GLOB, ExperimentStore, as_store, phase_folders
 from raytune_hp.values import is_finite
 
+COMPLETED = "completed"
+STOPPED_EARLY = "stopped early"
+DIVERGED_STATUS = "diverged"
+FAILED = "failed"
+OUT_OF_MEMORY_STATUS = "out of memory"
+SKIPPED_STATUS = "skipped"
+ENDED = (COMPLETED, STOPPED_EARLY, DIVERGED_STATUS, FAILED, OUT_OF_MEMORY_STATUS, SKIPPED_STATUS)
+"""How a trial ended: its whole budget; stopped early by ASHA; its loss stopped being a number;
+an error (after its retries); out of GPU memory; skipped before training (the capacity rule).
+A trial not ended yet is ``running`` or ``pending`` (or ``paused``)."""
+
 
 @dataclass(frozen=True)
 class TrialRecord:
     """One trial as the summary shows it.
 
-    ``best`` is the trial's best epoch's metric; ``epochs`` how many it trained; ``history`` every
-    epoch's reported metrics (the trial's own, and where it ran), in order. ``parameters`` is
-    the model's trainable parameters and ``samples`` the training samples, where the trial said
-    (the built-in loop does): ``over_capacity`` compares them with the capacity rule.
+    ``name`` is its run's name, the same in the folder, TensorBoard, the summary and the plots:
+    its number (the order the searcher proposed it in) first, then what sets it apart
+    (``007_adam_lr3.2e-03``); ``number`` is that number. ``best`` is the trial's best epoch's
+    metric (its score everywhere) and ``last`` its last epoch's; ``epochs`` how many it trained;
+    ``status`` one of :data:`ENDED` (or ``running``, ``pending``), with ``detail`` saying why it
+    failed, was skipped, ran out of memory or was retried. ``history`` holds every epoch's
+    reported metrics (the trial's own, where it ran, and ``timestamp``), in order; ``started``
+    and ``ended`` are the wall-clock times (seconds since the epoch) of its first epoch's start
+    and its last epoch's end. ``parameters`` is the model's trainable parameters and ``samples``
+    the training samples, where the trial said (the built-in loop does): ``over_capacity``
+    compares them with the capacity rule.
     """
 
     name: str
@@ -51,13 +71,18 @@ class TrialRecord:
     hparams: dict[str, Any]
     best: float | None
     epochs: int
-    error: str = ""
+    detail: str = ""
     phase: str = ""
     curve: tuple[tuple[int, float], ...] = field(default=(), compare=False, repr=False)
     """``(epoch, metric)`` for every epoch the trial reported."""
     history: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
     parameters: int | None = None
     samples: int | None = None
+    number: int = 0
+    trial_id: str = ""
+    last: float | None = None
+    started: float | None = None
+    ended: float | None = None
 
     @property
     def over_capacity(self) -> bool:
@@ -67,10 +92,68 @@ class TrialRecord:
         return self.parameters > capacity_limit(self.samples)
 
 
+def trial_status(
+    ray_status: str, rows: Sequence[Mapping[str, Any]], max_epochs: int, failures: int = 0
+) -> tuple[str, str]:
+    """How a trial ended (one of :data:`ENDED`, or ``running``/``pending``/``paused``) and the
+    detail to show beside it, from Ray's status for it and what it reported (its result rows,
+    or just the last one).
+
+    Example:
+        >>> trial_status("TERMINATED", [{"epoch": 6}], max_epochs=18)
+        ('stopped early', '')
+        >>> trial_status("ERROR", [{"epoch": 2}], 18, failures=3)
+        ('failed', 'after 2 retries')
+    """
+    skip = next((row for row in rows if row.get(SKIPPED) is True), None)
+    out_of_memory = next((str(row[OUT_OF_MEMORY]) for row in rows if row.get(OUT_OF_MEMORY)), "")
+    epochs = max((int(row[EPOCH]) for row in rows if is_finite(row.get(EPOCH))), default=0)
+    if ray_status == "ERROR":
+        retries = max(0, failures - 1)
+        return FAILED, f"after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
+    if skip is not None:
+        return SKIPPED_STATUS, (
+            f"{int(skip[NUM_PARAMS]):,} parameters > ½ × {int(skip[TRAIN_SAMPLES]):,} "
+            "training samples"
+        )
+    if out_of_memory:
+        return OUT_OF_MEMORY_STATUS, out_of_memory
+    if any(bool(row.get(DIVERGED)) for row in rows):
+        return DIVERGED_STATUS, f"at epoch {epochs}"
+    if ray_status == "TERMINATED":
+        return (COMPLETED, "") if epochs >= max_epochs else (STOPPED_EARLY, "")
+    return ray_status.lower(), ""
+
+
+def run_name(number: int, hparams: Mapping[str, Any], tuned: Sequence[str]) -> str:
+    """A trial's run name: its number, then what sets it apart, short and stable (the optimizer
+    and learning rate where they are tuned, else its first tuned hyperparameter).
+
+    Example:
+        >>> run_name(7, {"optimizer": "adam", "lr": 0.0032, "dropout": 0.1}, ["optimizer", "lr"])
+        '007_adam_lr3.2e-03'
+        >>> run_name(12, {"width": 64, "act": "relu"}, ["width", "act"])
+        '012_width64'
+    """
+    parts = [f"{number:03d}"]
+    shown = [name for name in ("optimizer", "lr") if name in tuned and name in hparams]
+    if not shown:
+        shown = [name for name in tuned if name in hparams][:1]
+    for name in shown:
+        value = hparams[name]
+        if name == "optimizer":
+            parts.append(str(value))
+        elif isinstance(value, float):
+            parts.append(f"{name}{value:.1e}")
+        else:
+            parts.append(f"{name}{value}")
+    return "_".join(re.sub(r"[^\w.+-]", "-", part) for part in parts)
+
+
 # What Ray Tune adds to every result row; the rest is what the trial reported.
 _RAY_KEYS = frozenset(
     {
-        "timestamp", "checkpoint_dir_name", "should_checkpoint", "done", "training_iteration",
+        "checkpoint_dir_name", "should_checkpoint", "done", "training_iteration",
         "trial_id", "date", "time_this_iter_s", "pid", "hostname", "node_ip", "config",
         "time_since_restore", "iterations_since_restore", "experiment_tag",
     }
@@ -116,66 +199,67 @@ def _phase_trials(
     if state is None:
         return []
     records = []
-    for trial_json, _ in state["trial_data"]:
-        trial = json.loads(trial_json)
+    for trial_json, metadata_json in state["trial_data"]:
+        trial, metadata = json.loads(trial_json), json.loads(metadata_json)
         trial_id, ray_status = str(trial["trial_id"]), str(trial["status"])
         trial_folder = folder.child(str(trial.get("relative_logdir") or trial_id))
         history = _history(trial_folder)
-        skip = next((row for row in history if row.get(SKIPPED) is True), None)
-        if skip is not None:
-            # Its placeholder result is no metric: it never trained.
-            history = []
+        status, detail = trial_status(
+            ray_status, history, max_epochs, int(metadata.get("num_failures") or 0)
+        )
+        if status == SKIPPED_STATUS:
+            history = []  # its placeholder result is no metric: it never trained
         values = [row[metric] for row in history if is_finite(row.get(metric))]
         best = best_of(values, mode) if values else None
         epochs = max((int(row[EPOCH]) for row in history if is_finite(row.get(EPOCH))), default=0)
-        diverged = any(bool(row.get(DIVERGED)) for row in history)
-        out_of_memory = next(
-            (str(row[OUT_OF_MEMORY]) for row in history if row.get(OUT_OF_MEMORY)), ""
-        )
         curve = tuple(
             (int(row[EPOCH]), float(row[metric]))
             for row in history
             if is_finite(row.get(EPOCH)) and is_finite(row.get(metric))
         )
-        if ray_status == "ERROR":
-            status = "error"
-        elif skip is not None:
-            status = (
-                f"skipped: {int(skip[NUM_PARAMS]):,} parameters > ½ × "
-                f"{int(skip[TRAIN_SAMPLES]):,} training samples"
-            )
-        elif out_of_memory:
-            status = "out of memory"
-        elif diverged:
-            status = "diverged"
-        elif ray_status == "TERMINATED":
-            status = "completed" if epochs >= max_epochs else "pruned"
-        else:
-            status = ray_status
-        error = ""
         if trial_folder.exists("error.txt"):
             lines = trial_folder.read_text("error.txt").strip().splitlines()
             error = lines[-1] if lines else ""
             if ray_status == "TERMINATED":
-                error = f"retried from its checkpoint after {error}"
-        error = error or out_of_memory
+                detail = f"retried from its checkpoint after {error}"
+            elif error:
+                detail = f"{error} ({detail})" if detail else error
         hparams = {k: v for k, v in flatten(trial.get("config") or {}).items() if _plain(v)}
+        name = trial_folder.location.rstrip("/").rsplit("/", 1)[-1].partition("?")[0]
+        timed = [row for row in history if is_finite(row.get("timestamp"))]
         records.append(
             TrialRecord(
-                trial_id,
+                name,
                 status,
                 _ordered(hparams, order),
                 best,
                 epochs,
-                error,
+                detail,
                 phase,
                 curve,
                 tuple({k: v for k, v in row.items() if k not in _RAY_KEYS} for row in history),
                 _last_int(history, NUM_PARAMS),
                 _last_int(history, TRAIN_SAMPLES),
+                _number(name, trial),
+                trial_id,
+                curve[-1][1] if curve else None,
+                timed[0]["timestamp"] - float(timed[0].get("time_this_iter_s") or 0)
+                if timed
+                else None,
+                float(timed[-1]["timestamp"]) if timed else None,
             )
         )
     return records
+
+
+def _number(name: str, trial: Mapping[str, Any]) -> int:
+    """The trial's number: its run name's start, or (folders named by an older raytune-hp) the
+    count Ray's experiment tag starts with."""
+    for text in (name, str(trial.get("experiment_tag") or "")):
+        digits = re.match(r"(\d+)_", text)
+        if digits:
+            return int(digits.group(1))
+    return 0
 
 
 def _last_int(history: list[dict[str, Any]], key: str) -> int | None:

@@ -74,15 +74,25 @@ def test_summary_has_one_row_per_trial_best_first(bayes_run: ExperimentResult) -
     # Digits' 1,437 images are fewer than twice any CNN's parameters: every trial says so.
     statuses = [row[header.index("status")].split(", ") for row in rows]
     assert all(status[1:] == ["over capacity"] for status in statuses)
-    assert {status[0] for status in statuses} <= {"completed", "pruned"}
+    assert {status[0] for status in statuses} <= {"completed", "stopped early"}
     for row, status in zip(rows, statuses, strict=True):
         epochs = int(row[header.index("epochs")])
         assert (status[0] == "completed") == (epochs == 4)
 
 
-def test_asha_pruned_some_trials(bayes_run: ExperimentResult) -> None:
+def test_asha_stopped_some_trials_early(bayes_run: ExperimentResult) -> None:
     epochs = [trial.epochs for trial in bayes_run.trials]
     assert sum(epochs) < 6 * 4, epochs
+    stopped = [t for t in bayes_run.trials if t.status == "stopped early"]
+    assert stopped and all(t.epochs < 4 for t in stopped)
+
+
+def test_runs_are_named_by_number_then_what_sets_them_apart(bayes_run: ExperimentResult) -> None:
+    names = sorted(trial.name for trial in bayes_run.trials)
+    assert [name[:4] for name in names] == [f"{n:03d}_" for n in range(1, 7)]
+    for trial in bayes_run.trials:
+        assert trial.name.startswith(f"{trial.number:03d}_{trial.hparams['optimizer']}_lr")
+        assert (bayes_run.exp_dir / trial.name / "result.json").is_file()
 
 
 def test_recommended_starting_point_was_tried(bayes_run: ExperimentResult) -> None:

@@ -62,10 +62,10 @@ def test_a_trial_that_raises_is_retried_from_its_checkpoint(
     result = run_experiment(config)
     assert [t.status for t in result.trials] == ["completed"] * 3
     assert all(t.epochs == 3 for t in result.trials)
-    retried = [t for t in result.trials if t.error]
+    retried = [t for t in result.trials if t.detail]
     assert len(retried) == 1
     assert (
-        "retried from its checkpoint after RuntimeError: a fault in the trial" in retried[0].error
+        "retried from its checkpoint after RuntimeError: a fault in the trial" in retried[0].detail
     )
     summary = (result.exp_dir / "summary.md").read_text()
     assert "a fault in the trial" in summary
