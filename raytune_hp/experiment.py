@@ -27,7 +27,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -119,7 +118,6 @@ def run_experiment(
         runner = _PhaseRunner(config, store, trainable, resume, verbose, plan.concurrent)
         if not resume:
             store.write_text(CONFIG_FILE, config.to_yaml())
-            _write_experiment_summary(store, space, config)
         elif store.read_text(CONFIG_FILE) != config.to_yaml():
             store.write_text(CONFIG_FILE, config.to_yaml())  # grown: the larger budget
         say(f"Experiment folder: {where}\nTensorBoard:       tensorboard --logdir {where}\n")
@@ -275,20 +273,6 @@ def _check_storage_is_shared(
         )
 
 
-def _write_experiment_summary(
-    store: ExperimentStore, space: SearchSpace, config: ExperimentConfig
-) -> None:
-    from raytune_hp.tb_logger import write_experiment_summary
-
-    metrics = _reported_metrics(config)
-    if store.is_local:
-        write_experiment_summary(store.location, space, metrics)
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        write_experiment_summary(folder, space, metrics)
-        store.upload(folder)
-
-
 def _reported_metrics(config: ExperimentConfig) -> list[str]:
     """The metrics trials report, the searched one first: TensorBoard's HParams columns and the
     progress table's."""
@@ -434,7 +418,7 @@ class _PhaseRunner:
                 reuse_actors=True,
                 trial_dirname_creator=functools.partial(_trial_dirname, tuned=space.tuned),
             ),
-            run_config=_run_config(self.config, storage, name, space, self.verbose),
+            run_config=_run_config(self.config, storage, name, space, self.verbose, target),
         ).fit()
         return self._finished_trials(target, planned)
 
@@ -457,15 +441,23 @@ class _PhaseRunner:
 
 
 def _run_config(
-    config: ExperimentConfig, storage: str, name: str, space: SearchSpace, verbose: bool
+    config: ExperimentConfig,
+    storage: str,
+    name: str,
+    space: SearchSpace,
+    verbose: bool,
+    target: ExperimentStore,
 ) -> Any:
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
+    from raytune_hp.trial_end import TrialEndWriter
+
+    ends = TrialEndWriter(target, config.train.max_epochs)
     return tune.RunConfig(
         name=name,
         storage_path=storage,
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), ends],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),
@@ -480,6 +472,7 @@ def _trainable(config: ExperimentConfig, code: UserCode, data: Any, gpus: float)
     has more parameters than half the training samples is skipped before training."""
     from ray import tune
 
+    from raytune_hp.tb_logger import hparams_layout
     from raytune_hp.trainable import TrialSettings, tune_trainable
 
     skip = config.train.capacity == "skip"
@@ -494,6 +487,12 @@ def _trainable(config: ExperimentConfig, code: UserCode, data: Any, gpus: float)
         task=config.train.task,
         loss=code.loss,
         metric=config.train.metric,
+        tensorboard=hparams_layout(
+            config.search_space(),
+            config.train.metric,
+            config.train.mode,
+            _reported_metrics(config),
+        ),
     )
     resources = {"cpu": config.resources.cpus_per_trial, "gpu": gpus}
     return tune.with_parameters(

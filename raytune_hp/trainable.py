@@ -48,11 +48,12 @@ from raytune_hp.metrics import (
 )
 from raytune_hp.models import count_parameters, model_builder
 from raytune_hp.spaces import LR, flatten
-from raytune_hp.tb_logger import TrialWriter
+from raytune_hp.tb_logger import HParamsLayout, TrialWriter
 from raytune_hp.training import LossFunction, seed_everything, set_up_training
 from raytune_hp.values import plain
 
 _STATE_FILE = "state.pt"
+_BEST = "raytune_hp_best"  # the trial's score so far, in its state: TensorBoard's best/<metric>
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -69,6 +70,7 @@ class TrialSettings:
     (:class:`raytune_hp.training.Objective`); ``loss``, a user's ``loss(outputs, targets)``
     returning the batch's mean, replaces the task's loss in training and in ``val_loss``.
     ``metric`` is what the search optimizes: a training function must report it every epoch.
+    ``tensorboard`` is how the experiment's hyperparameters and score appear in TensorBoard.
     """
 
     model: str
@@ -83,6 +85,7 @@ class TrialSettings:
     task: Task = "classification"
     loss: LossFunction | None = None
     metric: str = VAL_ACC
+    tensorboard: HParamsLayout | None = None
 
 
 def train(
@@ -138,7 +141,8 @@ def train(
         return
     memory_cap = limit_gpu_memory(settings.gpu_share, device)
     data = place_data(data, device, memory_cap)
-    writer = TrialWriter(log_dir, hp)
+    best = state.get(_BEST) if state is not None else None
+    writer = TrialWriter(log_dir, hp, settings.tensorboard, best)
     steps: list[tuple[torch.Tensor, float]] = []
 
     def on_step(loss: torch.Tensor, lr: float) -> None:
@@ -174,8 +178,6 @@ def train(
                 COMPUTE_DTYPE: str(compute_dtype),
             }
             writer.epoch(epoch, metrics)
-            if epoch == settings.max_epochs and not diverged:
-                writer.finished()
             report(
                 metrics,
                 {
@@ -191,6 +193,7 @@ def train(
                     ),
                     "epoch": epoch,
                     "step": step,
+                    _BEST: writer.best,
                 },
             )
             if diverged:
@@ -284,7 +287,11 @@ def run_function(
     """
     hp = flatten(hp)
     seed_everything(settings.seed)
-    writer = TrialWriter(log_dir, hp)
+    # The score so far rides in the trial's state beside the function's own, which gets its
+    # state back without it.
+    state = dict(state) if state is not None else None
+    best = state.pop(_BEST, None) if state is not None else None
+    writer = TrialWriter(log_dir, hp, settings.tensorboard, best)
 
     def user_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> None:
         if EPOCH not in metrics or settings.metric not in metrics:
@@ -295,9 +302,7 @@ def run_function(
         plain_metrics = {key: plain(value) for key, value in metrics.items()}
         epoch = int(plain_metrics[EPOCH])
         writer.epoch(epoch, plain_metrics)
-        if epoch >= settings.max_epochs:
-            writer.finished()
-        report(plain_metrics, dict(state or {}))
+        report(plain_metrics, {**(state or {}), _BEST: writer.best})
 
     options: dict[str, Any] = {"max_epochs": settings.max_epochs, "state": state}
     if _takes(function, "devices"):

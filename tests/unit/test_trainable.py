@@ -108,8 +108,8 @@ def test_trial_writes_step_and_epoch_scalars_and_hparams(digits: Dataset, tmp_pa
     )
     logged = {k: v.string_value or v.number_value for k, v in start.hparams.items()}
     assert logged == pytest.approx(HP)
-    # The whole budget was trained: the session is marked as ended.
-    assert hparams_metadata.SESSION_END_INFO_TAG in hparam_tags
+    # How it ended is the driver's to write (it alone knows when ASHA stops a trial).
+    assert hparams_metadata.SESSION_END_INFO_TAG not in hparam_tags
 
 
 def test_bf16_trains_under_autocast_to_the_same_accuracy(digits: Dataset, tmp_path: Path) -> None:
