@@ -134,23 +134,22 @@ def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: Experiment
     )
     events.Reload()
     trials = {trial.name: trial for trial in bayes_run.trials}
-    assert set(events.Runs()) == set(trials) | {"."}
+    assert set(events.Runs()) == set(trials)  # one run per trial, named as in the summary; no "."
     hparams = events.PluginRunToTagToContent("hparams")
     for name, trial in trials.items():
         assert [s.step for s in events.Scalars(name, "val_acc")] == list(range(1, trial.epochs + 1))
         assert len(events.Scalars(name, "train_loss")) >= trial.epochs
         assert len(events.Scalars(name, "lr")) == len(events.Scalars(name, "train_loss"))
+        # The score HParams shows (the tag's last value) is the summary's: the best epoch's.
+        assert events.Scalars(name, "best/val_acc")[-1].value == pytest.approx(trial.best)
         start = hparams_metadata.parse_session_start_info_plugin_data(
             hparams[name][hparams_metadata.SESSION_START_INFO_TAG]
         )
         assert set(start.hparams) == set(trial.hparams)
-    experiment = hparams_metadata.parse_experiment_plugin_data(
-        hparams["."][hparams_metadata.EXPERIMENT_TAG]
-    )
-    assert {info.name for info in experiment.hparam_infos} == set(
-        trials[next(iter(trials))].hparams
-    )
-    assert {m.name.tag for m in experiment.metric_infos} >= {"val_acc", "val_loss"}
+        experiment = hparams_metadata.parse_experiment_plugin_data(
+            hparams[name][hparams_metadata.EXPERIMENT_TAG]
+        )
+        assert {info.name for info in experiment.hparam_infos} == set(trial.hparams)
 
 
 @pytest.fixture
@@ -190,20 +189,33 @@ def _post(url: str, body: dict[str, Any]) -> Any:
         return json.loads(response.read())
 
 
-def test_tensorboard_hparams_dashboard_has_a_row_per_trial(
+def test_tensorboard_hparams_dashboard_tells_the_summarys_story(
     bayes_run: ExperimentResult, tensorboard_url: str
 ) -> None:
+    # What a user sees, through the HParams plugin's own HTTP API: every tuned hyperparameter
+    # declared, one row per trial named as in the summary, its score the summary's, and how it
+    # ended: stopped early by ASHA where the summary says so.
     experiment = _post(f"{tensorboard_url}/data/plugin/hparams/experiment", {})
     columns = {info["name"] for info in experiment["hparamInfos"]}
-    assert columns == set(bayes_run.trials[0].hparams)
+    tuned = set(load_config(bayes_run.exp_dir / "config.yaml").search_space().tuned)
+    assert tuned <= columns == set(bayes_run.trials[0].hparams)
+    metrics = [info["name"]["tag"] for info in experiment["metricInfos"]]
+    assert metrics[:2] == ["best/val_acc", "val_acc"]
     groups = _post(
         f"{tensorboard_url}/data/plugin/hparams/session_groups",
         {"startIndex": 0, "sliceSize": 100, "allowedStatuses": list(_STATUSES)},
-    )
-    assert len(groups["sessionGroups"]) == len(bayes_run.trials)
-    for group in groups["sessionGroups"]:
-        assert set(group["hparams"]) == columns
-        assert {m["name"]["tag"] for m in group["metricValues"]} >= {"val_acc", "val_loss"}
+    )["sessionGroups"]
+    trials = {trial.name: trial for trial in bayes_run.trials}
+    assert sorted(group["name"] for group in groups) == sorted(trials)
+    for group in groups:
+        trial = trials[group["name"]]
+        values = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+        assert values["best/val_acc"] == pytest.approx(trial.best)
+        assert values["epochs"] == trial.epochs
+        stopped = trial.status == "stopped early"
+        assert values["stopped_early"] == (1.0 if stopped else 0.0), group["name"]
+        (session,) = group["sessions"]
+        assert session["status"] == "STATUS_SUCCESS"  # completed or stopped early: no failure
 
 
 _STATUSES = ("STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING")
