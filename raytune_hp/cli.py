@@ -186,7 +186,8 @@ def _parser() -> argparse.ArgumentParser:
         "tune",
         "run (or resume) a tuning experiment",
         "\n\nThe experiment folder <storage>/<name> gets the trials, TensorBoard's events, "
-        "summary.md and\nbest_config.yaml. Ctrl-C stops the run, resumable with --resume.",
+        "summary.md and\nbest_config.yaml. One line shows the progress; Ctrl-C stops the run, "
+        "resumable with --resume.",
     )
     tune.add_argument("config", help=_CONFIG_HELP)
     _add_set(tune)
@@ -207,6 +208,11 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--address",
         help="attach to a running Ray cluster, e.g. auto (default: start Ray on this machine)",
+    )
+    tune.add_argument(
+        "--progress-table",
+        action="store_true",
+        help="print Ray's table of trials every 15 s instead of the one-line progress",
     )
 
     spaces = command(
@@ -418,6 +424,7 @@ def _tune(args: argparse.Namespace) -> int:
         address=args.address,
         verbose=True,
         num_samples=config.search.num_samples if args.resume and grow else None,
+        progress_table=args.progress_table,
     )
     best = result.best
     print()

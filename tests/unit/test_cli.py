@@ -137,6 +137,12 @@ def test_help_on_a_command_describes_each_argument_and_its_default(
         takes_value = action.option_strings and action.nargs != 0
         if takes_value and action.dest != "overrides":
             assert "default" in action.help, f"{command} {action.option_strings} says no default"
+    if command == "tune":
+        words = " ".join(out.split())
+        assert (
+            "--progress-table print Ray's table of trials every 15 s instead of the one-line"
+            in words
+        )
 
 
 def test_version_names_the_package_ray_and_torch_without_importing_them() -> None:
