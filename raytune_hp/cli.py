@@ -1,5 +1,9 @@
 """The ``raytune-hp`` command line (also ``python -m raytune_hp``).
 
+``raytune-hp`` alone, ``raytune-hp help`` and ``raytune-hp help COMMAND`` print help; every
+command's ``--help`` describes each argument and its default. A misspelled command or choice is
+answered with the closest one (``raytune-hp tnue``: did you mean tune?).
+
 Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
 one line on stderr and no traceback; 130 interrupted (Ctrl-C), resumable with --resume.
 """
@@ -15,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from raytune_hp.errors import ConfigError, RaytuneHPError
+from raytune_hp.errors import ConfigError, RaytuneHPError, did_you_mean
 from raytune_hp.values import is_pow2
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -25,11 +29,70 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's own usage errors follow the same contract: one line, exit 2, the grammar.
         ours = re.fullmatch(r"argument ([^:]+): (must .*)", message)
-        if ours:  # raised by one of the argument types below
+        if ours:  # raised by one of the argument types below, or by _check_value
             message = f"{ours[1]} {ours[2]}"
         else:
             message = f"the arguments must be as `{self.prog} --help` shows; got {message}"
         self.exit(EXIT_BAD_INPUT, f"raytune-hp: {_one_line(message)}\n")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # A command or a choice not known: the grammar, and the closest name (case ignored).
+        if action.choices is not None and value not in action.choices:
+            names = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(
+                action,
+                f"must be one of {_listed(names)}; got {value!r}{did_you_mean(value, names)}",
+            )
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written (paragraphs, examples), arguments' help wrapped as usual."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse measures the commands' names without the indent it prints them with,
+            # which put batch-study's help on a line of its own.
+            self._action_max_length += self._indent_increment
+
+
+class _Version(argparse.Action):
+    """``--version``: computed when asked (package metadata only: nothing is imported)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(version_line())
+        parser.exit(EXIT_OK)
+
+
+def version_line() -> str:
+    """raytune-hp's version, then the versions of the Ray and torch installed beside it, read
+    from the packages' metadata (importing either would take seconds).
+
+    Example:
+        >>> version_line().startswith("raytune-hp ")
+        True
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    others = ", ".join(f"{package} {of(package)}" for package in ("ray", "torch"))
+    return f"raytune-hp {of('raytune-hp')} ({others}, Python {sys.version.split()[0]})"
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _one_line(message: str) -> str:
@@ -81,89 +144,224 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
+_DESCRIPTION = """\
+Hyperparameter tuning for PyTorch on Ray Tune, with search spaces that mirror practitioners'
+recommendation tables (`raytune-hp spaces` prints them).
+
+Start with:
+  raytune-hp check configs/quickstart.yaml      pre-flight checks, in seconds
+  raytune-hp tune configs/quickstart.yaml       the search; then read runs/quickstart/summary.md
+"""
+
+_EPILOG = """\
+`raytune-hp help COMMAND` (or `raytune-hp COMMAND --help`) describes a command's arguments.
+Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
+one line on stderr; 130 interrupted (Ctrl-C), resumable with --resume.
+"""
+
+_CONFIG_HELP = "experiment YAML, e.g. configs/quickstart.yaml"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="raytune-hp", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    tune = commands.add_parser("tune", help="run (or resume) a tuning experiment")
-    tune.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
-    _add_set(tune)
-    tune.add_argument("--name", help="experiment name (default: the config's, or the file name)")
-    tune.add_argument("--storage", help="folder the experiment folder goes in (default: runs)")
-    tune.add_argument("--resume", action="store_true", help="continue an existing experiment")
-    tune.add_argument("--address", help="attach to a running Ray cluster, e.g. auto")
-
-    spaces = commands.add_parser(
-        "spaces", help="print the recommendation tables, or one config's resolved space"
+    parser = _Parser(
+        prog="raytune-hp", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Formatter
     )
-    spaces.add_argument("tables", nargs="*", metavar="TABLE", help="e.g. lr, optimization, cnn")
-    spaces.add_argument("--config", help="print this experiment config's space instead")
-    _add_set(spaces)
+    parser.add_argument(
+        "--version", action=_Version, help="print the versions of raytune-hp, Ray and torch"
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands", parser_class=_Parser
+    )
 
-    check = commands.add_parser("check", help="pre-flight checks; exit 1 on a blocking problem")
-    check.add_argument("config")
+    def command(name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=f"{re.sub('[a-z]', lambda m: m[0].upper(), summary, count=1)}."
+            f"{description}",
+            formatter_class=_Formatter,
+        )
+
+    tune = command(
+        "tune",
+        "run (or resume) a tuning experiment",
+        "\n\nThe experiment folder <storage>/<name> gets the trials, TensorBoard's events, "
+        "summary.md and\nbest_config.yaml. One line shows the progress; Ctrl-C stops the run, "
+        "resumable with --resume.",
+    )
+    tune.add_argument("config", help=_CONFIG_HELP)
+    _add_set(tune)
+    tune.add_argument(
+        "--name", help="experiment name (default: the config's name, else the file's name)"
+    )
+    tune.add_argument(
+        "--storage",
+        help="folder or URI (s3://, gs://) the experiment folder goes in (default: the "
+        "config's storage, else runs)",
+    )
+    tune.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment in <storage>/<name> (after Ctrl-C or a crash, or to grow "
+        "it with --set search.num_samples=N) instead of starting a new one",
+    )
+    tune.add_argument(
+        "--address",
+        help="attach to a running Ray cluster, e.g. auto (default: start Ray on this machine)",
+    )
+    tune.add_argument(
+        "--progress-table",
+        action="store_true",
+        help="print Ray's table of trials every 15 s instead of the one-line progress",
+    )
+
+    spaces = command(
+        "spaces",
+        "print the recommendation tables, or one config's resolved space",
+        "\n\nMarkdown, as `raytune-hp spaces cnn > cnn.md` keeps it.",
+    )
+    spaces.add_argument(
+        "tables",
+        nargs="*",
+        metavar="TABLE",
+        help="tables to print, e.g. lr, optimization, cnn (default: every table)",
+    )
+    spaces.add_argument(
+        "--config",
+        help="print this experiment config's resolved space (default: print the tables)",
+    )
+    _add_set(spaces, " (only with --config)")
+
+    check = command(
+        "check",
+        "pre-flight checks of a config; exit 1 on a blocking problem",
+        "\n\nThe rules of thumb practitioners check by hand before a search: the model's size "
+        "against the\ntraining samples, batch sizes, dropout and BatchNorm, the grid's size, "
+        "the seeds. Nothing is trained.",
+    )
+    check.add_argument("config", help=_CONFIG_HELP)
     _add_set(check)
 
-    lr_find = commands.add_parser("lr-find", help="learning-rate range test and smoke test")
-    lr_find.add_argument("config")
-    lr_find.add_argument(
-        "--steps", type=_integer(2), default=300, help="steps of the range test (≥ 2)"
+    lr_find = command(
+        "lr-find",
+        "learning-rate range test and smoke test",
+        "\n\nTrains the config's recommended configuration with a learning rate growing step "
+        "by step, plots\nthe loss against it and suggests a rate; then trains briefly at "
+        "1e-4 and 1e-3 to see whether each\nlearns.",
     )
-    lr_find.add_argument("--out", help="folder for the plot (default: <storage>/<name>-lr-find)")
+    lr_find.add_argument("config", help=_CONFIG_HELP)
+    lr_find.add_argument(
+        "--steps",
+        type=_integer(2),
+        metavar="N",
+        default=300,
+        help="training steps of the range test, ≥ 2 (default: %(default)s)",
+    )
+    lr_find.add_argument(
+        "--out",
+        metavar="FOLDER",
+        help="folder for the plot, which must not exist yet (default: <storage>/<name>-lr-find)",
+    )
     _add_set(lr_find)
 
-    batch = commands.add_parser("batch-study", help="time to a target across batch sizes")
-    batch.add_argument("config")
+    batch = command(
+        "batch-study",
+        "time to a target metric across batch sizes",
+        "\n\nTrains the recommended configuration at each batch size until the metric "
+        "reaches the target.",
+    )
+    batch.add_argument("config", help=_CONFIG_HELP)
     batch.add_argument(
-        "--batch-sizes", type=_batch_sizes, help="comma-separated powers of two, e.g. 16,64,256"
+        "--batch-sizes",
+        type=_batch_sizes,
+        metavar="SIZES",
+        help="comma-separated powers of two, e.g. 16,64,256 (default: those the space allows "
+        "within 16..512)",
     )
     batch.add_argument(
-        "--target", type=_positive_number, help="metric value to reach (default: see README)"
+        "--target",
+        type=_positive_number,
+        metavar="VALUE",
+        help="metric value to reach (default: 0.95 for val_acc, 0.2 for a classification's "
+        "val_loss; other metrics need one)",
     )
-    batch.add_argument("--max-epochs", type=_integer(1), help="epochs at most per batch size")
     batch.add_argument(
-        "--out", help="folder for plot and table (default: <storage>/<name>-batch-study)"
+        "--max-epochs",
+        type=_integer(1),
+        metavar="N",
+        help="epochs at most per batch size (default: the config's train.max_epochs)",
+    )
+    batch.add_argument(
+        "--out",
+        metavar="FOLDER",
+        help="folder for the plot and the table, which must not exist yet (default: "
+        "<storage>/<name>-batch-study)",
     )
     _add_set(batch)
 
-    report = commands.add_parser("report", help="(re)write summary.md and plots of an experiment")
+    report = command("report", "(re)write summary.md and the plots of an experiment")
     report.add_argument("run_dir", metavar="RUN_DIR", help="an experiment folder (or URI)")
 
-    results = commands.add_parser(
-        "results", help="print an experiment's table of trials, for other tools"
+    results = command(
+        "results",
+        "print an experiment's table of trials, for other tools",
+        "\n\nOne row per trial: its hyperparameters, score, epochs and status.",
     )
     results.add_argument("run_dir", metavar="RUN_DIR", help="an experiment folder (or URI)")
     results.add_argument(
         "--format",
         choices=("csv", "json", "markdown"),
         default="csv",
-        help="csv (the default), json (one object a line) or markdown (the summary's table)",
+        help="csv, json (one object a line) or markdown (the summary's table) "
+        "(default: %(default)s)",
     )
 
-    sample = commands.add_parser("sample", help="print configurations drawn from a config's space")
-    sample.add_argument("config")
-    sample.add_argument("-n", type=_integer(1), default=5, help="how many (default 5)")
+    sample = command(
+        "sample",
+        "print configurations drawn from a config's space, one JSON object a line",
+    )
+    sample.add_argument("config", help=_CONFIG_HELP)
+    sample.add_argument(
+        "-n", type=_integer(1), default=5, help="how many configurations (default: %(default)s)"
+    )
     _add_set(sample)
+
+    topics = [name for name in commands.choices if name != "help"]
+    help_ = command("help", "print the list of commands, or a command's help")
+    help_.add_argument(
+        "topic",
+        nargs="?",
+        choices=topics,
+        metavar="COMMAND",
+        help="the command to describe (default: the list of commands)",
+    )
     return parser
 
 
-def _add_set(parser: argparse.ArgumentParser) -> None:
+def _add_set(parser: argparse.ArgumentParser, only: str = "") -> None:
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set search.num_samples=8",
+        help=f"override a config key with a YAML value, e.g. --set search.num_samples=8 or "
+        f"--set 'space.optimizer=[adam, sgd]'; repeatable{only}",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code."""
+    parser = _parser()
     try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse's --help, and its errors (already printed)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's --help and --version, and its errors (printed)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    if args.command == "help" and args.topic is not None:
+        return main([args.topic, "--help"])
+    if args.command in (None, "help"):
+        parser.print_help()
+        return EXIT_OK
     # As with `python -m`, the current folder is importable: configs name the user's own code
     # (model.builder, data.loader, train.function) by import path from there.
     if os.getcwd() not in sys.path:
@@ -226,6 +424,7 @@ def _tune(args: argparse.Namespace) -> int:
         address=args.address,
         verbose=True,
         num_samples=config.search.num_samples if args.resume and grow else None,
+        progress_table=args.progress_table,
     )
     best = result.best
     print()

@@ -44,7 +44,7 @@ from raytune_hp.models import capacity_limit
 from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.report.trials import run_name
 from raytune_hp.results import ExperimentResult
-from raytune_hp.spaces import SearchSpace, contains, flatten
+from raytune_hp.spaces import Dimension, SearchSpace, contains, flatten
 from raytune_hp.storage import (
     CONFIG_FILE,
     FINE_SPACE_FILE,
@@ -72,6 +72,7 @@ def run_experiment(
     given: Mapping[str, Any] | None = None,
     verbose: bool = False,
     num_samples: int | None = None,
+    progress_table: bool = False,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
@@ -79,7 +80,9 @@ def run_experiment(
     ...: see :data:`raytune_hp.user_code.CODE_KEYS`). On ``resume`` the experiment continues as
     its ``config.yaml`` says (``config`` only names its folder); ``num_samples``, when given,
     grows it to that many trials: the searcher learns from every trial so far, and ASHA prunes
-    against the same rungs.
+    against the same rungs. ``verbose`` prints the plan, where the results go and the progress
+    as one line (:class:`raytune_hp.progress.ProgressLine`), or with ``progress_table`` Ray
+    Tune's table of trials instead of that line.
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
@@ -115,7 +118,9 @@ def run_experiment(
         data = code.dataset(config)
         _warn_capacity(config, code, data, verbose)
         trainable = _trainable(config, code, data, plan.gpus_per_trial)
-        runner = _PhaseRunner(config, store, trainable, resume, verbose, plan.concurrent)
+        runner = _PhaseRunner(
+            config, store, trainable, resume, verbose, plan.concurrent, progress_table
+        )
         if not resume:
             store.write_text(CONFIG_FILE, config.to_yaml())
         elif store.read_text(CONFIG_FILE) != config.to_yaml():
@@ -321,9 +326,11 @@ class _PhaseRunner:
         resume: bool,
         verbose: bool,
         concurrent: int,
+        progress_table: bool = False,
     ) -> None:
         self.config, self.store, self.trainable = config, store, trainable
         self.resume, self.verbose, self.concurrent = resume, verbose, concurrent
+        self.progress_table = progress_table
         self._runs: dict[str, int] = (
             json.loads(store.read_text(RUNS_FILE)) if store.exists(RUNS_FILE) else {}
         )
@@ -418,7 +425,16 @@ class _PhaseRunner:
                 reuse_actors=True,
                 trial_dirname_creator=functools.partial(_trial_dirname, tuned=space.tuned),
             ),
-            run_config=_run_config(self.config, storage, name, space, self.verbose, target),
+            run_config=_run_config(
+                self.config,
+                storage,
+                name,
+                space,
+                self.verbose,
+                target,
+                self.progress_table,
+                folder,
+            ),
         ).fit()
         return self._finished_trials(target, planned)
 
@@ -447,22 +463,34 @@ def _run_config(
     space: SearchSpace,
     verbose: bool,
     target: ExperimentStore,
+    progress_table: bool = False,
+    label: str = "",
 ) -> Any:
+    """Ray Tune's settings for one run. With ``verbose`` it shows the progress as one line
+    (named by ``label``: the run's folder, where the experiment has several runs), or as Ray's
+    table with ``progress_table``."""
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raytune_hp.trial_end import TrialEndWriter
 
     ends = TrialEndWriter(target, config.train.max_epochs)
+    callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), ends]
+    table = verbose and progress_table
+    if verbose and not progress_table:
+        from raytune_hp.progress import ProgressLine
+
+        train = config.train
+        callbacks.append(ProgressLine(train.metric, train.mode, train.max_epochs, label=label))
     return tune.RunConfig(
         name=name,
         storage_path=storage,
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), ends],
+        callbacks=callbacks,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),
-        progress_reporter=_progress_reporter(config, space) if verbose else None,
-        verbose=1 if verbose else 0,
+        progress_reporter=_progress_reporter(config, space) if table else None,
+        verbose=1 if table else 0,
     )
 
 
@@ -525,17 +553,45 @@ def _warm_start_trials(config: ExperimentConfig, space: SearchSpace) -> list[Any
 
 
 def _progress_reporter(config: ExperimentConfig, space: SearchSpace) -> Any:
+    """Ray Tune's table of trials (``--progress-table``), with the hyperparameters every trial
+    has: at the end Ray looks each column up in the best trial's config, and one that exists
+    only under some values of its parent (warmup_steps, under two schedules) fails the whole
+    run with a KeyError where the best trial lacks it."""
     from ray.tune import CLIReporter
 
     return CLIReporter(
         metric_columns=[EPOCH, *_reported_metrics(config)[::-1]],
-        parameter_columns=list(space.tuned),
+        parameter_columns=_shared_hparams(space),
         metric=config.train.metric,
         mode=config.train.mode,
         sort_by_metric=True,
         max_progress_rows=12,
         max_report_frequency=15,
     )
+
+
+def _shared_hparams(space: SearchSpace) -> list[str]:
+    """The tuned hyperparameters every configuration of ``space`` has: those not conditional
+    on another, and those whose parent can take only values they exist under (the learning
+    rate: under every optimizer).
+
+    Example:
+        >>> from raytune_hp.spaces import resolve_space
+        >>> space = resolve_space("cnn", {"include": ["schedule"], "num_layers": 1})
+        >>> [name for name in space.tuned if name not in _shared_hparams(space)]
+        ['warmup_steps', 'power', 'end_lr']
+    """
+
+    def always(dim: Dimension) -> bool:
+        if dim.when is None:
+            return True
+        parent, values = dim.when
+        if parent not in space:
+            return False
+        parent_dim = space[parent]
+        return always(parent_dim) and all(v in values for v in parent_dim.choices_or_range())
+
+    return [dim.name for dim in space.dims if not dim.fixed and always(dim)]
 
 
 def _trial_dirname(trial: Any, tuned: tuple[str, ...]) -> str:

@@ -1,8 +1,9 @@
 """Pydantic's validation errors in the project's error grammar: ``<key> must <rule>; got <value>``.
 
 Pydantic reports every problem with its own wording; a user gets one line for the first one,
-worded like every other message of raytune-hp, and a key that is not known comes with the keys
-that are, and the closest one. The file's name is put in front by the caller.
+worded like every other message of raytune-hp; a key that is not known comes with the keys that
+are and the closest one, a name that is not one of a field's choices with the closest choice (case
+ignored: ``Bayes`` finds ``bayes``). The file's name is put in front by the caller.
 
 Example:
     >>> from pydantic import ValidationError
@@ -17,11 +18,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
+import re
 
 from pydantic import BaseModel, ValidationError
 
 from raytune_hp.config.schema import CODE, METRIC_NAME, ExperimentConfig
+from raytune_hp.errors import did_you_mean
 
 _PATTERN_RULES = {
     CODE: "be an import path, package.module:function",
@@ -36,7 +38,8 @@ def describe(exc: ValidationError) -> str:
         exc: What :meth:`ExperimentConfig.model_validate` raised.
 
     Returns:
-        ``<key> must <rule>; got <value>``, without the file's name; a rule that a validator
+        ``<key> must <rule>; got <value>``, without the file's name, and `` (did you mean
+        <choice>?)`` after a name close to one of the field's choices; a rule that a validator
         states itself (a ``ValueError``) is its message as written.
     """
     error = exc.errors()[0]
@@ -48,12 +51,10 @@ def describe(exc: ValidationError) -> str:
     if kind == "extra_forbidden":
         parent = ".".join(loc[:-1])
         known = _known_keys(loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
         where = f"in {parent}" if parent else "at the top level"
-        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
         return (
             f"{key} is not a known key; keys {where} must be one of "
-            f"{', '.join(known)}{suggestion}; got {loc[-1]!r}"
+            f"{', '.join(known)}{did_you_mean(loc[-1], known)}; got {loc[-1]!r}"
         )
     if kind == "missing":
         return f"{key} must be given; got nothing"
@@ -78,7 +79,11 @@ def describe(exc: ValidationError) -> str:
         ),
     }
     rule = rules.get(kind, lambda: _rule_from(error["msg"]))()
-    return f"{key} must {rule}; got {given!r}"
+    hint = ""
+    if kind == "literal_error":
+        # Pydantic names the choices only in words: "'grid', 'random', 'bayes' or ...".
+        hint = did_you_mean(given, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+    return f"{key} must {rule}; got {given!r}{hint}"
 
 
 def _rule_from(message: str) -> str:

@@ -5,7 +5,8 @@ row's kind by saying it, or add a hyperparameter of its own (an ``int`` or ``flo
 log scale); for the whole space it may lower every learning rate for fine-tuning and include the
 optional tables (tricks, schedule). An override stays inside its table unless it says
 ``outside_table: true``, and rules that span hyperparameters (heads divide d_model) hold over
-every combination the space allows.
+every combination the space allows. A name that is not one of a choice's values is answered with
+the closest one, case ignored (``Adam``: did you mean ``adam``?).
 
 Example:
     >>> space = resolve_space("cnn", {"batch_size": {"low": 32, "high": 256}, "dropout": 0.1})
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from raytune_hp.errors import SearchSpaceError
+from raytune_hp.errors import SearchSpaceError, did_you_mean
 from raytune_hp.spaces.render import domain_text, format_range
 from raytune_hp.spaces.space import Dimension, SearchSpace
 from raytune_hp.spaces.tables import (
@@ -281,7 +282,10 @@ def _check_value(row: Row, key: str, value: Any, outside: bool) -> None:
         inside = any(type(value) is type(c) and value == c for c in row.choices)
         if inside or (outside and type(value) in types):
             return
-        raise SearchSpaceError(f"{key} must be {domain_text(row)}{hint}; got {value!r}")
+        raise SearchSpaceError(
+            f"{key} must be {domain_text(row)}{hint}; got {value!r}"
+            f"{did_you_mean(value, row.choices)}"
+        )
     integral = row.kind in ("int", "pow2")
     typed = is_number(value) and (isinstance(value, int) or not integral)
     typed = typed and (row.kind != "pow2" or is_pow2(value))
@@ -338,7 +342,7 @@ def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: b
         # outside_table may widen a range, but an optimizer needs its row of the lr table.
         raise SearchSpaceError(
             f"space.{OPTIMIZER} must name optimizers of the lr table ({', '.join(OPTIMIZERS)}), "
-            f"with or without {OUTSIDE}; got {unknown[0]!r}"
+            f"with or without {OUTSIDE}; got {unknown[0]!r}{did_you_mean(unknown[0], OPTIMIZERS)}"
         )
     # Divide rather than multiply by 0.01: 1e-4 * 0.01 is 1.0000000000000002e-06, which would
     # refuse lr 1e-6 for a fine-tuned AdamW while the message says its range is [1e-06, ...].

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,15 @@ def test_tune_runs_prints_the_best_and_refuses_to_overwrite(tmp_path: Path) -> N
     assert f"tensorboard --logdir {exp_dir}" in run.stdout
     rows = [line for line in (exp_dir / "summary.md").read_text().splitlines() if line[:2] == "| "]
     assert len(rows) == 1 + 3
+    # Piped, the progress is plain lines for a log: no carriage return, no escape code, and the
+    # last one counts every trial.
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", run.stdout)
+    progress = [line for line in run.stdout.splitlines() if re.match(r"\d+/3 done", line)]
+    assert progress, run.stdout
+    assert re.fullmatch(
+        r"3/3 done( \(.*\))? \| best val_acc 0\.\d+ \(\d{3}_\w.*\) \| took \d+s", progress[-1]
+    ), progress[-1]
+    assert "Trial name" not in run.stdout  # Ray's table only when asked
 
     before = sorted(p.name for p in exp_dir.iterdir())
     again = _tune(tmp_path, "--name", "cli")
@@ -67,3 +77,28 @@ def test_the_submit_script_is_the_tune_command(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "x is not a known key" in run.stderr and run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("flags", [["--progress-table"], []], ids=["table", "line"])
+def test_a_best_trial_without_a_conditional_hyperparameter_ends_the_run_well(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    # The one trial is the space's starting point: the constant schedule, without warmup_steps,
+    # which Ray's table looked up in the best trial's config at the very end (KeyError).
+    config = str(REPO / "configs" / "cnn_tricks.yaml")
+    sets = ["--set", "search.num_samples=1", "--set", "train.max_epochs=4"]
+    run = subprocess.run(
+        [RAYTUNE_HP, "tune", config, *sets, *flags],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "KeyError" not in run.stderr
+    assert (tmp_path / "runs" / "cnn-tricks" / "summary.md").is_file()
+    assert "Best trial 001_" in run.stdout
+    if flags:
+        assert "Current best trial" in run.stdout and "| Trial name" in run.stdout
+    else:
+        assert "1/1 done | best val_acc" in run.stdout and "Trial name" not in run.stdout

@@ -100,3 +100,114 @@ def test_the_commands_say_when_a_config_leaves_the_table(
     quiet.write_text("model: {name: cnn}\n")
     assert main(["sample", str(quiet), "-n", "2"]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+# --- help, version, and names close to the right one ------------------------------------------
+
+COMMANDS = ("tune", "spaces", "check", "lr-find", "batch-study", "report", "results", "sample")
+
+
+@pytest.mark.parametrize("args", [[], ["help"], ["--help"]], ids=["bare", "help", "--help"])
+def test_the_command_alone_or_help_prints_the_commands(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: raytune-hp ") and err == ""
+    for command in COMMANDS:
+        assert f"\n    {command} " in out
+    assert "Exit codes:" in out and "raytune-hp help COMMAND" in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_on_a_command_describes_each_argument_and_its_default(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["help", command]) == 0
+    out = capsys.readouterr().out
+    assert main([command, "--help"]) == 0
+    assert capsys.readouterr().out == out
+    assert out.startswith(f"usage: raytune-hp {command} ")
+    from raytune_hp.cli import _parser
+
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    for action in commands.choices[command]._actions:
+        assert action.help, f"{command} {action.dest} has no help"
+        takes_value = action.option_strings and action.nargs != 0
+        if takes_value and action.dest != "overrides":
+            assert "default" in action.help, f"{command} {action.option_strings} says no default"
+    if command == "tune":
+        words = " ".join(out.split())
+        assert (
+            "--progress-table print Ray's table of trials every 15 s instead of the one-line"
+            in words
+        )
+
+
+def test_version_names_the_package_ray_and_torch_without_importing_them() -> None:
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from raytune_hp.cli import main; code = main(['--version']); "
+        "assert 'ray' not in sys.modules and 'torch' not in sys.modules, 'imported'; "
+        "sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    version = importlib.metadata.version
+    assert done.stdout.startswith(f"raytune-hp {version('raytune-hp')} (")
+    assert f"ray {version('ray')}, torch {version('torch')}" in done.stdout
+    assert done.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["tnue", "x.yaml"],
+         "COMMAND must be one of tune, spaces, check, lr-find, batch-study, report, results, "
+         "sample or help; got 'tnue' (did you mean tune?)"),
+        (["Tune"], "got 'Tune' (did you mean tune?)"),
+        (["help", "smaple"], "COMMAND must be one of tune, spaces, check, lr-find, batch-study, "
+         "report, results or sample; got 'smaple' (did you mean sample?)"),
+        (["results", "runs/x", "--format", "CSV"],
+         "--format must be one of csv, json or markdown; got 'CSV' (did you mean csv?)"),
+        (["results", "runs/x", "--format", "xml"],
+         "--format must be one of csv, json or markdown; got 'xml'\n"),
+        (["frobnicate"], "; got 'frobnicate'\n"),
+    ],
+    ids=["command", "command-case", "help-topic", "choice-case", "choice-not-close",
+         "command-not-close"],
+)  # fmt: skip
+def test_a_misspelled_command_or_choice_is_answered_with_the_closest(
+    args: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("raytune-hp: ") and err.count("\n") == 1
+    assert line in err
+
+
+@pytest.mark.parametrize(
+    ("yaml", "line"),
+    [
+        ("search: {strategy: Bayes}\n",
+         "exp.yaml: search.strategy must be one of 'grid', 'random', 'bayes' or "
+         "'coarse-to-fine'; got 'Bayes' (did you mean bayes?)"),
+        ("space: {optimizer: Adam}\n",
+         "exp.yaml: space.optimizer must be one of ['sgd', 'momentum', 'adagrad', 'adadelta', "
+         "'rmsprop', 'adam', 'nadam', 'adamw'] (or add outside_table: true to leave the table "
+         "on purpose); got 'Adam' (did you mean adam?)"),
+    ],
+    ids=["config-literal", "space-choice"],
+)  # fmt: skip
+def test_a_misspelled_name_in_a_config_is_answered_with_the_closest(
+    yaml: str, line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml)
+    assert main(["sample", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"raytune-hp: {tmp_path}/{line}\n"

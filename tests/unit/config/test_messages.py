@@ -116,6 +116,38 @@ def test_an_unknown_name_lists_the_valid_ones(
         assert name in message
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "given", "hint"),
+    [
+        ("search:\n  strategy: Bayes\n", "search.strategy", "'Bayes'", "bayes"),
+        ("search:\n  strategy: random_search\n", "search.strategy", "'random_search'", "random"),
+        ("model:\n  name: CNN\n", "model.name", "'CNN'", "cnn"),
+        ("model:\n  tables: [cnn, Tricks]\n", "model.tables.1", "'Tricks'", "tricks"),
+        ("train:\n  precision: BF16\n", "train.precision", "'BF16'", "bf16"),
+        ("early_stopping:\n  name: ASHA\n", "early_stopping.name", "'ASHA'", "asha"),
+    ],
+    ids=["case", "typo", "model", "list-item", "precision", "early-stopping"],
+)  # fmt: skip
+def test_a_misspelled_name_is_answered_with_the_closest_choice(
+    tmp_path: Path,
+    text: str,
+    key: str,
+    given: str,
+    hint: str,
+    write_config: Callable[..., Path],
+    config_error: Callable[..., str],
+) -> None:
+    path = write_config(tmp_path, text)
+    message = config_error(path)
+    assert message.startswith(f"{path}: {key} must be one of '")
+    assert message.endswith(f"; got {given} (did you mean {hint}?)")
+
+
+def test_a_key_in_another_case_is_answered_with_the_key() -> None:
+    line = first_problem(ExperimentConfig, {"name": "x", "search": {"Strategy": "bayes"}})
+    assert "(did you mean strategy?); got 'Strategy'" in line
+
+
 # --- describe, one line for each kind of pydantic error ----------------------------------------
 
 
@@ -145,6 +177,9 @@ def first_problem(model: type[BaseModel], data: dict[str, Any]) -> str:
         ({"name": "x", "search": {"strategy": "hyperband"}},
          "search.strategy must be one of 'grid', 'random', 'bayes' or 'coarse-to-fine'; "
          "got 'hyperband'"),
+        ({"name": "x", "search": {"strategy": "Bayes"}},
+         "search.strategy must be one of 'grid', 'random', 'bayes' or 'coarse-to-fine'; "
+         "got 'Bayes' (did you mean bayes?)"),
         ({"name": "x", "seed": "1"}, "seed must be an integer; got '1'"),
         ({"name": "x", "data": {"val_fraction": "0.2"}},
          "data.val_fraction must be a number; got '0.2'"),
@@ -159,8 +194,9 @@ def first_problem(model: type[BaseModel], data: dict[str, Any]) -> str:
         ({"name": "a b"}, "name must be a name of letters, digits, '.', '_' or '-'; got 'a b'"),
     ],
     ids=["unknown-key", "unknown-key-no-close-match", "missing", "a-validator's-own",
-         "greater-than-equal", "greater-than", "less-than", "literal", "int", "float", "string",
-         "bool", "dict", "model", "list", "import-path-pattern", "name-pattern"],
+         "greater-than-equal", "greater-than", "less-than", "literal", "literal-close", "int",
+         "float", "string", "bool", "dict", "model", "list", "import-path-pattern",
+         "name-pattern"],
 )  # fmt: skip
 def test_each_kind_of_error_in_a_config_is_one_line_of_the_grammar(
     data: dict[str, Any], line: str

@@ -123,6 +123,53 @@ def test_an_override_outside_the_table_needs_outside_table() -> None:
     assert not spaces.outside_notes(resolve_space("cnn", {"dropout": {"low": 0.1, "high": 0.3}}))
 
 
+OPTIMIZER_CHOICES = (
+    "['sgd', 'momentum', 'adagrad', 'adadelta', 'rmsprop', 'adam', 'nadam', 'adamw']"
+)
+LEAVE = "(or add outside_table: true to leave the table on purpose)"
+
+
+@pytest.mark.parametrize(
+    ("model", "overrides", "message"),
+    [
+        ("cnn", {"optimizer": "Adam"},
+         f"space.optimizer must be one of {OPTIMIZER_CHOICES} {LEAVE}; got 'Adam' "
+         "(did you mean adam?)"),
+        ("cnn", {"optimizer": ["sgd", "ADAMW"]},
+         f"space.optimizer must be one of {OPTIMIZER_CHOICES} {LEAVE}; got 'ADAMW' "
+         "(did you mean adamw?)"),
+        ("cnn", {"include": ["schedule"], "schedule": "Cosine"},
+         "space.schedule must be one of ['constant', 'step', 'cosine', 'noam', 'bert'] "
+         f"{LEAVE}; got 'Cosine' (did you mean cosine?)"),
+        ("rnn", {"cell": {"value": "LSTM"}},
+         f"space.cell must be one of ['lstm', 'gru'] {LEAVE}; got 'LSTM' (did you mean lstm?)"),
+        ("cnn", {"optimizer": {"value": "Nadam", spaces.OUTSIDE: True}},
+         "space.optimizer must name optimizers of the lr table (sgd, momentum, adagrad, "
+         "adadelta, rmsprop, adam, nadam, adamw), with or without outside_table; got 'Nadam' "
+         "(did you mean nadam?)"),
+        ("cnn", {"optimizer": "adm"},
+         f"space.optimizer must be one of {OPTIMIZER_CHOICES} {LEAVE}; got 'adm' "
+         "(did you mean adam?)"),
+    ],
+    ids=["case", "case-in-a-list", "optional-table", "value-form", "outside-the-table", "typo"],
+)  # fmt: skip
+def test_a_misspelled_choice_is_answered_with_the_closest_value(
+    model: str, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space(model, overrides)
+    assert str(info.value) == message
+
+
+def test_a_value_close_to_no_choice_gets_no_suggestion() -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("cnn", {"kernel_size": 4})  # numbers are never "close"
+    assert str(info.value) == f"space.kernel_size must be one of [1, 3, 5, 7] {LEAVE}; got 4"
+    with pytest.raises(SearchSpaceError) as info:
+        resolve_space("cnn", {"optimizer": "lion"})
+    assert str(info.value).endswith("; got 'lion'")
+
+
 def test_a_configs_own_hyperparameters_are_sampled_in_their_range() -> None:
     space = resolve_space(
         "cnn",
