@@ -21,8 +21,8 @@ Example:
     'drop 1'
     >>> print(textwrap.fill(advice.text, 88))
     3 (0.99, 1 trial) and 5 (best 0.99, mean 0.985 of 2 trials) do well; 1 (2 trials, best
-    0.93 at epoch 9) is worst: each of its trials was in the bottom quarter at the last
-    epoch it reached; 7 never tried: drop 1.
+    0.93 at epoch 9) is the worst: its trials were all in the bottom quarter at the last
+    epoch they reached; 7 never tried: drop 1.
 """
 
 from __future__ import annotations
@@ -74,16 +74,72 @@ class Advice:
 
 
 def advise(
-    dim: Dimension,
+    dims: Sequence[Dimension],
     compared: Compared,
     mode: Mode,
     behind: Standings = (),
     epoch: int | None = None,
-) -> Advice:
-    """:func:`choice_advice` for a choice, :func:`range_advice` for anything else."""
-    if dim.kind == "choice":
-        return choice_advice(dim, compared, mode, behind, epoch)
-    return range_advice(dim, compared, mode)
+) -> dict[str, Advice]:
+    """Advice on each of ``dims``: :func:`choice_advice` for a choice (the values to drop chosen
+    across all of them, :func:`worst_values`), :func:`range_advice` for anything else."""
+    choices = [dim for dim in dims if dim.kind == "choice"]
+    dropped = worst_values(choices, compared, mode, behind)
+    return {
+        dim.name: choice_advice(dim, compared, mode, behind, epoch, dropped)
+        if dim.kind == "choice"
+        else range_advice(dim, compared, mode)
+        for dim in dims
+    }
+
+
+Dropped = dict[tuple[str, Any], list[tuple[str, Any]]]
+"""The values to drop, as ``(hyperparameter, value)``, in the order found, each with the values
+dropped before it that explained some of its trials."""
+
+
+def worst_values(
+    dims: Sequence[Dimension], compared: Compared, mode: Mode, behind: Standings = ()
+) -> Dropped:
+    """The choices' values to drop: those whose trials (two at least: one is too few to tell)
+    were all in the bottom quarter at the last epoch they reached, compared or stopped, and
+    none among the best quarter of the compared trials.
+
+    A trial has every hyperparameter's value at once: three trials with kernel size 1 that
+    failed also make their optimizers look bad. So the values are found one at a time, the one
+    with the most such trials first, and a trial counts against one value only: adam's trials
+    that had kernel size 1 are explained by it and do not count against adam.
+    """
+    standing = _standings(compared, behind, mode)
+    trials = [trial for trial, _ in compared] + [trial for trial, _ in behind]
+    bar = _bar([score for _, score in compared], mode)
+    good = {
+        (dim.name, trial.hparams[dim.name])
+        for trial, score in compared
+        for dim in dims
+        if dim.name in trial.hparams and _reaches(score, bar, mode)
+    }
+    explained: dict[int, tuple[str, Any]] = {}
+    dropped: Dropped = {}
+    while True:
+        found = []
+        for dim in dims:
+            for value in dict.fromkeys(
+                t.hparams[dim.name] for t in trials if dim.name in t.hparams
+            ):
+                if (dim.name, value) in good or (dim.name, value) in dropped:
+                    continue
+                own = [t for t in trials if _has(t, dim.name, value) and id(t) not in explained]
+                if len(own) > 1 and all(standing[id(t)] >= WORST_STANDING for t in own):
+                    mean = sum(standing[id(t)] for t in own) / len(own)
+                    found.append((len(own), mean, dim.name, value))
+        if not found:
+            return dropped
+        _, _, name, value = max(found, key=lambda candidate: candidate[:2])
+        mine = [t for t in trials if _has(t, name, value)]
+        dropped[(name, value)] = list(
+            dict.fromkeys(explained[id(t)] for t in mine if id(t) in explained)
+        )
+        explained |= {id(t): (name, value) for t in mine if id(t) not in explained}
 
 
 def choice_advice(
@@ -92,48 +148,36 @@ def choice_advice(
     mode: Mode,
     behind: Standings = (),
     epoch: int | None = None,
+    dropped: Dropped | None = None,
 ) -> Advice:
     """Which values of a choice do well, which trail, which never reached ``epoch``, and which
     to drop.
 
-    A value does well when one of its trials is among the best quarter of ``compared`` (the
-    trials that have ``dim``), and trails otherwise. ``behind`` are the trials that ended
-    before ``epoch`` (stopped early, diverged, failed), each with its standing where it stopped
-    (0 the best there, near 1 the worst). A value is the worst, to be dropped, when every one
-    of its trials (two at least: one is too few to tell) was in the bottom quarter at the last
-    epoch it reached, compared or stopped.
+    A value does well when one of its trials is among the best quarter of ``compared``, and
+    trails otherwise. ``behind`` are the trials that ended before ``epoch`` (stopped early,
+    diverged, failed), each with its standing where it stopped (0 the best there, near 1 the
+    worst). The values to drop are ``dropped``'s (:func:`worst_values` of this choice alone
+    where not given).
     """
+    if dropped is None:
+        dropped = worst_values([dim], compared, mode, behind)
+    worst = {value: before for (name, value), before in dropped.items() if name == dim.name}
     present = [(trial, score) for trial, score in compared if dim.name in trial.hparams]
     scores: dict[Any, list[float]] = {}
-    standings: dict[Any, list[float]] = {}
     for trial, score in present:
-        value = trial.hparams[dim.name]
-        scores.setdefault(value, []).append(score)
-        better = sum(to_loss(other, mode) < to_loss(score, mode) for _, other in present)
-        standings.setdefault(value, []).append(better / max(1, len(present) - 1))
-    stopped: dict[Any, int] = {}
-    for trial, standing in behind:
+        scores.setdefault(trial.hparams[dim.name], []).append(score)
+    stopped: dict[Any, list[TrialRecord]] = {}
+    for trial, _ in behind:
         if dim.name in trial.hparams:
-            value = trial.hparams[dim.name]
-            standings.setdefault(value, []).append(standing)
-            stopped[value] = stopped.get(value, 0) + 1
-    showings = {
-        value: _best_showing(value, dim, present, behind, mode, epoch) for value in standings
-    }
+            stopped.setdefault(trial.hparams[dim.name], []).append(trial)
 
-    bar = _bar([score for _, score in present], mode)
+    bar = _bar([score for _, score in compared], mode)
     ranked = sorted(scores, key=lambda value: to_loss(_best(scores[value], mode), mode))
     good = [value for value in ranked if _reaches(_best(scores[value], mode), bar, mode)]
-    worst = [
-        value
-        for value in dict.fromkeys([*ranked, *stopped])
-        if value not in good
-        and len(standings[value]) > 1
-        and all(standing >= WORST_STANDING for standing in standings[value])
-    ]
     trailing = [value for value in ranked if value not in good and value not in worst]
     never = [value for value in stopped if value not in scores and value not in worst]
-    untried = [value for value in dim.choices if value not in standings]
+    tried = {*scores, *stopped}
+    untried = [value for value in dim.choices if value not in tried]
 
     clauses = []
     if good:
@@ -143,15 +187,24 @@ def choice_advice(
         listed = _and([_value_scores(value, scores[value], mode) for value in trailing])
         clauses.append(f"{listed} trail{'s' if len(trailing) == 1 else ''}")
     if never:
-        listed = _and([f"{compact(value)} ({_trials(stopped[value])})" for value in never])
+        listed = _and([f"{compact(value)} ({_trials(len(stopped[value]))})" for value in never])
         clauses.append(f"{listed} never reached epoch {epoch}")
-    if worst:
-        listed = _and([f"{compact(value)} ({showings[value]})" for value in worst])
-        one = len(worst) == 1
+    plain = [value for value, before in worst.items() if not before]
+    if plain:
+        listed = _and([_worst_showing(value, scores, stopped, mode, epoch) for value in plain])
+        one = len(plain) == 1
         clauses.append(
-            f"{listed} {'is' if one else 'are'} worst: each of {'its' if one else 'their'} trials "
-            "was in the bottom quarter at the last epoch it reached"
+            f"{listed} {'is' if one else 'are'} the worst: {'its' if one else 'their'} trials were "
+            "all in the bottom quarter at the last epoch they reached"
         )
+    for value, before in worst.items():
+        if before:
+            besides = _and([f"{name} {compact(other)}" for name, other in before])
+            clauses.append(
+                f"{_worst_showing(value, scores, stopped, mode, epoch)} is among the worst: its "
+                f"trials without {besides} were all in the bottom quarter at the last epoch they "
+                "reached"
+            )
     if untried:
         clauses.append(f"{_and([compact(value) for value in untried])} never tried")
     text = "; ".join(clauses)
@@ -159,7 +212,7 @@ def choice_advice(
         action = f"drop {_and([compact(value) for value in worst])}"
         return Advice(action, f"{text}: {action}.", changes=True)
     if trailing or never:
-        return Advice("keep all", f"{text}: too few trials to drop any.")
+        return Advice("keep all", f"{text}: none is clearly the worst; keep them all.")
     return Advice("keep all", f"{text}: keep them all." if text else "no trials: keep it.")
 
 
@@ -221,24 +274,36 @@ def _ends(low: Any, high: Any) -> tuple[str, str]:
     return ends
 
 
-def _best_showing(
+def _worst_showing(
     value: Any,
-    dim: Dimension,
-    present: Compared,
-    behind: Standings,
+    scores: dict[Any, list[float]],
+    stopped: dict[Any, list[TrialRecord]],
     mode: Mode,
     epoch: int | None,
 ) -> str:
-    """``3 trials, best 0.653 by epoch 2``: how many trials took ``value`` and the best any of
-    them did, at ``epoch`` where one reached it, else by the last epoch it reached."""
-    compared = [score for trial, score in present if trial.hparams.get(dim.name) == value]
-    ended = [trial for trial, _ in behind if trial.hparams.get(dim.name, _ABSENT) == value]
-    count = _trials(len(compared) + len(ended))
-    if compared:
-        at = f" at epoch {epoch}" if epoch is not None else ""
-        return f"{count}, best {compact(_best(compared, mode))}{at}"
-    best = min(ended, key=lambda trial: to_loss(float(trial.best or 0), mode))
-    return f"{count}, best {compact(best.best)} by epoch {best.epochs}"
+    """``1 (3 trials, best 0.653 by epoch 2)``: a value, its trials and the best any of them
+    did, at ``epoch`` where one reached it, else by the last epoch one reached."""
+    mine, ended = scores.get(value, []), stopped.get(value, [])
+    if mine:
+        best = f"best {compact(_best(mine, mode))}" + (f" at epoch {epoch}" if epoch else "")
+    else:
+        first = min(ended, key=lambda trial: to_loss(float(trial.best or 0), mode))
+        best = f"best {compact(first.best)} by epoch {first.epochs}"
+    return f"{compact(value)} ({_trials(len(mine) + len(ended))}, {best})"
+
+
+def _standings(compared: Compared, behind: Standings, mode: Mode) -> dict[int, float]:
+    """Each trial's standing (by ``id``): where it stopped for ``behind``; among the compared
+    trials, the share of the others that scored better."""
+    standing = {id(trial): share for trial, share in behind}
+    for trial, score in compared:
+        better = sum(to_loss(other, mode) < to_loss(score, mode) for _, other in compared)
+        standing[id(trial)] = better / max(1, len(compared) - 1)
+    return standing
+
+
+def _has(trial: TrialRecord, name: str, value: Any) -> bool:
+    return name in trial.hparams and trial.hparams[name] == value
 
 
 def _searched_range(

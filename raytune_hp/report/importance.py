@@ -181,10 +181,7 @@ def hparam_importance(
         return replace(found, reason=f"no hyperparameter explains the spread in `{metric}`.")
     shares = sorted(zip([d.name for d in dims], raw / raw.sum(), strict=True), key=lambda p: -p[1])
     missing = {d.name: sum(d.name not in t.hparams for t in compared) for d in dims}
-    advice = {
-        dim.name: advise(dim, comparable.trials, mode, comparable.behind, comparable.epoch)
-        for dim in dims
-    }
+    advice = advise(dims, comparable.trials, mode, comparable.behind, comparable.epoch)
     return replace(
         found,
         scores={name: float(share) for name, share in shares},

@@ -332,11 +332,15 @@ def _compared_at(importance: Importance, metric: str) -> str:
         low, high = sorted(importance.spread)
         spread = f" ({compact(low)} to {compact(high)})"
     trust = ""
-    if importance.explained is not None:
-        share = max(0, round(100 * importance.explained))
+    if importance.explained is not None and importance.explained <= 0:
         trust = (
-            f"; the hyperparameters predict {share}% of that spread for trials the forest did not "
-            "see (its out-of-bag R²)"
+            "; the hyperparameters do not predict that spread for trials the forest did not see "
+            "(its out-of-bag R² is at most 0), so the ranking is noise and only the advice counts"
+        )
+    elif importance.explained is not None:
+        trust = (
+            f"; the hyperparameters predict {round(100 * importance.explained)}% of that spread "
+            "for trials the forest did not see (its out-of-bag R²)"
         )
         if importance.explained < _TRUSTED:
             trust += ", so read the ranking as a weak hint"

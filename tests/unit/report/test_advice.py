@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from raytune_hp.report import TrialRecord
-from raytune_hp.report.advice import choice_advice, range_advice
+from raytune_hp.report.advice import advise, choice_advice, range_advice, worst_values
 from raytune_hp.report.importance import comparable_scores
 from raytune_hp.spaces import resolve_space
 
@@ -37,9 +37,9 @@ def test_choice_advice_names_the_values_that_do_well_and_drops_the_worst() -> No
     assert advice.text.startswith(
         "3 (best 0.99, mean 0.973 of 3 trials) and 5 (best 0.99, mean 0.988 of 2 trials) do well; "
         "7 (best 0.98, mean 0.965 of 2 trials) trails; "
-        "1 (3 trials, best 0.93 at epoch 9) is worst: "
+        "1 (3 trials, best 0.93 at epoch 9) is the worst: its trials were all in the bottom "
+        "quarter at the last epoch they reached: drop 1."
     )
-    assert advice.text.endswith(": drop 1.")
 
 
 def test_a_value_whose_trials_all_stopped_early_at_the_bottom_is_dropped() -> None:
@@ -54,7 +54,7 @@ def test_a_value_whose_trials_all_stopped_early_at_the_bottom_is_dropped() -> No
     assert advice.action == "drop sgd"
     assert "adam (best 0.9, mean 0.9 of 4 trials) does well" in advice.text
     assert "adagrad (1 trial) and nadam (2 trials) never reached epoch 9" in advice.text
-    assert "sgd (2 trials, best 0.3 by epoch 2) is worst" in advice.text
+    assert "sgd (2 trials, best 0.3 by epoch 2) is the worst" in advice.text
     assert "; momentum, adadelta, rmsprop and adamw never tried: drop sgd." in advice.text
 
 
@@ -63,7 +63,32 @@ def test_one_trial_is_too_few_to_drop_a_value() -> None:
     compared = [(_trial(n, [s] * 9, kernel_size=k), s) for n, k, s in [(1, 3, 0.99), (2, 1, 0.5)]]
     advice = choice_advice(kernel, compared, "max", epoch=9)
     assert advice.action == "keep all" and not advice.changes
-    assert advice.text.endswith("too few trials to drop any.")
+    assert advice.text.endswith("none is clearly the worst; keep them all.")
+
+
+def test_a_trial_counts_against_one_value_only() -> None:
+    # Three trials with kernel size 1 failed; two of them used adam, which also failed twice
+    # with kernel size 3, where a trial with adamw did well.
+    space = resolve_space("cnn")
+    kernel, optimizer = space["kernel_size"], space["optimizer"]
+    good = [(0.95 + i / 300, "adamw", 5) for i in range(11)] + [(0.95, "adamw", 3)]
+    bad = [(0.30, "adam", 1), (0.31, "nadam", 1), (0.32, "nadam", 1)]
+    bad += [(0.60, "adam", 3), (0.61, "adam", 3)]
+    compared = [
+        (_trial(n, [score] * 9, optimizer=name, kernel_size=size), score)
+        for n, (score, name, size) in enumerate(good + bad, start=1)
+    ]
+    dropped = worst_values([kernel, optimizer], compared, "max")
+    # Kernel size 1 explains nadam's trials; adam's other two failed on their own.
+    assert dropped == {("kernel_size", 1): [], ("optimizer", "adam"): [("kernel_size", 1)]}
+    advice = advise([optimizer, kernel], compared, "max", epoch=9)
+    assert advice["optimizer"].action == "drop adam"
+    assert (
+        "adam (3 trials, best 0.61 at epoch 9) is among the worst: its trials without "
+        "kernel_size 1 were all in the bottom quarter"
+    ) in advice["optimizer"].text
+    assert "nadam (best 0.32, mean 0.315 of 2 trials) trails" in advice["optimizer"].text
+    assert advice["kernel_size"].action == "drop 1"
 
 
 def _lr_trials(lrs: list[float], best: float) -> list[tuple[TrialRecord, float]]:

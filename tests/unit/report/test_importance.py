@@ -169,3 +169,21 @@ def test_a_loss_is_compared_with_lower_better(
     compared = comparable_scores(losses, "min")
     best = min(losses, key=lambda t: t.best or 0)
     assert dict((t.name, s) for t, s in compared.trials)[best.name] == pytest.approx(best.best)
+
+
+UNSEEN = "for trials the forest did not see (its out-of-bag R²)"
+
+
+@pytest.mark.parametrize(
+    ("explained", "said"),
+    [
+        (0.8, f"predict 80% of that spread {UNSEEN}."),
+        (0.3, f"predict 30% of that spread {UNSEEN}, so read the ranking as a weak hint."),
+        (-0.2, "R² is at most 0), so the ranking is noise and only the advice counts."),
+    ],
+)
+def test_the_text_says_how_far_the_ranking_can_be_trusted(
+    importance: Importance, explained: float, said: str
+) -> None:
+    text = " ".join(plots_markdown([], replace(importance, explained=explained), "val_acc").split())
+    assert said in text
