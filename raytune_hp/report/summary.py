@@ -154,10 +154,9 @@ def _shared_lines(shared: dict[str, Any], space: SearchSpace | None) -> list[str
 def _notes(trials: list[TrialRecord]) -> list[str]:
     """What the rows leave out, one line per run: why it failed, was skipped or retried; then
     the runs whose models broke the capacity rule."""
+    # One line each, however long: an error message stays whole for grep.
     notes = [
-        _wrap(f"`{trial.name}` ({trial.status}): {trial.detail}", indent="- ")
-        for trial in trials
-        if trial.detail
+        [f"- `{trial.name}` ({trial.status}): {trial.detail}"] for trial in trials if trial.detail
     ]
     over = [trial.name for trial in trials if trial.over_capacity]
     if over:
