@@ -9,8 +9,8 @@ Example:
     >>> result = ExperimentResult.load("runs/quickstart")  # doctest: +SKIP
     >>> result.best.hparams["optimizer"], round(result.best_metric, 4)  # doctest: +SKIP
     ('adam', 0.9944)
-    >>> result.dataframe().columns[:5].tolist()  # doctest: +SKIP
-    ['trial', 'phase', 'status', 'val_acc', 'epochs']
+    >>> result.dataframe().columns[:8].tolist()  # doctest: +SKIP
+    ['rank', 'number', 'trial', 'phase', 'status', 'val_acc', 'last', 'epochs']
 """
 
 from __future__ import annotations
@@ -98,26 +98,55 @@ class ExperimentResult:
         as ``best_config.yaml`` holds it: runnable as it is."""
         return best_config(self.config, self.best) if self.best else None
 
+    def markdown(self) -> str:
+        """The trials as ``summary.md``'s table, with what every trial shared above it (the
+        hyperparameters the config fixed apart from those it searched) and the notes below."""
+        from raytune_hp.report import summary_markdown
+
+        space = self.config.search_space()
+        return summary_markdown(self.trials, self.metric, self.mode, self.config.name, space)
+
     def dataframe(self, per_epoch: bool = False) -> pd.DataFrame:
-        """The trials as a table, best first: one row per trial (its number in that order, id,
-        phase, status, best metric, epochs trained, error, and each hyperparameter as ``hp.<name>``)
-        or, with ``per_epoch``, one row per epoch a trial reported (every metric it reported).
+        """The trials as a table, best first: one row per trial (its rank, number, run name,
+        phase, status, score (the best epoch's metric, under the metric's name), the last
+        epoch's metric, epochs trained, detail, its model's size, when it started and ended
+        (seconds since the epoch), and each hyperparameter as ``hp.<name>``) or, with
+        ``per_epoch``, one row per epoch a trial reported (every metric it reported).
+
+        Example:
+            >>> from raytune_hp.config import load_config
+            >>> from raytune_hp.report import TrialRecord
+            >>> config = load_config("configs/quickstart.yaml")
+            >>> trial = TrialRecord("001_adam_lr1.0e-03", "completed", {"lr": 1e-3}, 0.97, 18,
+            ...                     number=1, last=0.96)
+            >>> frame = ExperimentResult("runs/quickstart", config, [trial]).dataframe()
+            >>> frame[["number", "trial", "val_acc", "last", "hp.lr"]].values.tolist()
+            [[1, '001_adam_lr1.0e-03', 0.97, 0.96, 0.001]]
         """
         import pandas as pd
 
         rows = []
         for rank, trial in enumerate(self.trials, start=1):
-            head = {"rank": rank, "trial": trial.name, "phase": trial.phase, "status": trial.status}
+            head = {
+                "rank": rank,
+                "number": trial.number,
+                "trial": trial.name,
+                "phase": trial.phase,
+                "status": trial.status,
+            }
             hparams = {f"{HPARAM_PREFIX}{k}": v for k, v in trial.hparams.items()}
             if per_epoch:
                 rows += [head | row | hparams for row in trial.history]
                 continue
             summary = {
                 self.metric: trial.best,
+                "last": trial.last,
                 "epochs": trial.epochs,
                 "detail": trial.detail,
                 "parameters": trial.parameters,
                 "over_capacity": trial.over_capacity,
+                "started": trial.started,
+                "ended": trial.ended,
             }
             rows.append(head | summary | hparams)
         return pd.DataFrame(rows)

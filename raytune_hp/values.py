@@ -93,3 +93,31 @@ def plain(value: Any) -> Any:
     """
     item = getattr(value, "item", None)
     return item() if callable(item) else value
+
+
+def compact(value: Any, digits: int = 3, exponent: bool = False) -> str:
+    """``value`` as the reports write it: an integer as it is, another number to ``digits``
+    significant digits, in ``1e-3`` style where it is small (below 0.01) or large (10,000 on),
+    or always with ``exponent`` (the two ends of a range written alike); anything else as
+    ``str`` gives it.
+
+    Example:
+        >>> compact(0.99444), compact(0.006834), compact(9.988e-05), compact(0.0163)
+        ('0.994', '6.83e-3', '9.99e-5', '0.0163')
+        >>> compact(220), compact(1234.5), compact(2.5e5), compact(0.001), compact("adam")
+        ('220', '1230', '2.5e5', '1e-3', 'adam')
+        >>> compact(0.01, exponent=True)
+        '1e-2'
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if not is_finite(value):
+        return str(value)
+    # Rounded first, so that 9999.6 and 0.0099996 land on the side their rounding reads.
+    number = float(f"{float(value):.{digits}g}")
+    if number != 0 and (exponent or not 1e-2 <= abs(number) < 1e4):
+        mantissa, power = f"{number:.{digits - 1}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(power)}"
+    return f"{number:g}"  # 1234.5 reads 1230, never 1.23e+03

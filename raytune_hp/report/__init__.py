@@ -3,13 +3,15 @@ and the plots under ``plots/`` that ``summary.md`` shows.
 
 Everything here works from the folder alone (Ray's experiment state plus each trial's results),
 so ``raytune-hp report RUN_DIR`` can rewrite it for any finished or interrupted experiment. The
-plots (learning curves, the metric against each hyperparameter, parallel coordinates) and the
-importance estimate tell which hyperparameters to tune finely next time and which coarsely.
+optimization history tells whether more trials would help; the plots (learning curves, the
+metric against each hyperparameter, parallel coordinates) and the importance estimate, with its
+advice, tell what to change in the space next time.
 
 The modules: ``trials`` reads the trials back, ``summary`` writes ``summary.md`` and
 ``best_config.yaml`` (``write_reports`` writes everything), ``importance`` estimates which
-hyperparameters mattered, ``plots`` draws the figures, and ``dimensions`` places trials on the
-search space's dimensions for both.
+hyperparameters mattered on trials compared at one epoch, ``advice`` says in words what to do
+with each, ``history`` follows the best score so far, ``plots`` draws the figures, and
+``dimensions`` places trials on the search space's dimensions for both.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -24,6 +26,7 @@ from raytune_hp.report.plots import (
     plot_importance,
     plot_learning_curves,
     plot_metric_vs_hparams,
+    plot_optimization_history,
     plot_parallel_coordinates,
     write_plots,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "plot_importance",
     "plot_learning_curves",
     "plot_metric_vs_hparams",
+    "plot_optimization_history",
     "plot_parallel_coordinates",
     "summary_markdown",
     "write_plots",

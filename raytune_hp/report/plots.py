@@ -1,12 +1,15 @@
-"""The plots under an experiment's ``plots/``: learning curves, the metric against each
-hyperparameter, parallel coordinates and the importance bars, each drawn as a matplotlib
-``Figure`` and written as PNG through the store.
+"""The plots under an experiment's ``plots/``: the optimization history, learning curves, the
+metric against each hyperparameter, parallel coordinates and the importance bars, each drawn
+as a matplotlib ``Figure`` and written as PNG through the store.
 
 Example:
     >>> from raytune_hp.report.importance import Importance
-    >>> figure = plot_importance(Importance({"lr": 0.7, "dropout": 0.3}))
-    >>> figure.axes[0].get_title()
-    'Which hyperparameters mattered'
+    >>> from raytune_hp.report.advice import Advice
+    >>> keep, narrow = Advice("keep the range", "..."), Advice("narrow to 3e-3", "...", True)
+    >>> importance = Importance({"lr": 0.7, "dropout": 0.3}, trials=9, epoch=18,
+    ...                         advice={"lr": narrow, "dropout": keep})
+    >>> plot_importance(importance).axes[0].get_title()
+    'Which hyperparameters mattered: 9 trials compared at epoch 18'
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from typing import Any
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import Mode, to_loss
 from raytune_hp.report.dimensions import categories_of, is_log, on_search_scale, tuned_dims
+from raytune_hp.report.history import Axis, best_so_far, position
 from raytune_hp.report.importance import Importance
 from raytune_hp.report.trials import COMPLETED, STOPPED_EARLY, TrialRecord, scored_trials
 from raytune_hp.spaces import Dimension, SearchSpace
 from raytune_hp.storage import ExperimentStore
 
 LEARNING_CURVES_PNG = "learning_curves.png"
+OPTIMIZATION_HISTORY_PNG = "optimization_history.png"
 METRIC_VS_HPARAMS_PNG = "metric_vs_hparams.png"
 PARALLEL_COORDINATES_PNG = "parallel_coordinates.png"
 IMPORTANCE_PNG = "importance.png"
@@ -31,6 +36,8 @@ _DPI = 110
 _BEST_COLOR = "tab:red"
 _STATUS_COLORS = {COMPLETED: "tab:blue", STOPPED_EARLY: "tab:gray"}
 _OTHER_COLOR = "tab:purple"  # diverged, error, or still running
+_CHANGE_COLOR = "tab:red"
+_KEEP_COLOR = "tab:gray"
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}
 
 
@@ -45,6 +52,7 @@ def write_plots(
     """
     metric, mode, space = config.train.metric, config.train.mode, config.search_space()
     figures = {
+        OPTIMIZATION_HISTORY_PNG: plot_optimization_history(trials, metric, mode),
         LEARNING_CURVES_PNG: plot_learning_curves(trials, metric, mode),
         METRIC_VS_HPARAMS_PNG: plot_metric_vs_hparams(trials, space, metric, mode),
         PARALLEL_COORDINATES_PNG: plot_parallel_coordinates(trials, space, metric, mode),
@@ -99,6 +107,77 @@ def plot_learning_curves(trials: list[TrialRecord], metric: str, mode: Mode) -> 
     handles = _status_handles(drawn, best, metric)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return figure
+
+
+def plot_optimization_history(trials: list[TrialRecord], metric: str, mode: Mode) -> Any:
+    """Would more trials help? Two panels, against the trial's number and against wall time:
+    each trial's score as a point (hollow: stopped early, at the epoch it reached), the best
+    score so far as a step line, and a trial without a score (failed, skipped) as a mark at the
+    bottom. ``None`` when no trial has a score yet."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    if not scored_trials(trials):
+        return None
+    timed = any(trial.ended is not None for trial in trials)
+    figure = Figure(figsize=(11 if timed else 6.5, 4.2), layout="constrained")
+    axes = figure.subplots(1, 2 if timed else 1, sharey=True, squeeze=False)[0]
+    at = position(trials, "time")
+    span = max((x for trial in trials if (x := at(trial)) is not None), default=0.0)
+    unit, scale = ("min", 60.0) if span >= 120 else ("s", 1.0)
+    panels: list[tuple[Axis, str, float]] = [("number", "trial (in the order proposed)", 1.0)]
+    if timed:
+        panels.append(("time", f"wall time at the trial's end ({unit})", scale))
+    for ax, (axis, label, per) in zip(axes, panels, strict=True):
+        _history_panel(ax, trials, mode, axis, per)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel(f"{metric} (each trial's best epoch)")
+    figure.suptitle(f"Optimization history: best {metric} so far")
+    statuses = dict.fromkeys(t.status for t in scored_trials(trials))
+    handles = [
+        Line2D([], [], ls="", marker="o", label=status, **_history_style(status))
+        for status in statuses
+    ]
+    handles.append(Line2D([], [], color=_BEST_COLOR, lw=2, label="best so far"))
+    unscored = [t for t in trials if t.best is None]
+    if unscored:
+        handles.append(
+            Line2D([], [], ls="", marker="v", color=_OTHER_COLOR, label="no score (at the bottom)")
+        )
+    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    return figure
+
+
+def _history_panel(ax: Any, trials: list[TrialRecord], mode: Mode, axis: Axis, per: float) -> None:
+    where = position(trials, axis)
+    placed = [(x / per, trial) for trial in trials if (x := where(trial)) is not None]
+    for status in dict.fromkeys(trial.status for _, trial in placed if trial.best is not None):
+        points = [(x, t.best) for x, t in placed if t.status == status and t.best is not None]
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="o", ls="", ms=5, **_history_style(status))
+    unscored = [x for x, trial in placed if trial.best is None]
+    if unscored:
+        # No score to place: a mark on the bottom edge, whatever the y range.
+        bottom = [0.02] * len(unscored)
+        transform = ax.get_xaxis_transform()
+        ax.plot(unscored, bottom, marker="v", color=_OTHER_COLOR, ls="", transform=transform)
+    line = best_so_far(trials, mode, axis)
+    if line:
+        steps = [x / per for x, _ in line]
+        bests = [best for _, best in line]
+        end = max(x for x, _ in placed)  # the line runs on to the last trial, scored or not
+        ax.step([*steps, end], [*bests, bests[-1]], where="post", color=_BEST_COLOR, lw=2, zorder=3)
+
+
+def _history_style(status: str) -> dict[str, Any]:
+    """A completed trial's point filled, a stopped-early one hollow, any other in purple."""
+    color = _STATUS_COLORS.get(status, _OTHER_COLOR)
+    if status == STOPPED_EARLY:
+        return {"mfc": "none", "mec": color, "alpha": 0.9}
+    return {"color": color, "alpha": 0.8}
 
 
 def plot_metric_vs_hparams(
@@ -273,8 +352,9 @@ def _unit_numeric(
 
 
 def plot_importance(importance: Importance) -> Any:
-    """A horizontal bar per hyperparameter, most important on top, coloured by the advice
-    (finely or coarsely); ``None`` when the importance was skipped."""
+    """A horizontal bar per hyperparameter, most important on top, labelled with what to do
+    with it next time and coloured by whether that changes the space (drop values, narrow or
+    widen a range) or keeps it; ``None`` when the importance was skipped."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -283,17 +363,24 @@ def plot_importance(importance: Importance) -> Any:
         return None
     names = list(importance.scores)[::-1]
     shares = [importance.scores[name] for name in names]
-    fine = [importance.advice(name) == "finely" for name in names]
-    figure = Figure(figsize=(6.5, 0.4 * len(names) + 1.4), layout="constrained")
+    advice = [importance.advice[name] for name in names]
+    figure = Figure(figsize=(9, 0.45 * len(names) + 1.5), layout="constrained")
     ax = figure.subplots()
-    bars = ax.barh(names, shares, color=[_BEST_COLOR if f else "tab:gray" for f in fine])
-    ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
+    colors = [_CHANGE_COLOR if a.changes else _KEEP_COLOR for a in advice]
+    bars = ax.barh(names, shares, color=colors)
+    labels = [f"{share:.2f}  {a.action}" for share, a in zip(shares, advice, strict=True)]
+    ax.bar_label(bars, labels, padding=3, fontsize=8)
     ax.axvline(importance.threshold, color="black", ls="--", lw=0.8)
-    ax.set_xlim(0, max(shares) * 1.18)
-    ax.set(xlabel="importance (share of the total)", title="Which hyperparameters mattered")
+    ax.set_xlim(0, max(shares) * 2.2)  # the right half holds the labels
+    ax.set_xticks([tick for tick in ax.get_xticks() if 0 <= tick <= max(shares)])
+    ax.set(
+        xlabel="importance (share of the spread it explains)",
+        title=f"Which hyperparameters mattered: {importance.trials} trials compared at epoch "
+        f"{importance.epoch}",
+    )
     handles = [
-        Patch(color=_BEST_COLOR, label="tune finely"),
-        Patch(color="tab:gray", label="tune coarsely"),
+        Patch(color=_CHANGE_COLOR, label="change the space"),
+        Patch(color=_KEEP_COLOR, label="keep it"),
         Line2D([], [], color="black", ls="--", lw=0.8, label=f"even share 1/{len(names)}"),
     ]
     ax.legend(handles=handles, loc="lower right", fontsize=8)

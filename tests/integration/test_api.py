@@ -107,7 +107,7 @@ def test_python_code_resumes_and_grows_when_handed_over_again(tmp_path: Path) ->
     started = json.loads(first.stdout.splitlines()[-1])
     assert started["trials"] == 3 and started["best"] > 0.5
     assert started["ray_left_running"] is False and started["environment_changed"] == []
-    assert started["columns"] == ["rank", "trial", "phase", "status", "val_acc", "epochs"]
+    assert started["columns"] == ["rank", "number", "trial", "phase", "status", "val_acc"]
 
     grown = _run(tmp_path, "small.py", "5", "resume")
     assert grown.returncode == 0, grown.stderr[-3000:]

@@ -21,6 +21,7 @@ from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.errors import ExperimentExistsError
 from raytune_hp.experiment import ExperimentResult, run_experiment
 from raytune_hp.spaces import start_point
+from raytune_hp.values import compact
 
 pytestmark = pytest.mark.slow
 
@@ -71,13 +72,17 @@ def test_summary_has_one_row_per_trial_best_first(bayes_run: ExperimentResult) -
         assert column in header
     metric = [float(row[header.index("val_acc")]) for row in rows]
     assert metric == sorted(metric, reverse=True)
-    # Digits' 1,437 images are fewer than twice any CNN's parameters: every trial says so.
-    statuses = [row[header.index("status")].split(", ") for row in rows]
-    assert all(status[1:] == ["over capacity"] for status in statuses)
-    assert {status[0] for status in statuses} <= {"completed", "stopped early"}
+    assert [row[0] for row in rows] == [trial.name for trial in bayes_run.trials]
+    assert metric == [float(compact(trial.best)) for trial in bayes_run.trials]
+    statuses = [row[header.index("status")] for row in rows]
+    assert set(statuses) <= {"completed", "stopped early"}
     for row, status in zip(rows, statuses, strict=True):
         epochs = int(row[header.index("epochs")])
-        assert (status[0] == "completed") == (epochs == 4)
+        assert (status == "completed") == (epochs == 4)
+    # Digits' 1,437 images are fewer than twice any CNN's parameters: a note under the table
+    # says so of every trial.
+    summary = (bayes_run.exp_dir / "summary.md").read_text()
+    assert "\n- Over capacity: all 6 trials. " in summary
 
 
 def test_asha_stopped_some_trials_early(bayes_run: ExperimentResult) -> None:

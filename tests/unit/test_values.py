@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from raytune_hp.values import (
+    compact,
     is_finite,
     is_int,
     is_number,
@@ -70,3 +71,27 @@ def test_plain_unwraps_numpy_scalars_and_keeps_the_rest() -> None:
     assert type(plain(np.bool_(True))) is bool
     for value in ("adam", 3, 0.5, None, True):
         assert plain(value) is value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.99444, "0.994"),
+        (0.006834, "6.83e-3"),
+        (9.988e-05, "9.99e-5"),
+        (0.0163, "0.0163"),
+        (1e-3, "1e-3"),
+        (1234.5, "1230"),
+        (2.5e5, "2.5e5"),
+        (9999.6, "1e4"),
+        (0.0, "0"),
+        (220, "220"),
+        (np.int64(12), "12"),
+        ("adam", "adam"),
+        (True, "True"),
+    ],
+)
+def test_compact_numbers_keep_three_digits_and_write_small_and_large_ones_as_1e_3(
+    value: Any, shown: str
+) -> None:
+    assert compact(value) == shown

@@ -1,6 +1,7 @@
-"""Fake trials the report tests share (no Ray): ``val_acc`` falls off with the distance of
-log10(lr) from its best, so the importance has one hyperparameter to find; and the plots a full
-report draws, in the order the summary shows them."""
+"""Fake trials the report tests share (no Ray), as ``load_trials`` reads them: numbered, named
+runs, stopped early or completed, with curves, histories and wall-clock times; ``val_acc`` falls
+off with the distance of log10(lr) from its best, so the importance has one hyperparameter to
+find. And the plots a full report draws, in the order the summary shows them."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from raytune_hp.report.plots import (
     IMPORTANCE_PNG,
     LEARNING_CURVES_PNG,
     METRIC_VS_HPARAMS_PNG,
+    OPTIMIZATION_HISTORY_PNG,
     PARALLEL_COORDINATES_PNG,
 )
+from raytune_hp.report.trials import run_name
 from raytune_hp.spaces import SearchSpace, powers_of_two
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
@@ -48,22 +51,50 @@ def _draw(space: SearchSpace, rng: random.Random) -> dict[str, Any]:
 
 def _trials(config: ExperimentConfig, n: int, seed: int = 0) -> list[TrialRecord]:
     """``n`` trials whose val_acc falls off with the distance of log10(lr) from its best; the
-    other hyperparameters (dropout among them) only add noise. The worse half is pruned."""
+    other hyperparameters (dropout among them) only add noise. The half that looks worse at
+    epoch 2 is stopped there, as ASHA would; every third finished trial's last epoch dips below
+    its best.
+    Trials run two at a time, one second an epoch, numbered in the order they were drawn."""
     rng = random.Random(seed)
-    draws = [_draw(config.search_space(), rng) for _ in range(n)]
+    space = config.search_space()
+    draws = [_draw(space, rng) for _ in range(n)]
     finals = [
-        0.97 - 0.15 * (math.log10(h["lr"]) - math.log10(BEST_LR)) ** 2 + rng.gauss(0, 0.005)
+        0.97 - 0.15 * (math.log10(h["lr"]) - math.log10(BEST_LR)) ** 2 + rng.gauss(0, 0.002)
         for h in draws
     ]
-    cut = sorted(finals)[n // 2]
+    # ASHA judges a trial by its early score, a noisy guess at its final one.
+    early = [final + rng.gauss(0, 0.05) for final in finals]
+    cut = sorted(early)[n // 2]
     trials = []
+    lanes = [1000.0, 1000.0]  # when each of the two parallel slots is next free
     for i, (hparams, final) in enumerate(zip(draws, finals, strict=True)):
-        epochs = config.train.max_epochs if final >= cut else 2
-        curve = tuple((e, final * (1 - 0.6**e)) for e in range(1, epochs + 1))
-        status = "completed" if final >= cut else "pruned"
-        best = max(value for _, value in curve)
-        trials.append(TrialRecord(f"t{i:02d}", status, hparams, best, epochs, curve=curve))
-    return trials
+        completed = early[i] >= cut
+        epochs = config.train.max_epochs if completed else 2
+        curve = [(e, final * (1 - 0.6**e)) for e in range(1, epochs + 1)]
+        if completed and i % 3 == 0:
+            curve[-1] = (epochs, curve[-2][1] - 0.01)
+        lane = min(range(2), key=lambda k: lanes[k])
+        started = lanes[lane]
+        lanes[lane] = started + epochs
+        history = tuple(
+            {"epoch": e, "val_acc": value, "timestamp": started + e} for e, value in curve
+        )
+        trials.append(
+            TrialRecord(
+                run_name(i + 1, hparams, space.tuned),
+                "completed" if completed else "stopped early",
+                hparams,
+                max(value for _, value in curve),
+                epochs,
+                curve=tuple(curve),
+                history=history,
+                number=i + 1,
+                last=curve[-1][1],
+                started=started,
+                ended=started + epochs,
+            )
+        )
+    return sorted(trials, key=lambda trial: -float(trial.best or 0))
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +106,13 @@ def fake_trials() -> Callable[..., list[TrialRecord]]:
 @pytest.fixture(scope="session")
 def all_plots() -> list[str]:
     """Every plot a report with enough trials draws, in the order the summary shows them."""
-    return [LEARNING_CURVES_PNG, METRIC_VS_HPARAMS_PNG, PARALLEL_COORDINATES_PNG, IMPORTANCE_PNG]
+    return [
+        OPTIMIZATION_HISTORY_PNG,
+        LEARNING_CURVES_PNG,
+        METRIC_VS_HPARAMS_PNG,
+        PARALLEL_COORDINATES_PNG,
+        IMPORTANCE_PNG,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -90,4 +127,6 @@ def trials(config: ExperimentConfig) -> list[TrialRecord]:
 
 @pytest.fixture(scope="module")
 def importance(config: ExperimentConfig, trials: list[TrialRecord]) -> Importance:
-    return hparam_importance(trials, config.search_space(), "val_acc")
+    return hparam_importance(
+        trials, config.search_space(), "val_acc", "max", config.train.max_epochs
+    )

@@ -42,7 +42,7 @@ def test_plots_are_valid_pngs_written_through_the_store(
 
 
 def test_no_trials_plot_nothing(config: ExperimentConfig, tmp_path: Path) -> None:
-    importance = hparam_importance([], config.search_space(), "val_acc")
+    importance = hparam_importance([], config.search_space(), "val_acc", "max")
     assert write_plots(ExperimentStore(str(tmp_path)), [], config, importance) == []
     assert not (tmp_path / PLOTS_DIR).exists()
     assert "nothing to plot" in plots_markdown([], importance, "val_acc")
