@@ -63,7 +63,8 @@ def tune(
             must be handed over again the same way.
         address: attach to a running Ray cluster (``auto``); by default a local Ray session is
             started and shut down again.
-        verbose: print Ray Tune's progress and where the results go.
+        verbose: print one progress line (trials done, the best so far, the time left) and
+            where the results go.
 
     Returns:
         The experiment's result: every trial, the best one, its config, a DataFrame.

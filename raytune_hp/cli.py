@@ -561,11 +561,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from raytune_hp.report import summary_markdown
-
     result = _experiment_at(args.run_dir)
     if args.format == "markdown":
-        print(summary_markdown(result.trials, result.metric, result.mode, result.config.name))
+        print(result.markdown())
     elif args.format == "json":
         print(result.dataframe().to_json(orient="records", lines=True), end="")
     else:
