@@ -203,6 +203,21 @@ def _tune_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger ``name`` says only errors while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @contextlib.contextmanager
 def _ray_session(address: str | None) -> Iterator[bool]:
     """A Ray session for the run: the one already running, or one started (attached to
@@ -215,13 +230,17 @@ def _ray_session(address: str | None) -> Iterator[bool]:
         yield False
         return
     environment = dict(os.environ)
-    ray.init(
-        address=address,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        configure_logging=True,
-    )
+    # A new local session has token authentication on (Ray's default, the token in
+    # ~/.ray/auth_token), and Ray warns that it turned it on; raytune-hp keeps the default and
+    # drops the warning.
+    with _quiet(_RAY_AUTH_LOGGER):
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            configure_logging=True,
+        )
     try:
         yield True
     finally:
