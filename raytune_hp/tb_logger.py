@@ -99,10 +99,11 @@ def hparams_layout(
     widths = {dim.name: _width(dim) for dim in space.dims if _integral(dim)}
     shown = _shown(space)
     infos = [_hparam(dim, space, widths) for dim in space.dims]
-    tags = [BEST.format(metric), metric, *(m for m in metrics if m != metric), EPOCHS]
+    # TensorBoard shows the first five metrics by default: the score, the last epoch's metric,
+    # and how the trial ended before the other curves' last values.
+    tags = [BEST.format(metric), metric, EPOCHS, STOPPED_EARLY, *metrics]
     names = {BEST.format(metric): f"{metric} (best epoch)", metric: f"{metric} (last epoch)"}
     names |= {EPOCHS: "epochs trained", STOPPED_EARLY: "stopped early by ASHA"}
-    tags.append(STOPPED_EARLY)
     summary = hp.hparams_config_pb(
         infos, [hp.Metric(tag, display_name=names.get(tag)) for tag in dict.fromkeys(tags)]
     )

@@ -4,10 +4,7 @@ summary.md, best_config.yaml, and TensorBoard's own reader and HParams plugin.""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
-import time
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from raytune_hp.errors import ExperimentExistsError
 from raytune_hp.experiment import ExperimentResult, run_experiment
 from raytune_hp.spaces import start_point
 from raytune_hp.values import compact
+from tests.integration.browser import chromium, hparams_table, tensorboard
 
 pytestmark = pytest.mark.slow
 
@@ -157,33 +155,10 @@ def test_event_files_hold_every_trials_scalars_and_hparams(bayes_run: Experiment
         assert {info.name for info in experiment.hparam_infos} == set(trial.hparams)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tensorboard_url(bayes_run: ExperimentResult) -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "tensorboard"),
-            "--logdir",
-            str(bayes_run.exp_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        assert process.stderr is not None
-        for line in process.stderr:
-            found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-            if found:
-                yield f"http://127.0.0.1:{found.group(1)}"
-                break
-            assert time.monotonic() < deadline, "TensorBoard did not start"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tensorboard(bayes_run.exp_dir) as url:
+        yield url
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
@@ -205,7 +180,7 @@ def test_tensorboard_hparams_dashboard_tells_the_summarys_story(
     tuned = set(load_config(bayes_run.exp_dir / "config.yaml").search_space().tuned)
     assert tuned <= columns == set(bayes_run.trials[0].hparams)
     metrics = [info["name"]["tag"] for info in experiment["metricInfos"]]
-    assert metrics[:2] == ["best/val_acc", "val_acc"]
+    assert metrics[:4] == ["best/val_acc", "val_acc", "epochs", "stopped_early"]
     groups = _post(
         f"{tensorboard_url}/data/plugin/hparams/session_groups",
         {"startIndex": 0, "sliceSize": 100, "allowedStatuses": list(_STATUSES)},
@@ -224,6 +199,37 @@ def test_tensorboard_hparams_dashboard_tells_the_summarys_story(
 
 
 _STATUSES = ("STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING")
+
+
+def test_tensorboard_in_a_browser_crowns_the_trial_the_summary_crowns(
+    bayes_run: ExperimentResult, tensorboard_url: str, tmp_path: Path
+) -> None:
+    # The HParams table in a real browser, sorted by the score with the dashboard's own
+    # controls: the summary's order, every run by its name, integers as integers, how each
+    # trial ended in a column shown without ticking anything.
+    if chromium() is None:
+        if os.environ.get("RAYTUNE_HP_REQUIRE_BROWSER"):
+            pytest.fail("no chromium, and RAYTUNE_HP_REQUIRE_BROWSER is set (as .ci/run sets it)")
+        pytest.skip("no chromium: apt-get install chromium")
+    best = bayes_run.best
+    assert best is not None
+    headers, rows = hparams_table(
+        tensorboard_url, "val_acc (best epoch)", best.name, tmp_path / "hparams.png"
+    )
+    assert (tmp_path / "hparams.png").stat().st_size > 10_000
+    column = {name: i for i, name in enumerate(headers)}
+    assert {"val_acc (best epoch)", "epochs trained", "stopped early by ASHA"} <= set(column)
+    trials = {trial.name: trial for trial in bayes_run.trials}
+    assert sorted(row[0] for row in rows) == sorted(trials)
+    shown = [float(row[column["val_acc (best epoch)"]]) for row in rows]
+    summary = [trial.best for trial in bayes_run.trials]  # best first, as summary.md
+    assert shown == pytest.approx(summary, abs=1e-4)
+    assert rows[0][0] == best.name or shown[0] == shown[1]  # a tie may put either first
+    for row in rows:
+        trial = trials[row[0]]
+        assert row[column["batch_size"]] == str(trial.hparams["batch_size"])
+        stopped = float(row[column["stopped early by ASHA"]])
+        assert stopped == (1.0 if trial.status == "stopped early" else 0.0), row[0]
 
 
 def test_random_search_without_early_stopping_trains_every_trial_fully(

@@ -77,9 +77,14 @@ def test_a_trials_run_declares_the_experiment_and_its_own_session(tmp_path: Path
     shown = {name for name, info in declared.items() if info.differs}
     assert shown == {"lr", "optimizer", "batch_size", "dropout", "kernel_size"}
     metrics = [(m.name.tag, m.display_name) for m in experiment.metric_infos]
-    assert metrics[0] == ("best/val_acc", "val_acc (best epoch)")
-    assert metrics[1] == ("val_acc", "val_acc (last epoch)")
-    assert {tag for tag, _ in metrics} >= {"val_loss", "train_loss", EPOCHS, STOPPED_EARLY}
+    # TensorBoard shows five metrics by default: the score and how the trial ended among them.
+    assert metrics[:4] == [
+        ("best/val_acc", "val_acc (best epoch)"),
+        ("val_acc", "val_acc (last epoch)"),
+        (EPOCHS, "epochs trained"),
+        (STOPPED_EARLY, "stopped early by ASHA"),
+    ]
+    assert [tag for tag, _ in metrics[4:]] == ["val_loss", "train_loss"]
     # The session starts before any training, with values as declared.
     start = _start(run)
     assert start["batch_size"] == "  64" and start["kernel_size"] == "3"
