@@ -35,6 +35,7 @@ from typing import Any
 from raytune_hp.metrics import Mode, to_loss
 from raytune_hp.report.dimensions import is_log, on_search_scale
 from raytune_hp.report.trials import TrialRecord
+from raytune_hp.search.narrowing import fine_range
 from raytune_hp.spaces import OPTIMIZER, Dimension
 from raytune_hp.values import compact
 
@@ -218,8 +219,9 @@ def choice_advice(
 
 def range_advice(dim: Dimension, compared: Compared, mode: Mode) -> Advice:
     """Where the best quarter of the trials lies in a numeric range, and what to do with the
-    range: narrow it to that region when it covers less than half of it, widen it past an end
-    the region touches, or keep it.
+    range: narrow it around that region (with the margin coarse-to-fine's fine phase gives it)
+    when the region covers less than half of it, widen it past an end the region touches, or
+    keep it.
 
     Widths are measured on the search scale (log10 for log-scale ranges); the learning rate's
     range is that of the optimizers its best trials used.
@@ -262,7 +264,8 @@ def range_advice(dim: Dimension, compared: Compared, mode: Mode) -> Advice:
         action = f"widen below {range_ends[0]}"
         text = f"{where}, at its lower end, so the best may lie beyond: {action}."
         return Advice(action, text, True)
-    action = f"narrow to {shown_low if low == high else f'[{shown_low}, {shown_high}]'}"
+    # Around the region with a margin, as coarse-to-fine's fine phase would search it.
+    action = "narrow to [{}, {}]".format(*_ends(*fine_range(dim, values, range_low, range_high)))
     return Advice(action, f"{where}: {action}.", True)
 
 

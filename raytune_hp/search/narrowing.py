@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from raytune_hp.spaces import LR, OPTIMIZER, OUTSIDE, SearchSpace
+from raytune_hp.spaces import LR, OPTIMIZER, OUTSIDE, Dimension, SearchSpace
 
 
 def narrowed_space(
@@ -65,11 +65,7 @@ def narrowed_space(
             else:
                 overrides[dim.name] = kept if len(kept) > 1 else {"value": kept[0]}
         else:
-            low, high = _widened(values, *dim.bounds, log=dim.log_scale, points=points)
-            if dim.kind == "pow2":
-                low, high = 2 ** math.floor(math.log2(low)), 2 ** math.ceil(math.log2(high))
-            elif dim.kind == "int":
-                low, high = math.floor(low), math.ceil(high)
+            low, high = fine_range(dim, values, *dim.bounds, points=points)
             overrides[dim.name] = {"low": low, "high": high}
             if dim.custom or dim.kind_changed:
                 # Without its kind the override would mean the table's row (or no row at all).
@@ -78,6 +74,27 @@ def narrowed_space(
         if dim.outside and isinstance(overrides.get(dim.name), dict):
             overrides[dim.name] = {**overrides[dim.name], OUTSIDE: True}
     return overrides
+
+
+def fine_range(
+    dim: Dimension, values: Sequence[float], low: float, high: float, points: int = 5
+) -> tuple[float, float]:
+    """The part of ``dim``'s range [``low``, ``high``] around ``values`` worth searching finely:
+    their span widened by one step of a ``points``-point grid on each side (on the log scale
+    where ``dim`` is searched on one), clipped to the range, in ``dim``'s kind of number.
+
+    Example:
+        >>> from raytune_hp.spaces import resolve_space
+        >>> fine_range(resolve_space("cnn")["num_kernels"], [291, 293], 100, 600)
+        (166, 418)
+    """
+    log = dim.log_scale or dim.name == LR
+    low, high = _widened(values, low, high, log=log, points=points)
+    if dim.kind == "pow2":
+        return 2 ** math.floor(math.log2(low)), 2 ** math.ceil(math.log2(high))
+    if dim.kind == "int":
+        return math.floor(low), math.ceil(high)
+    return low, high
 
 
 def _widened(

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# Wide and tall enough that the grid (which renders only the rows in view) holds every trial of
-# a small experiment, and narrow enough to read as a screenshot.
-VIEWPORT: Any = {"width": 1600, "height": 1000}
+# Wide enough for the columns shown by default, and tall enough that the grid (which renders only
+# the rows in view) holds every trial of a small experiment.
+VIEWPORT: Any = {"width": 2100, "height": 1000}
 LOAD_TIMEOUT_MS = 60_000
 
 
