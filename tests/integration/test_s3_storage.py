@@ -89,11 +89,14 @@ def test_an_experiment_lives_entirely_on_s3(s3_uri: str, ray_on_s3: None) -> Non
     store = ExperimentStore.of(s3_uri, "on-s3")
     names = set(store.glob("*"))
     assert {"config.yaml", "summary.md", "best_config.yaml"} <= names
-    assert any(name.startswith("events.out.tfevents") for name in names)
+    # TensorBoard's runs are the trials: no empty run for the experiment's root.
+    assert not any(name.startswith("events.out.tfevents") for name in names)
     for trial in result.trials:
         folder = store.child(trial.name)
         files = set(folder.glob("*"))
         assert "result.json" in files and any(f.startswith("events.out.tfevents") for f in files)
+        # How the trial ended, written by the driver straight to S3.
+        assert any(f.startswith("events.out.tfevents") and f.endswith(".end") for f in files)
         assert any(f.startswith("checkpoint_") for f in files)
     summary = store.read_text("summary.md")
     assert all(trial.name in summary for trial in result.trials)
