@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from raytune_hp.spaces.priors import ChoicePrior, NumericPrior
 from raytune_hp.spaces.space import Dimension, SearchSpace, flatten, ordered
 from raytune_hp.values import powers_of_two
 
@@ -41,9 +42,12 @@ def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
     def expr(dim: Dimension, label: str, parent_value: Any = None) -> Any:
         if dim.fixed:
             return dim.value
+        prior = dim.prior_for(parent_value)
         if dim.kind == "choice":
-            return hp.choice(label, list(dim.choices))
+            return choice(dim, label, list(dim.choices))
         low, high = dim.range_for(parent_value)
+        if isinstance(prior, NumericPrior):
+            return _with_prior(dim, label, prior, low, high)
         if dim.kind == "log":
             return hp.loguniform(label, math.log(low), math.log(high))
         if dim.kind == "float":
@@ -56,7 +60,37 @@ def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
         exponents = [int(math.log2(bound)) for bound in (low, high)]
         return 2 ** hp.uniformint(_exponent_label(label), *exponents)
 
-    return _compile(space, expr, lambda name, branches: hp.choice(name, branches))
+    def choice(dim: Dimension, label: str, options: list[Any]) -> Any:
+        prior = dim.prior_for(None)
+        if isinstance(prior, ChoicePrior):
+            return hp.pchoice(label, list(zip(prior.probabilities, options, strict=True)))
+        return hp.choice(label, options)
+
+    return _compile(space, expr, lambda dim, branches: choice(dim, dim.name, branches))
+
+
+def _with_prior(dim: Dimension, label: str, prior: NumericPrior, low: float, high: float) -> Any:
+    """A numeric dimension under its prior: a normal on its search scale within its range."""
+    from hyperopt.pyll import scope
+
+    from raytune_hp.spaces.truncated import logtruncnormal, truncnormal
+
+    mu, sigma = prior.center, prior.spread
+    if dim.kind == "pow2":
+        exponents = [math.log2(bound) for bound in (low, high)]
+        # Rounded to whole exponents: each end's exponent gets the half step around it.
+        drawn = truncnormal(
+            _exponent_label(label), mu, sigma, exponents[0] - 0.49, exponents[1] + 0.49, 1
+        )
+        return 2 ** scope.int(drawn)
+    if dim.kind == "int":
+        if prior.scale.name == "log":
+            bounds = math.log(low - 0.49), math.log(high + 0.49)
+            return scope.int(logtruncnormal(label, mu, sigma, *bounds, 1))
+        return scope.int(truncnormal(label, mu, sigma, low - 0.49, high + 0.49, 1))
+    if prior.scale.name == "log":
+        return logtruncnormal(label, mu, sigma, math.log(low), math.log(high))
+    return truncnormal(label, mu, sigma, low, high)
 
 
 def to_tune(space: SearchSpace) -> dict[str, Any]:
@@ -80,7 +114,7 @@ def to_tune(space: SearchSpace) -> dict[str, Any]:
             return tune.randint(int(low), int(high) + 1)
         return tune.choice(powers_of_two(low, high))
 
-    return _compile(space, expr, lambda name, branches: tune.choice(branches))
+    return _compile(space, expr, lambda dim, branches: tune.choice(branches))
 
 
 def _compile(space: SearchSpace, expr: Any, choice: Any) -> dict[str, Any]:
@@ -93,7 +127,7 @@ def _compile(space: SearchSpace, expr: Any, choice: Any) -> dict[str, Any]:
             {dim.name: value} | {c.name: expr(c, f"{c.name}_{value}", value) for c in children}
             for value, children in space.branches(dim)
         ]
-        compiled[dim.name] = branches[0] if dim.fixed else choice(dim.name, branches)
+        compiled[dim.name] = branches[0] if dim.fixed else choice(dim, branches)
     return compiled
 
 

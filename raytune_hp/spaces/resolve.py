@@ -29,6 +29,17 @@ from dataclasses import replace
 from typing import Any
 
 from raytune_hp.errors import SearchSpaceError, did_you_mean
+from raytune_hp.spaces.priors import (
+    BOUNDS,
+    INSIDE,
+    PRIOR_SHAPES,
+    centred_prior,
+    choice_prior,
+    scale_of,
+    table_prior,
+    wide_lr,
+    wide_row,
+)
 from raytune_hp.spaces.render import domain_text, format_range
 from raytune_hp.spaces.space import Dimension, SearchSpace
 from raytune_hp.spaces.tables import (
@@ -44,8 +55,12 @@ from raytune_hp.spaces.tables import (
 )
 from raytune_hp.values import is_int, is_number, is_positive, is_pow2
 
-RESERVED_KEYS = ("fine_tune", "include")
+RESERVED_KEYS = ("fine_tune", "include", "bounds", "prior", "prior_strength")
 """Keys of a config's ``space`` that shape the whole space rather than name a hyperparameter."""
+DEFAULT_BOUNDS = "table"
+"""The hard ranges when a config does not say: the tables' own."""
+DEFAULT_PRIOR = "uniform"
+"""The prior's shape when a config does not say: flat over the hard range."""
 
 
 def resolve_space(
@@ -69,6 +84,15 @@ def resolve_space(
     fine_tune = overrides.pop("fine_tune", False)
     if not isinstance(fine_tune, bool):
         raise SearchSpaceError(f"space.fine_tune must be true or false; got {fine_tune!r}")
+    bounds = _one_of("bounds", overrides.pop("bounds", DEFAULT_BOUNDS), BOUNDS)
+    shape = _one_of("prior", overrides.pop("prior", DEFAULT_PRIOR), PRIOR_SHAPES)
+    strength = overrides.pop("prior_strength", INSIDE)
+    if not is_number(strength) or not 0.5 <= strength < 1:
+        raise SearchSpaceError(
+            "space.prior_strength must be the share of the prior's mass inside the tables' "
+            f"ranges, in [0.5, 1); got {strength!r}"
+        )
+    centres = _named_centres(overrides)
     names = list(tables) if tables is not None else list(table_names(model))
     for name in _included(overrides.pop("include", [])):
         if name not in names:
@@ -83,14 +107,74 @@ def resolve_space(
         override = overrides.get(row.name)
         if row.name == LR:
             optimizers = next(d for d in dims if d.name == OPTIMIZER).choices_or_range()
-            dims.append(_resolve_lr(row, optimizers, override, fine_tune))
+            dims.append(_resolve_lr(row, optimizers, override, fine_tune, bounds))
         elif row.name in known:
-            dims.append(_resolve_row(row, override))
+            dims.append(_resolve_row(row, override, bounds))
         else:
             dims.append(_resolve_custom(row))
     dims = _drop_inactive(dims, overrides)
     _check_constraints(dims)
-    return SearchSpace(model=model, dims=tuple(dims), fine_tune=fine_tune)
+    dims = [_with_prior(dim, shape, centres.get(dim.name), fine_tune, strength) for dim in dims]
+    return SearchSpace(
+        model=model, dims=tuple(dims), fine_tune=fine_tune, bounds=bounds, prior=shape
+    )
+
+
+def _one_of(key: str, value: Any, allowed: Sequence[str]) -> Any:
+    if value not in allowed:
+        raise SearchSpaceError(
+            f"space.{key} must be one of {', '.join(allowed)}; got {value!r}"
+            f"{did_you_mean(value, allowed)}"
+        )
+    return value
+
+
+def _named_centres(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Takes each ``prior: <centre>`` out of the overrides (a mapping left empty becomes no
+    override: the row's own range), and returns the centres by hyperparameter."""
+    centres = {}
+    for name, spec in list(overrides.items()):
+        if isinstance(spec, Mapping) and "prior" in spec:
+            rest = {k: v for k, v in spec.items() if k != "prior"}
+            centres[name] = spec["prior"]
+            overrides[name] = rest or None
+    if LR in centres:
+        raise SearchSpaceError(
+            f"space.{LR} must not name a prior: each optimizer's lr prior is centred on its own "
+            f"range; got prior={centres[LR]!r}"
+        )
+    return centres
+
+
+def _with_prior(
+    dim: Dimension, shape: str, centre: Any, fine_tune: bool, strength: float
+) -> Dimension:
+    """``dim`` with its prior: the centre the config names, else the tables' (``shape``
+    ``tables``), else none (uniform)."""
+    key = f"space.{dim.name}.prior"
+    if centre is not None:
+        if dim.fixed or dim.kind == "choice":
+            raise SearchSpaceError(f"{key} must be given only for a searched numeric range")
+        low, high = dim.bounds
+        if not is_number(centre) or not low <= centre <= high:
+            raise SearchSpaceError(f"{key} must be a number in [{low}, {high}]; got {centre!r}")
+        prior = centred_prior(centre, low, high, scale_of(dim.kind, dim.row.log))
+        return replace(dim, priors=((None, prior),))
+    if shape != "tables" or dim.fixed:
+        return dim
+    if dim.kind == "choice":
+        return replace(dim, priors=((None, choice_prior(dim.choices, dim.row.start)),))
+    scale = scale_of(dim.kind, dim.row.log)
+    if dim.name == LR:
+        divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1
+        priors = []
+        for name, low, high in dim.lr_ranges:
+            table = OPTIMIZERS[name].low / divisor, OPTIMIZERS[name].high / divisor
+            prior = table_prior(dim.row, low, high, table, scale_of("log"), strength)
+            priors.append((name, prior))
+        return replace(dim, priors=tuple(priors))
+    low, high = dim.bounds
+    return replace(dim, priors=((None, table_prior(dim.row, low, high, None, scale, strength)),))
 
 
 def _included(include: Any) -> list[str]:
@@ -181,8 +265,11 @@ def _resolve_custom(row: Row) -> Dimension:
     return Dimension(row, low=row.low, high=row.high, choices=row.choices, custom=True)
 
 
-def _resolve_row(row: Row, override: Any) -> Dimension:
+def _resolve_row(row: Row, override: Any, bounds: str = "table") -> Dimension:
     key = f"space.{row.name}"
+    if override is None and bounds == "wide" and row.kind != "choice":
+        wide = wide_row(row)
+        return Dimension(wide, low=wide.low, high=wide.high, widened=True)
     if override is None:
         return Dimension(row, low=row.low, high=row.high, choices=row.choices)
     if isinstance(override, Mapping):
@@ -335,7 +422,9 @@ def _restrict(row: Row, key: str, values: Any, outside: bool) -> Dimension:
     return Dimension(replace(row, kind="choice"), choices=tuple(values), outside=leaves)
 
 
-def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool) -> Dimension:
+def _resolve_lr(
+    row: Row, optimizers: Sequence[str], override: Any, fine_tune: bool, bounds: str = "table"
+) -> Dimension:
     key = f"space.{LR}"
     unknown = [name for name in optimizers if name not in OPTIMIZERS]
     if unknown:
@@ -349,6 +438,9 @@ def _resolve_lr(row: Row, optimizers: Sequence[str], override: Any, fine_tune: b
     divisor = round(1 / FINE_TUNE_FACTOR) if fine_tune else 1
     table = [(n, OPTIMIZERS[n].low / divisor, OPTIMIZERS[n].high / divisor) for n in optimizers]
     row = replace(row, when=(OPTIMIZER, tuple(optimizers)))
+    if override is None and bounds == "wide":
+        ranges = tuple((name, *wide_lr(low, high)) for name, low, high in table)
+        return Dimension(row, lr_ranges=ranges, widened=True)
     if override is None:
         return Dimension(row, lr_ranges=tuple(table))
     spec = dict(override) if isinstance(override, Mapping) else {"value": override}

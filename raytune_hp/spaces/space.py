@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from raytune_hp.spaces.priors import Bounds, NumericPrior, Prior, PriorShape
 from raytune_hp.spaces.tables import LR, OPTIMIZER, Kind, Row
 from raytune_hp.values import is_number, is_pow2, plain
 
@@ -36,7 +37,9 @@ class Dimension:
     learning rate: the range for each optimizer the space allows. ``outside`` marks an override
     that leaves the table's range (allowed only when the config says ``outside_table: true``);
     ``kind_changed`` a table row whose kind (or scale) the config changed by saying ``kind``;
-    ``custom`` a hyperparameter the config added.
+    ``custom`` a hyperparameter the config added. ``priors`` holds the prior under each value
+    of the parent (the lr under each optimizer) or under ``None``; none: a uniform prior over
+    the range. ``widened`` marks a row whose hard range ``bounds: wide`` widened.
     """
 
     row: Row
@@ -49,6 +52,8 @@ class Dimension:
     outside: bool = False
     custom: bool = False
     kind_changed: bool = False
+    priors: tuple[tuple[Any, Prior], ...] = ()
+    widened: bool = False
 
     @property
     def name(self) -> str:
@@ -91,6 +96,13 @@ class Dimension:
             return self.choices
         return (plain(self.low), plain(self.high))
 
+    def prior_for(self, parent_value: Any = None) -> Prior | None:
+        """The prior under one value of the parent (the lr under one optimizer), if any."""
+        for value, prior in self.priors:
+            if value == parent_value:
+                return prior
+        return None
+
     def range_for(self, parent_value: Any) -> tuple[float, float]:
         """The numeric range under one value of the parent (the lr under one optimizer)."""
         for name, low, high in self.lr_ranges:
@@ -101,11 +113,15 @@ class Dimension:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """A model's search space: its tables' rows with a config's overrides applied."""
+    """A model's search space: its tables' rows with a config's overrides applied, within the
+    hard ranges ``bounds`` says (``table`` or ``wide``), searched under the ``prior`` it says
+    (``tables``: centred on the recommendations; ``uniform``: flat)."""
 
     model: str
     dims: tuple[Dimension, ...] = ()
     fine_tune: bool = False
+    bounds: Bounds = "table"
+    prior: PriorShape = "uniform"
 
     def __getitem__(self, name: str) -> Dimension:
         for dim in self.dims:
@@ -167,12 +183,24 @@ class SearchSpace:
 def start_point(space: SearchSpace) -> dict[str, Any]:
     """The recommended starting configuration: each table's *start from*, clipped into the space.
 
-    The learning rate starts at the low end of the starting optimizer's range.
+    The learning rate starts at the low end of the starting optimizer's range, or, where the
+    tables are priors or the ranges wide, in the middle of the optimizer's table range on the
+    log scale (its prior's most likely value), so that the first trial does not sit on a
+    range's edge. A
+    hyperparameter whose prior's centre the config names starts there.
     """
     point: dict[str, Any] = {}
     for dim in space.dims:
         if dim.name == LR:
-            point[LR] = dim.value if dim.fixed else space.lr_range(point[OPTIMIZER])[0]
+            prior = dim.prior_for(point[OPTIMIZER])
+            if dim.fixed:
+                point[LR] = dim.value
+            elif isinstance(prior, NumericPrior):
+                point[LR] = prior.mode
+            elif dim.widened:  # the table range's middle (widening keeps it)
+                point[LR] = math.sqrt(math.prod(space.lr_range(point[OPTIMIZER])))
+            else:
+                point[LR] = space.lr_range(point[OPTIMIZER])[0]
         elif dim.when is None or point.get(dim.when[0]) in dim.when[1]:
             point[dim.name] = _start_value(dim)
     return point
@@ -181,7 +209,8 @@ def start_point(space: SearchSpace) -> dict[str, Any]:
 def _start_value(dim: Dimension) -> Any:
     if dim.fixed:
         return dim.value
-    start = dim.row.start
+    prior = dim.prior_for(None)
+    start = prior.mode if isinstance(prior, NumericPrior) and prior.named else dim.row.start
     if dim.kind == "choice":
         return start if start in dim.choices else dim.choices[0]
     low, high = dim.bounds
@@ -189,7 +218,7 @@ def _start_value(dim: Dimension) -> Any:
     if dim.kind == "pow2":
         # An int row made pow2 by the config starts at the power of two nearest its start.
         return int(2 ** round(math.log2(clipped)))
-    return int(clipped) if dim.kind == "int" else float(clipped)
+    return round(clipped) if dim.kind == "int" else float(clipped)
 
 
 def contains(space: SearchSpace, config: Mapping[str, Any]) -> bool:

@@ -72,7 +72,10 @@ class Row:
     ``int`` on a log scale (integers drawn log-uniformly; a float on a log scale is kind ``log``,
     and ``pow2`` is logarithmic by nature). ``start`` is where practitioners start; ``how`` says
     how finely to tune it. ``when = (parent, values)`` makes the row conditional: it exists only
-    while ``parent`` takes one of ``values``.
+    while ``parent`` takes one of ``values``. ``wide`` is the row's own hard range under
+    ``bounds: wide`` (kind, low, high) where the general rule would not do; ``typical`` the range
+    its prior keeps most of its mass in, where that is not the table's range
+    (:mod:`raytune_hp.spaces.priors`).
     """
 
     name: str
@@ -85,6 +88,8 @@ class Row:
     note: str = ""
     when: tuple[str, tuple[Any, ...]] | None = None
     log: bool = False
+    wide: tuple[Kind, float, float] | None = None
+    typical: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,15 +130,17 @@ _TABLES: tuple[Table, ...] = (
                 note="range by optimizer (table lr); smoke test at 1e-4, then 1e-3",
                 when=(OPTIMIZER, tuple(OPTIMIZERS))),
             Row("batch_size", "pow2", 1, 1024, start=128, how="finely",
-                note="with BatchNorm not too small"),
+                note="with BatchNorm not too small", wide=("pow2", 1, 1024), typical=(32, 512)),
         ),
     ),
     Table(
         "regularization",
         "Regularization",
         (
-            Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely"),
-            Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2"),
+            Row("dropout", "float", 0.0, 0.5, start=0.5, how="finely",
+                wide=("float", 0.0, 0.8)),
+            Row("weight_decay", "float", 0.0, 1e-4, start=0.0, how="coarsely", note="L2",
+                wide=("log", 1e-6, 1e-1), typical=(1e-6, 1e-4)),
         ),
     ),
     Table(
