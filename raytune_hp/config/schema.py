@@ -208,7 +208,9 @@ class SearchConfig(_Section):
     4 tuned hyperparameters unless ``force_grid``. ``coarse-to-fine`` spends ``coarse_fraction``
     of ``num_samples`` on random search over the whole space, then the rest on TPE over a space
     narrowed around the ``top_k`` best. ``warm_start`` names earlier experiments whose trials
-    seed TPE (``bayes``).
+    seed TPE (``bayes``). ``prior_weight`` is how much the space's prior counts in TPE against
+    the observations; ``fidelity: rungs`` lets TPE learn from every trial's score at ASHA's
+    rungs (the highest rung enough trials reached), ``final`` from each trial's last result.
     """
 
     strategy: Literal["grid", "random", "bayes", "coarse-to-fine"] = "bayes"
@@ -220,6 +222,8 @@ class SearchConfig(_Section):
     warm_start: list[str] = []
     coarse_fraction: float = Field(0.5, gt=0, lt=1)
     top_k: int | None = Field(None, ge=1)
+    prior_weight: float = Field(1.0, ge=0)
+    fidelity: Literal["rungs", "final"] = "final"
 
 
 class EarlyStoppingConfig(_Section):

@@ -19,7 +19,29 @@ from typing import Any
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import EPOCH
 
-__all__ = ["build_early_stopping"]
+__all__ = ["build_early_stopping", "rung_epochs"]
+
+
+def rung_epochs(config: ExperimentConfig) -> tuple[float, ...]:
+    """The epochs at which trials are compared, ascending: ASHA's milestones (the grace period
+    times powers of the reduction factor, as Ray places them) and the last epoch; without early
+    stopping only the last epoch.
+
+    Example:
+        >>> from raytune_hp.config import load_config
+        >>> rung_epochs(load_config("configs/quickstart.yaml"))
+        (2.0, 6.0, 18.0)
+    """
+    import math
+
+    last = config.train.max_epochs
+    asha = config.early_stopping
+    if asha.name == "none":
+        return (last,)
+    factor, grace = asha.reduction_factor, asha.grace_period
+    count = int(math.log(last / grace) / math.log(factor) + 1)
+    milestones = [grace * factor**k for k in range(count)]
+    return tuple(sorted({*(float(m) for m in milestones if m < last), float(last)}))
 
 
 def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:

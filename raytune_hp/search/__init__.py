@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.early_stopping import rung_epochs
 from raytune_hp.metrics import to_loss
 from raytune_hp.search.narrowing import narrowed_space
 from raytune_hp.spaces import SearchSpace, grid, start_point, to_hyperopt, to_hyperopt_point
@@ -123,6 +124,7 @@ def hyperopt_searcher(
         if past_trials:
             best = min(past_trials, key=lambda past: to_loss(past.metric, mode))
             points = [best.config] + [p for p in points if p != best.config]
+    fidelity = config.search.fidelity == "rungs"
     searcher = TablesHyperOptSearch(
         space=to_hyperopt(space),
         metric=config.train.metric,
@@ -134,5 +136,7 @@ def hyperopt_searcher(
             (to_hyperopt_point(space, p.config), to_loss(p.metric, mode)) for p in past_trials
         ],
         sampler="random" if strategy == "random" else "tpe",
+        prior_weight=config.search.prior_weight,
+        rungs=rung_epochs(config) if fidelity else (),
     )
     return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)

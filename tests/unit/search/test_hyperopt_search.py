@@ -96,3 +96,69 @@ def test_the_private_parts_of_rays_hyperopt_search_it_relies_on_still_exist(
     for name in ("insert_trial_docs", "refresh"):
         assert callable(getattr(trials, name, None)), f"hyperopt Trials.{name} is gone"
     assert searcher.domain is not None and searcher.domain.params
+
+
+# --- learning at ASHA's rungs -------------------------------------------------------------------
+
+
+def _train(searcher: TablesHyperOptSearch, trial_id: str, accuracies: list[float]) -> None:
+    """Reports one result per epoch, as Ray does, then the trial's completion (a trial ASHA
+    stopped too: Ray completes it with its last result)."""
+    for epoch, acc in enumerate(accuracies, start=1):
+        searcher.on_trial_result(trial_id, {"val_acc": acc, "epoch": epoch})
+    searcher.on_trial_complete(trial_id, {"val_acc": accuracies[-1], "epoch": len(accuracies)})
+
+
+def test_a_pruned_trial_counts_at_the_rung_it_reached_with_its_best_epoch(
+    space: SearchSpace,
+) -> None:
+    searcher = _searcher(space, rungs=(2.0, 6.0), min_points=2)
+    for trial_id in ("fast", "slow", "steady"):
+        assert searcher.suggest(trial_id) is not None
+    _train(searcher, "fast", [0.7, 0.8])  # ASHA stopped it at epoch 2
+    _train(searcher, "slow", [0.2, 0.3, 0.5, 0.7, 0.9, 0.85])  # its best epoch, 0.9, counts
+    _train(searcher, "steady", [0.5, 0.6, 0.6, 0.6, 0.6, 0.6])
+    at_2, at_6 = searcher.rung_scores(2.0), searcher.rung_scores(6.0)
+    assert sorted(at_2.values()) == [-0.8, -0.6, -0.3]
+    assert sorted(at_6.values()) == [-0.9, -0.6]  # the pruned trial is not ranked at epoch 6
+    # Two trials reached epoch 6: TPE models the next proposal on epoch 6's scores.
+    searcher.suggest("next")
+    assert searcher.modelled_rung == 6.0
+
+
+def test_tpe_models_the_highest_rung_enough_trials_reached(space: SearchSpace) -> None:
+    searcher = _searcher(space, rungs=(2.0, 6.0, 18.0), min_points=4)
+    for i in range(9):
+        assert searcher.suggest(f"t{i}") is not None
+        # Every trial reaches epoch 2, every third epoch 6, none epoch 18.
+        _train(searcher, f"t{i}", [0.5] * (6 if i % 3 == 0 else 2))
+    searcher.suggest("t9")
+    assert searcher.modelled_rung == 2.0  # epoch 6 has 3 trials, fewer than 4
+    _train(searcher, "t9", [0.5] * 6)
+    searcher.suggest("t10")
+    assert searcher.modelled_rung == 6.0
+
+
+def test_without_rungs_tpe_sees_each_trials_last_result_as_ray_hands_it(
+    space: SearchSpace,
+) -> None:
+    searcher = _searcher(space)
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+        _train(searcher, f"t{i}", [0.9, 0.4])
+    searcher.suggest("t5")
+    assert searcher.modelled_rung is None
+    done = [t for t in searcher._hpopt_trials.trials if t["state"] == JOB_STATE_DONE]
+    assert {t["result"]["loss"] for t in done} == {-0.4}
+
+
+def test_rung_scores_survive_a_save_and_restore(space: SearchSpace, tmp_path: Path) -> None:
+    searcher = _searcher(space, rungs=(2.0, 6.0), min_points=2)
+    for i in range(4):
+        searcher.suggest(f"t{i}")
+        _train(searcher, f"t{i}", [0.1 * (i + 1)] * 6)
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher(space, rungs=(2.0, 6.0), min_points=2)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.rung_scores(6.0) == searcher.rung_scores(6.0)
+    assert restored.suggest("t4") == searcher.suggest("t4")
