@@ -71,7 +71,7 @@ def narrowed_space(
                 # Without its kind the override would mean the table's row (or no row at all).
                 scale = {"log": True} if dim.row.log else {}
                 overrides[dim.name] = {"kind": dim.kind, **scale, "low": low, "high": high}
-        if dim.outside and isinstance(overrides.get(dim.name), dict):
+        if (dim.outside or dim.widened) and isinstance(overrides.get(dim.name), dict):
             overrides[dim.name] = {**overrides[dim.name], OUTSIDE: True}
     return overrides
 

@@ -269,7 +269,8 @@ def _resolve_row(row: Row, override: Any, bounds: str = "table") -> Dimension:
     key = f"space.{row.name}"
     if override is None and bounds == "wide" and row.kind != "choice":
         wide = wide_row(row)
-        return Dimension(wide, low=wide.low, high=wide.high, widened=True)
+        changed = wide.kind != row.kind  # weight decay: a log scale to reach 1e-1
+        return Dimension(wide, low=wide.low, high=wide.high, widened=True, kind_changed=changed)
     if override is None:
         return Dimension(row, low=row.low, high=row.high, choices=row.choices)
     if isinstance(override, Mapping):

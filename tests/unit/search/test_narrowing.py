@@ -99,3 +99,19 @@ def test_a_shipped_config_with_its_own_hyperparameters_has_a_fine_space() -> Non
     fine = config.search_space({**config.space, **narrowed_space(coarse, best)})
     assert all(contains(fine, point) for point in best)
     assert fine["width"].custom and fine["activation"].custom
+
+
+def test_a_wide_coarse_space_narrows_to_a_fine_one_that_may_leave_the_tables() -> None:
+    config = load_config(QUICKSTART, ["space.bounds=wide"])
+    coarse = config.search_space()
+    best = [
+        point
+        for point in sample(coarse, 400, seed=1)
+        if point["optimizer"] == "adam" and point["lr"] > 1e-2 and point["weight_decay"] > 1e-4
+    ][:3]
+    assert len(best) == 3
+    fine = resolve_space("cnn", {**config.space, **narrowed_space(coarse, best)})
+    assert all(contains(fine, point) for point in best)
+    assert fine.lr_range("adam")[1] > 1e-2
+    assert fine["weight_decay"].kind == "log"  # narrowed on the scale it was searched on
+    assert all(contains(coarse, point) for point in sample(fine, 200, seed=2))
