@@ -41,7 +41,7 @@ from raytune_hp.report.plots import (
     write_plots,
 )
 from raytune_hp.report.trials import TrialRecord, load_trials
-from raytune_hp.spaces import OUTSIDE, RESERVED_KEYS, SearchSpace
+from raytune_hp.spaces import OUTSIDE, RESERVED_KEYS, SearchSpace, format_space
 from raytune_hp.storage import BEST_CONFIG_FILE, PLOTS_DIR, SUMMARY_FILE, ExperimentStore, as_store
 from raytune_hp.values import compact
 
@@ -224,6 +224,13 @@ def fixed_space(config: ExperimentConfig, hparams: dict[str, Any]) -> dict[str, 
     return overrides
 
 
+def space_markdown(space: SearchSpace) -> str:
+    """The summary's last section: the space searched, each hyperparameter's hard range and
+    prior (``raytune-hp spaces --config``'s table)."""
+    table = format_space(space).split("\n", 2)[2]  # its own title gives way to the section's
+    return f"\n## The search space\n\n{table}"
+
+
 def write_reports(
     where: ExperimentStore | str | Path, config: ExperimentConfig
 ) -> list[TrialRecord]:
@@ -235,10 +242,12 @@ def write_reports(
         trials, config.search_space(), metric, mode, config.train.max_epochs
     )
     plots = write_plots(store.child(PLOTS_DIR), trials, config, importance)
+    space = config.search_space()
     store.write_text(
         SUMMARY_FILE,
-        summary_markdown(trials, metric, mode, config.name, config.search_space())
-        + plots_markdown(plots, importance, metric, last_improvement(trials, mode, metric)),
+        summary_markdown(trials, metric, mode, config.name, space)
+        + plots_markdown(plots, importance, metric, last_improvement(trials, mode, metric))
+        + space_markdown(space),
     )
     if trials and trials[0].best is not None:
         text = yaml.safe_dump(best_config(config, trials[0]), sort_keys=False)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from raytune_hp.errors import SearchSpaceError
 from raytune_hp.models import MODELS
+from raytune_hp.spaces.priors import ChoicePrior
 from raytune_hp.spaces.space import Dimension, SearchSpace, start_point
 from raytune_hp.spaces.tables import (
     FINE_TUNE_FACTOR,
@@ -24,6 +25,7 @@ from raytune_hp.spaces.tables import (
     TABLES,
     Row,
 )
+from raytune_hp.values import compact
 
 
 def format_tables(names: Sequence[str] | None = None) -> str:
@@ -84,12 +86,22 @@ def format_space(space: SearchSpace) -> str:
     title = f"## Search space of the {space.model} model" + (
         " (fine-tuning)" if space.fine_tune else ""
     )
-    lines = [title, "", "| hyperparameter | searched over | start | note |", "|---|---|---|---|"]
+    priors = any(dim.priors for dim in space.dims)
+    header = "| hyperparameter | searched over | start | note |"
+    lines = [title, ""]
+    if priors:
+        lines += [
+            "The prior leans each search towards the tables within the hard ranges "
+            f"(bounds: {space.bounds}); the searcher draws its first trials from it.",
+            "",
+        ]
+        header = "| hyperparameter | hard range | prior | start | note |"
+    lines += [header, _rule(header)]
     start = start_point(space)
     for dim in space.dims:
         if dim.name == LR and not dim.fixed:
             domain = ", ".join(f"{n}: {format_range(lo, hi)}" for n, lo, hi in dim.lr_ranges)
-            domain = f"log-uniform by optimizer: {domain}"
+            domain = f"{'log scale' if priors else 'log-uniform'} by optimizer: {domain}"
         elif dim.fixed:
             domain = f"fixed at {dim.value}"
         elif dim.kind == "choice":
@@ -99,18 +111,40 @@ def format_space(space: SearchSpace) -> str:
             scale = ", log scale" if dim.row.log else ""
             domain = f"{dim.kind}{scale} {format_range(low, high)}"
         notes = []
+        if dim.widened:
+            scale = " to a log scale" if dim.kind_changed else ""
+            notes.append(f"widened{scale} (bounds: wide)")
         if dim.outside:
             notes.append("**outside the table** (outside_table: true)")
-        if dim.kind_changed:
+        if dim.kind_changed and not dim.widened:
             notes.append("kind changed by the config")
         if dim.custom:
             notes.append("the config's own hyperparameter")
         if dim.when and dim.name != LR:
             notes.append(f"when {dim.when[0]} is {' or '.join(map(str, dim.when[1]))}")
-        lines.append(
-            f"| `{dim.name}` | {domain} | {start.get(dim.name, '–')} | {'; '.join(notes)} |"
-        )
+        prior = f" {_prior_text(dim)} |" if priors else ""
+        first = start.get(dim.name, "–")
+        first = compact(first) if isinstance(first, float) and len(str(first)) > 8 else first
+        lines.append(f"| `{dim.name}` | {domain} |{prior} {first} | {'; '.join(notes)} |")
     return "\n".join(lines) + "\n"
+
+
+def _rule(header: str) -> str:
+    return "|---" * (header.count("|") - 1) + "|"
+
+
+def _prior_text(dim: Dimension) -> str:
+    """How a dimension's prior reads: ``centred at 3.16e-3, 80% in [1e-3, 1e-2]`` (per optimizer
+    for the lr), a choice's shares, or ``uniform``."""
+    if dim.fixed:
+        return "–"
+    if not dim.priors:
+        return "uniform"
+    texts = []
+    for value, prior in dim.priors:
+        text = prior.text(dim.choices) if isinstance(prior, ChoicePrior) else prior.text(compact)
+        texts.append(text if value is None else f"{value}: {text}")
+    return "; ".join(texts)
 
 
 def outside_notes(space: SearchSpace) -> list[str]:

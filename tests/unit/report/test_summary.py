@@ -161,3 +161,14 @@ def test_the_best_config_of_every_shipped_config_loads_and_fixes_that_configurat
         assert fixed.tuned == ()
         assert start_point(fixed) == hparams
         assert (reloaded.search.num_samples, reloaded.early_stopping.name) == (1, "none")
+
+
+def test_the_summary_ends_with_the_space_searched_its_hard_ranges_and_priors() -> None:
+    from raytune_hp.report.summary import space_markdown
+    from raytune_hp.spaces import resolve_space
+
+    text = space_markdown(resolve_space("cnn", {"bounds": "wide", "prior": "tables"}))
+    lines = text.splitlines()
+    assert lines[1] == "## The search space"
+    assert "| hyperparameter | hard range | prior | start | note |" in lines
+    assert any(line.startswith("| `dropout` | float [0, 0.8] | centred at 0.375") for line in lines)

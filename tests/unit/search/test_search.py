@@ -137,3 +137,16 @@ def test_tpe_starts_from_the_best_past_trial_then_the_tables_start_and_learns_th
     assert searcher.suggest("t1") is None  # one at a time
     searcher.on_trial_complete("t0", {"val_acc": 0.1})
     assert searcher.suggest("t1") == start_point(space)
+
+
+def test_the_config_says_whether_tpe_learns_at_ashas_rungs_and_how_much_the_prior_counts() -> None:
+    at_rungs = build_searcher(
+        _config("search.fidelity=rungs", "search.prior_weight=0.5"), max_concurrent=1
+    )
+    searcher = at_rungs.searcher  # behind the concurrency limiter
+    assert searcher._rungs == (2.0, 6.0, 18.0)  # the quickstart's ASHA: grace 2, factor 3
+    assert searcher.algo.keywords["prior_weight"] == 0.5
+    final = build_searcher(_config("search.fidelity=final"), max_concurrent=1).searcher
+    assert final._rungs == ()
+    random = build_searcher(_config("search.strategy=random", "search.fidelity=rungs"), 1)
+    assert random.searcher._rungs == ()  # random search learns nothing, at any fidelity

@@ -74,3 +74,21 @@ def test_format_space_shows_a_log_scale_and_a_kind_the_config_changed() -> None:
 def test_domain_text_names_the_log_scale() -> None:
     row = spaces.Row("width", "int", 8, 512, log=True)
     assert domain_text(row) == "an integer on a log scale in [8, 512]"
+
+
+def test_format_space_shows_each_hard_range_and_its_prior() -> None:
+    space = resolve_space("cnn", {"bounds": "wide", "prior": "tables", "num_layers": 1})
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in format_space(space).splitlines()
+        if line.startswith("| `")
+    }
+    assert "| hyperparameter | hard range | prior | start | note |" in format_space(space)
+    assert "adam: [0.0001, 0.1]" in rows["lr"]
+    assert "adam: centred at 3.16e-3, 80% in [1e-3, 0.01]" in rows["lr"]
+    assert "| log [1e-06, 0.1] | centred at 1e-5, 80% in [1e-6, 1e-4] |" in rows["weight_decay"]
+    assert "widened to a log scale (bounds: wide)" in rows["weight_decay"]
+    assert "| one of [1, 3, 5, 7] | 3 40%, the others 20% each | 3 |" in rows["kernel_size"]
+    assert "| fixed at 1 | – | 1 |" in rows["num_layers"]
+    # Without priors the table reads as it always has: no prior column.
+    assert "| hyperparameter | searched over | start | note |" in format_space(resolve_space("cnn"))
