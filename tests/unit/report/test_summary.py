@@ -14,9 +14,9 @@ import yaml
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.report import Importance, TrialRecord, best_config, summary_markdown
-from raytune_hp.report.summary import WIDTH, plots_markdown
+from raytune_hp.report.summary import WIDTH, plots_markdown, space_markdown
 from raytune_hp.results import ExperimentResult
-from raytune_hp.spaces import sample, start_point
+from raytune_hp.spaces import resolve_space, sample, start_point
 from raytune_hp.storage import PLOTS_DIR
 from raytune_hp.values import compact
 
@@ -164,9 +164,6 @@ def test_the_best_config_of_every_shipped_config_loads_and_fixes_that_configurat
 
 
 def test_the_summary_ends_with_the_space_searched_its_hard_ranges_and_priors() -> None:
-    from raytune_hp.report.summary import space_markdown
-    from raytune_hp.spaces import resolve_space
-
     text = space_markdown(resolve_space("cnn", {"bounds": "wide", "prior": "tables"}))
     lines = text.splitlines()
     assert lines[1] == "## The search space"
