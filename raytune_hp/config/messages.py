@@ -12,8 +12,8 @@ Example:
     ... except ValidationError as exc:
     ...     print(describe(exc))  # doctest: +NORMALIZE_WHITESPACE
     search.num_sample is not a known key; keys in search must be one of strategy, num_samples,
-    max_concurrent, initial_points, grid_points, force_grid, warm_start, coarse_fraction, top_k
-    (did you mean num_samples?); got 'num_sample'
+    max_concurrent, initial_points, grid_points, force_grid, warm_start, coarse_fraction, top_k,
+    prior_weight, fidelity (did you mean num_samples?); got 'num_sample'
 """
 
 from __future__ import annotations

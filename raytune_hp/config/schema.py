@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
+from raytune_hp.values import is_int, is_number
 
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 PYTHON_OBJECT = r"^<python: [^<>]+>$"
@@ -227,11 +228,36 @@ class SearchConfig(_Section):
 
 
 class EarlyStoppingConfig(_Section):
-    """ASHA, or none (every trial trains for ``train.max_epochs``)."""
+    """ASHA, or none (every trial trains for ``train.max_epochs``).
+
+    ``auto`` sizes ASHA from the epoch budget
+    (:func:`raytune_hp.early_stopping.asha_settings`): a reduction factor of 3,
+    and a grace period of a ninth of ``train.max_epochs``, so that trials are compared at three
+    rungs (a ninth, a third, all of the epochs) however long they train.
+    """
 
     name: Literal["asha", "none"] = "asha"
-    grace_period: int = Field(2, ge=1)
-    reduction_factor: float = Field(3.0, gt=1)
+    grace_period: int | Literal["auto"] = 2
+    reduction_factor: float | Literal["auto"] = 3.0
+
+    @field_validator("grace_period", mode="before")
+    @classmethod
+    def _grace_is_epochs_or_auto(cls, value: Any) -> Any:
+        if value == "auto" or (is_int(value) and value >= 1):
+            return value
+        raise ValueError(
+            f"early_stopping.grace_period must be a whole number of epochs ≥ 1 or auto; "
+            f"got {value!r}"
+        )
+
+    @field_validator("reduction_factor", mode="before")
+    @classmethod
+    def _factor_is_above_one_or_auto(cls, value: Any) -> Any:
+        if value == "auto" or (is_number(value) and value > 1):
+            return value
+        raise ValueError(
+            f"early_stopping.reduction_factor must be a number > 1 or auto; got {value!r}"
+        )
 
 
 class ResourcesConfig(_Section):
@@ -315,9 +341,8 @@ class ExperimentConfig(_Section):
 
     @model_validator(mode="after")
     def _grace_within_budget(self) -> ExperimentConfig:
-        if self.early_stopping.name == "asha" and (
-            self.early_stopping.grace_period > self.train.max_epochs
-        ):
+        grace = self.early_stopping.grace_period
+        if self.early_stopping.name == "asha" and grace != "auto" and grace > self.train.max_epochs:
             raise ValueError(
                 "early_stopping.grace_period must be ≤ train.max_epochs "
                 f"({self.train.max_epochs}); got {self.early_stopping.grace_period}"

@@ -19,7 +19,30 @@ from typing import Any
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import EPOCH
 
-__all__ = ["build_early_stopping", "rung_epochs"]
+__all__ = ["AUTO_REDUCTION_FACTOR", "asha_settings", "build_early_stopping", "rung_epochs"]
+
+AUTO_REDUCTION_FACTOR = 3.0
+"""``reduction_factor: auto``: keep the best third at each rung (the ASHA paper's default)."""
+
+
+def asha_settings(config: ExperimentConfig) -> tuple[int, float]:
+    """ASHA's grace period and reduction factor for ``config``, ``auto`` resolved: a factor
+    of :data:`AUTO_REDUCTION_FACTOR`, a grace period of ``max_epochs`` over its square (at
+    least 1), so that trials meet at three rungs however many epochs they may train.
+
+    Example:
+        >>> stopping = {"grace_period": "auto"}
+        >>> config = ExperimentConfig.model_validate(
+        ...     {"name": "x", "train": {"max_epochs": 52}, "early_stopping": stopping})
+        >>> asha_settings(config)
+        (6, 3.0)
+    """
+    stopping = config.early_stopping
+    given = stopping.reduction_factor
+    factor = AUTO_REDUCTION_FACTOR if given == "auto" else float(given)
+    if stopping.grace_period == "auto":
+        return max(1, round(config.train.max_epochs / factor**2)), factor
+    return stopping.grace_period, factor
 
 
 def rung_epochs(config: ExperimentConfig) -> tuple[float, ...]:
@@ -35,10 +58,9 @@ def rung_epochs(config: ExperimentConfig) -> tuple[float, ...]:
     import math
 
     last = config.train.max_epochs
-    asha = config.early_stopping
-    if asha.name == "none":
+    if config.early_stopping.name == "none":
         return (last,)
-    factor, grace = asha.reduction_factor, asha.grace_period
+    grace, factor = asha_settings(config)
     count = int(math.log(last / grace) / math.log(factor) + 1)
     milestones = [grace * factor**k for k in range(count)]
     return tuple(sorted({*(float(m) for m in milestones if m < last), float(last)}))
@@ -59,6 +81,6 @@ def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:
         metric=config.train.metric,
         mode=config.train.mode,
         max_t=config.train.max_epochs,
-        grace_period=config.early_stopping.grace_period,
-        reduction_factor=config.early_stopping.reduction_factor,
+        grace_period=asha_settings(config)[0],
+        reduction_factor=asha_settings(config)[1],
     )

@@ -62,12 +62,14 @@ def test_a_typo_in_a_key_is_refused_and_the_right_key_suggested(
         ("data:\n  val_fraction: 1.5\n", "data.val_fraction", "be < 1", "1.5"),
         ("data:\n  val_fraction: 0\n", "data.val_fraction", "be > 0", "0"),
         ("early_stopping:\n  reduction_factor: 1\n", "early_stopping.reduction_factor",
-         "be > 1", "1"),
+         "be a number > 1 or auto", "1"),
+        ("early_stopping:\n  grace_period: aut\n", "early_stopping.grace_period",
+         "be a whole number of epochs ≥ 1 or auto", "'aut'"),
         ("seed: -1\n", "seed", "be ≥ 0", "-1"),
     ],
     ids=["str-for-int", "bool-for-int", "float-for-int", "list-for-mapping", "str-for-number",
          "list-for-space", "bad-name", "num_samples-0", "val_fraction-1.5", "val_fraction-0",
-         "reduction_factor-1", "negative-seed"],
+         "reduction_factor-1", "grace-typo", "negative-seed"],
 )  # fmt: skip
 def test_a_wrong_type_or_impossible_value_names_key_rule_and_value(
     tmp_path: Path,
