@@ -40,7 +40,7 @@ LOGTRUNCNORMAL = "logtruncnormal"
 
 def _draw(mu: float, sigma: float, low: float, high: float, rng: Any, size: Any) -> np.ndarray:
     """Draws of N(mu, sigma) inside [low, high], by rejection in batches."""
-    n = int(np.prod(size)) if size else 1
+    n = int(np.prod(size))  # 1 for size (), 0 for a branch not taken
     kept: list[float] = []
     while len(kept) < n:
         batch = rng.normal(mu, sigma, size=max(16, 2 * (n - len(kept))))

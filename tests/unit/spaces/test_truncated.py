@@ -40,3 +40,25 @@ def test_tpe_learns_beyond_the_table_under_a_prior_that_leans_on_it() -> None:
     assert sum(1e-2 < lr <= 1e-1 for lr in late) >= 10  # beyond the table, inside the wide range
     best = min(trials.losses())
     assert best < 0.05
+
+
+def test_tpe_models_priors_inside_conditional_branches() -> None:
+    # The lr under each optimizer is a branch: TPE draws none for the branches not taken.
+    space = resolve_space("cnn", {"bounds": "wide", "prior": "tables"})
+    seen: list[dict] = []
+
+    def loss(sampled: dict) -> dict:
+        config = flatten(sampled)
+        seen.append(config)
+        return {"loss": abs(math.log10(config["lr"]) + 2.5), "status": STATUS_OK}
+
+    fmin(
+        loss,
+        to_hyperopt(space),
+        tpe.suggest,
+        25,
+        trials=Trials(),
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+    )
+    assert len(seen) == 25 and all(contains(space, config) for config in seen)
