@@ -8,7 +8,9 @@ which sees every result before early stopping does and can end the whole run) an
 no room for a trial and :data:`Searcher.FINISHED` once it is spent, so the searcher itself sees
 nothing new. Both are pickled with the Tuner's state in one piece, so a resumed run's searcher
 and stopper still share one ledger, which :meth:`BudgetStopper.setup` brings up to date from the
-experiment folder.
+experiment folder. Ray also keeps its stopper in its own experiment state and resumes with that
+copy as the stopper; the copy hands every call over to the stopper the callbacks and the searcher
+share (found by a key both carry).
 
 Ray's own ``TuneConfig(time_budget_s=...)`` is not used: it stops every trial at the deadline
 without saying which (they read as stopped early by ASHA), counts no epochs, and starts counting
@@ -26,6 +28,8 @@ Example:
 from __future__ import annotations
 
 import time
+import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +42,8 @@ from raytune_hp.metrics import EPOCH
 from raytune_hp.storage import ExperimentStore
 from raytune_hp.values import is_finite
 
+_RUNNING: weakref.WeakValueDictionary[str, BudgetStopper] = weakref.WeakValueDictionary()
+"""The stopper of each run under way in this process (set up by Ray as a callback), by key."""
 SAVE_EVERY_S = 10.0
 """How often the wall time spent is written to ``budget.json`` while a run trains (and at its
 end, and whenever a trial is cut): what a driver killed outright loses of it, at most."""
@@ -57,10 +63,19 @@ class BudgetStopper(Stopper, Callback):  # type: ignore[misc]
         self.ledger, self.store, self.folder = ledger, store, folder
         self._record = BudgetRecord()
         self._saved = 0.0
+        self._key = uuid.uuid4().hex
+
+    def _current(self) -> BudgetStopper:
+        """The stopper the run's callbacks and searcher share: this one, or, for the copy Ray
+        resumes with as the stopper (from its experiment state), the one it was copied from."""
+        return _RUNNING.get(self._key, self)
 
     # --- the stopper ------------------------------------------------------------------------
 
     def __call__(self, trial_id: str, result: Mapping[str, Any]) -> bool:
+        current = self._current()
+        if current is not self:
+            return current(trial_id, result)
         epoch: Any = result.get(EPOCH, result.get("training_iteration"))
         if not is_finite(epoch):
             return False
@@ -74,6 +89,9 @@ class BudgetStopper(Stopper, Callback):  # type: ignore[misc]
 
     def stop_all(self) -> bool:
         """Ends the run, stopping every trial mid-epoch, once the budget's time is up."""
+        current = self._current()
+        if current is not self:
+            return current.stop_all()
         if self.ledger.hard_stop():
             self.ledger.exhausted = True
             self.save()
@@ -91,6 +109,7 @@ class BudgetStopper(Stopper, Callback):  # type: ignore[misc]
     ) -> None:
         """The run starts or resumes: the time spent so far and the trials already cut are read
         back from the experiment folder."""
+        _RUNNING[self._key] = self
         if self.store is not None:
             self._record = BudgetRecord.read(self.store)
         self.ledger.start(self._record.seconds, self._record.cut.get(self.folder, ()))

@@ -142,6 +142,23 @@ def test_searcher_and_stopper_come_back_sharing_one_ledger(tmp_path: Path) -> No
     assert "x" in restored_searcher.budget.ledger._live
 
 
+def test_the_copy_ray_resumes_with_as_its_stopper_hands_over_to_the_shared_one(
+    tmp_path: Path,
+) -> None:
+    # Ray pickles its stopper into its experiment state, apart from the Tuner's state, and a
+    # resumed run calls that copy; the callbacks and the searcher hold the Tuner state's one.
+    shared = BudgetStopper(BudgetLedger("epochs", 3, 4), ExperimentStore(str(tmp_path)), "")
+    copy = pickle.loads(pickle.dumps(shared))
+    shared.setup()
+    searcher = BudgetSearcher(Counting(), shared)
+    searcher.suggest("a")
+    searcher.suggest("b")
+    assert not copy("a", {"epoch": 1}) and not copy("b", {"epoch": 1})
+    assert copy("a", {"epoch": 2})  # 3 spent: the shared ledger counted every epoch
+    assert shared.spending()[0] == 3 and shared.ledger.cut == {"a"}
+    assert copy.ledger.spent() == 0  # the copy's own ledger is never used
+
+
 def test_ray_saves_and_restores_the_wrapped_searcher(tmp_path: Path) -> None:
     inner = Counting()
     generator = SearchGenerator(BudgetSearcher(ConcurrencyLimiter(inner, 2), _budget(tmp_path)))
