@@ -40,6 +40,7 @@ from raytune_hp.budget import (
     BudgetRecord,
     budget_ledger,
     budget_plan,
+    grown_budget,
     has_room,
     planned_trials,
     trial_cap,
@@ -198,35 +199,11 @@ def _resumed_config(
             )
         updates["num_samples"] = num_samples
     if budget is not None and budget != stored.search.budget:
-        updates["budget"] = _grown_budget(stored, budget)
+        updates["budget"] = grown_budget(stored, budget)
     if not updates:
         return stored
     search = stored.search.model_copy(update=updates)
     return stored.model_copy(update={"search": search})
-
-
-def _grown_budget(stored: ExperimentConfig, budget: BudgetConfig) -> BudgetConfig:
-    """``budget``, where it can grow the experiment ``stored``.
-
-    Raises:
-        ConfigError: it cannot.
-    """
-    before = stored.search.budget
-    if before is None or stored.search.strategy == "grid":
-        what = "a grid" if stored.search.strategy == "grid" else "an experiment run without one"
-        raise ConfigError(f"--resume: search.budget must not be given to grow {what}; got {budget}")
-    if budget.unit != before.unit:
-        counted = "epochs" if before.unit == "epochs" else "time"
-        raise ConfigError(
-            f"--resume: search.budget must count {counted} as the experiment's ({before}) does; "
-            f"got {budget}"
-        )
-    if budget.amount < before.amount:
-        raise ConfigError(
-            f"--resume: search.budget must be at least the experiment's {before} (it grows, it "
-            f"never shrinks); got {budget}"
-        )
-    return budget
 
 
 @contextlib.contextmanager

@@ -30,6 +30,8 @@ from raytune_hp.budget.estimate import (
 )
 from raytune_hp.budget.ledger import BudgetLedger, BudgetRecord
 from raytune_hp.config import ExperimentConfig
+from raytune_hp.config.budget import BudgetConfig
+from raytune_hp.errors import ConfigError
 
 __all__ = [
     "DEFAULT_TRIALS",
@@ -39,6 +41,7 @@ __all__ = [
     "budget_ledger",
     "budget_plan",
     "expected_trial_epochs",
+    "grown_budget",
     "has_room",
     "planned_trials",
     "trial_cap",
@@ -77,3 +80,37 @@ def has_room(config: ExperimentConfig, spent_epochs: int, record: BudgetRecord) 
         return True
     spent = spent_epochs if budget.unit == "epochs" else record.seconds
     return spent < budget.amount and not record.ran_out(budget.amount)
+
+
+def grown_budget(config: ExperimentConfig, budget: BudgetConfig) -> BudgetConfig:
+    """``budget``, checked to grow the experiment that ran with ``config`` (``--resume``): the
+    same unit, no less, and a budget to grow.
+
+    Raises:
+        ConfigError: it cannot grow it, in one line.
+
+    Example:
+        >>> from raytune_hp.config import config_from
+        >>> config = config_from({"name": "x", "search": {"budget": "400 epochs"}})
+        >>> str(grown_budget(config, BudgetConfig(epochs=800)))
+        '800 epochs'
+        >>> grown_budget(config, BudgetConfig(hours=1))
+        Traceback (most recent call last):
+        raytune_hp.errors.ConfigError: --resume: search.budget must count epochs as the experiment's (400 epochs) does; got 1 hour
+    """  # noqa: E501
+    before = config.search.budget
+    if before is None or config.search.strategy == "grid":
+        what = "a grid" if config.search.strategy == "grid" else "an experiment run without one"
+        raise ConfigError(f"--resume: search.budget must not be given to grow {what}; got {budget}")
+    if budget.unit != before.unit:
+        counted = "epochs" if before.unit == "epochs" else "time"
+        raise ConfigError(
+            f"--resume: search.budget must count {counted} as the experiment's ({before}) does; "
+            f"got {budget}"
+        )
+    if budget.amount < before.amount:
+        raise ConfigError(
+            f"--resume: search.budget must be at least the experiment's {before} (it grows, it "
+            f"never shrinks); got {budget}"
+        )
+    return budget
