@@ -59,8 +59,8 @@ def tune(
             ``(val_fraction, seed) -> data`` (as ``data.loader``).
         loss: the built-in loop's loss, ``loss(outputs, targets) -> scalar`` (as ``train.loss``).
         resume: continue the experiment in ``<storage>/<name>`` as it was configured; a
-            ``search.num_samples`` in ``experiment`` larger than its budget grows it. Its code
-            must be handed over again the same way.
+            ``search.num_samples`` in ``experiment`` larger than its own grows it, and so does
+            a larger ``search.budget``. Its code must be handed over again the same way.
         address: attach to a running Ray cluster (``auto``); by default a local Ray session is
             started and shut down again.
         verbose: print one progress line (trials done, the best so far, the time left) and
@@ -89,6 +89,7 @@ def tune(
 
     search = raw.get("search")
     asked = isinstance(search, dict) and "num_samples" in search
+    asked_budget = isinstance(search, dict) and search.get("budget") is not None
     return run_experiment(
         config,
         resume=resume,
@@ -96,6 +97,7 @@ def tune(
         given={key: obj for key, obj in given.items() if obj is not None},
         verbose=verbose,
         num_samples=config.search.num_samples if resume and asked else None,
+        budget=config.search.budget if resume and asked_budget else None,
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from raytune_hp.budget import budget_plan
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.models import CAPACITY_IDEAL, capacity_limit
 from raytune_hp.spaces import (
@@ -334,7 +335,7 @@ def _space_size(config: ExperimentConfig, space: SearchSpace) -> Finding:
         f"space: {len(tuned)} tuned hyperparameters; {combos:,} discrete combinations"
         + (f" × {len(continuous)} continuous ({', '.join(continuous)})" if continuous else "")
         + f"; a {config.search.grid_points}-point grid would be {grid:,} trials; "
-        f"budget {config.search.num_samples} trials",
+        + f"budget {budget_plan(config)}",
     )
 
 

@@ -203,7 +203,8 @@ def _parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the experiment in <storage>/<name> (after Ctrl-C or a crash, or to grow "
-        "it with --set search.num_samples=N) instead of starting a new one",
+        "it with --set search.num_samples=N or --set search.budget=B) instead of starting a new "
+        "one",
     )
     tune.add_argument(
         "--address",
@@ -402,22 +403,35 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return [item for _, item in given]
 
 
+def _grows(key: str) -> bool:
+    """Whether ``--set KEY=...`` is one that grows an experiment on ``--resume``.
+
+    Example:
+        >>> _grows("search.num_samples"), _grows("search.budget.epochs"), _grows("seed")
+        (True, True, False)
+    """
+    return key in ("search.num_samples", "search.budget") or key.startswith("search.budget.")
+
+
 def _tune(args: argparse.Namespace) -> int:
     from raytune_hp.config import load_config
 
+    keys = [item.partition("=")[0] for item in args.overrides]
+    grow = "search.num_samples" in keys
+    grow_budget = any(_grows(key) and key != "search.num_samples" for key in keys)
     if args.resume:
-        others = [item for item in args.overrides if item.partition("=")[0] != "search.num_samples"]
+        others = [item for item, key in zip(args.overrides, keys, strict=True) if not _grows(key)]
         if others:
             given = " ".join(f"--set {item}" for item in others)
             raise ConfigError(
                 "--set must not be given with --resume except search.num_samples=N to grow the "
-                f"experiment (it resumes as configured in its config.yaml); got {given}"
+                "experiment, or search.budget=B to grow its budget (it resumes as configured in "
+                f"its config.yaml); got {given}"
             )
     config = load_config(args.config, _overrides(args))
 
     from raytune_hp.experiment import run_experiment
 
-    grow = any(item.partition("=")[0] == "search.num_samples" for item in args.overrides)
     result = run_experiment(
         config,
         resume=args.resume,
@@ -425,11 +439,14 @@ def _tune(args: argparse.Namespace) -> int:
         verbose=True,
         num_samples=config.search.num_samples if args.resume and grow else None,
         progress_table=args.progress_table,
+        budget=config.search.budget if args.resume and grow_budget else None,
     )
     best = result.best
     print()
     where = result.location
     print(f"Experiment: {where}  ({len(result.trials)} trials)")
+    if result.budget_spent:
+        print(result.budget_spent)
     if result.interrupted:
         print(
             f"Interrupted; nothing is lost. Resume with:\n  raytune-hp tune {args.config} "

@@ -4,8 +4,10 @@ The folder (``<storage>/<name>/``) holds ``config.yaml`` (the config as run), Ra
 folders with their TensorBoard events (under ``coarse/`` and ``fine/`` for coarse-to-fine, with
 the narrowed ``fine_space.yaml`` beside them; under ``more-1/``, ... for each run that grew a
 finished experiment), ``runs.json`` (how many trials each of those runs was to have),
-``summary.md`` and ``best_config.yaml``. An existing experiment is resumed (``resume=True``) or
-refused, never overwritten; resuming with a larger ``search.num_samples`` grows it.
+``summary.md`` and ``best_config.yaml`` (and ``budget.json`` under ``search.budget``: the time
+spent and the trials stopped at the budget's end). An existing experiment is resumed
+(``resume=True``) or refused, never overwritten; resuming with a larger ``search.num_samples``
+(or ``search.budget``) grows it.
 
 A run leaves the calling process as it found it: environment variables set for Ray Tune are put
 back, a Ray session it started is shut down (one it found running is left running), and it prints
@@ -34,9 +36,19 @@ from typing import Any
 
 import yaml
 
+from raytune_hp.budget import (
+    BudgetRecord,
+    budget_ledger,
+    budget_plan,
+    grown_budget,
+    has_room,
+    planned_trials,
+    trial_cap,
+)
 from raytune_hp.checks import capacity_findings
 from raytune_hp.cluster import ClusterShape, cluster_shape, plan_trials, spans_nodes
 from raytune_hp.config import ExperimentConfig, load_config
+from raytune_hp.config.budget import BudgetConfig
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
@@ -57,7 +69,8 @@ from raytune_hp.user_code import UserCode
 
 RUNS_FILE = "runs.json"
 """How many trials each run of the experiment (its folder: ``""`` for the top, a phase, or a
-``more-<k>`` that grew it) was to have: what tells a finished run from an interrupted one."""
+``more-<k>`` that grew it) was to have: what tells a finished run from an interrupted one. Under
+a budget it is the run's cap on trials, 0 for none: such a run is over when its budget is."""
 
 
 def experiment_store(config: ExperimentConfig) -> ExperimentStore:
@@ -73,27 +86,29 @@ def run_experiment(
     verbose: bool = False,
     num_samples: int | None = None,
     progress_table: bool = False,
+    budget: BudgetConfig | None = None,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
     ``given`` holds the code handed over as Python objects, by config key (``train.function``,
     ...: see :data:`raytune_hp.user_code.CODE_KEYS`). On ``resume`` the experiment continues as
     its ``config.yaml`` says (``config`` only names its folder); ``num_samples``, when given,
-    grows it to that many trials: the searcher learns from every trial so far, and ASHA prunes
-    against the same rungs. ``verbose`` prints the plan, where the results go and the progress
-    as one line (:class:`raytune_hp.progress.ProgressLine`), or with ``progress_table`` Ray
-    Tune's table of trials instead of that line.
+    grows it to that many trials (under a budget: raises its cap), and ``budget`` grows its
+    budget: the searcher learns from every trial so far, and ASHA prunes against the same rungs.
+    ``verbose`` prints the plan, where the results go and the progress as one line
+    (:class:`raytune_hp.progress.ProgressLine`), or with ``progress_table`` Ray Tune's table of
+    trials instead of that line.
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
-            ``num_samples`` below the experiment's.
+            ``num_samples`` or ``budget`` below the experiment's.
     """
     store = experiment_store(config)
     where = store.location
     if resume:
-        config = _resumed_config(store, num_samples)
+        config = _resumed_config(store, num_samples, budget)
     elif store.exists():
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
@@ -115,6 +130,8 @@ def run_experiment(
             shape, resources.cpus_per_trial, resources.gpus_per_trial, config.search.max_concurrent
         )
         say(f"raytune-hp: {plan.reason}")
+        if config.search.budget is not None:
+            say(f"raytune-hp: budget {budget_plan(config)}")
         data = code.dataset(config)
         _warn_capacity(config, code, data, verbose)
         trainable = _trainable(config, code, data, plan.gpus_per_trial)
@@ -130,8 +147,10 @@ def run_experiment(
             if config.search.strategy == "coarse-to-fine":
                 _coarse_to_fine(runner, config, space)
             else:
-                strategy, budget = config.search.strategy, config.search.num_samples
-                trials = runner.run(None, space, strategy, budget, past_trials)
+                strategy, planned = config.search.strategy, planned_trials(config)
+                trials = runner.run(
+                    None, space, strategy, planned, past_trials, cap=trial_cap(config)
+                )
                 runner.grow(space, strategy, trials)
             interrupted = False
         except _Interrupted:
@@ -141,12 +160,16 @@ def run_experiment(
     return ExperimentResult(where, config, trials, interrupted)
 
 
-def _resumed_config(store: ExperimentStore, num_samples: int | None) -> ExperimentConfig:
-    """The experiment's own config, grown to ``num_samples`` trials when that is given.
+def _resumed_config(
+    store: ExperimentStore, num_samples: int | None, budget: BudgetConfig | None = None
+) -> ExperimentConfig:
+    """The experiment's own config, grown to ``num_samples`` trials and to ``budget`` where
+    they are given.
 
     Raises:
         ExperimentExistsError: the folder holds no experiment.
-        ConfigError: ``num_samples`` is below the experiment's: it grows, it never shrinks.
+        ConfigError: ``num_samples`` or ``budget`` is below the experiment's (it grows, it never
+            shrinks), counts something else, or cannot grow it.
     """
     where = store.location
     if not is_experiment(store):
@@ -156,19 +179,30 @@ def _resumed_config(store: ExperimentStore, num_samples: int | None) -> Experime
             f"experiment state); got {found}"
         )
     stored = load_config(f"{where}/{CONFIG_FILE}", text=store.read_text(CONFIG_FILE))
-    if num_samples is None or num_samples == stored.search.num_samples:
+    updates: dict[str, Any] = {}
+    if num_samples is not None and num_samples != trial_cap(stored):
+        if stored.search.strategy == "grid":
+            raise ConfigError(
+                "--resume: search.num_samples must not be given to grow a grid (it has one "
+                f"trial per point, whatever the budget); got {num_samples}"
+            )
+        if stored.search.budget is not None and trial_cap(stored) is None:
+            raise ConfigError(
+                f"--resume: search.num_samples must not be given to an experiment whose budget "
+                f"({stored.search.budget}) caps no trials (grow search.budget instead); got "
+                f"{num_samples}"
+            )
+        if num_samples < stored.search.num_samples:
+            raise ConfigError(
+                f"--resume: search.num_samples must be at least the experiment's "
+                f"{stored.search.num_samples} (it grows, it never shrinks); got {num_samples}"
+            )
+        updates["num_samples"] = num_samples
+    if budget is not None and budget != stored.search.budget:
+        updates["budget"] = grown_budget(stored, budget)
+    if not updates:
         return stored
-    if stored.search.strategy == "grid":
-        raise ConfigError(
-            "--resume: search.num_samples must not be given to grow a grid (it has one trial "
-            f"per point, whatever the budget); got {num_samples}"
-        )
-    if num_samples < stored.search.num_samples:
-        raise ConfigError(
-            f"--resume: search.num_samples must be at least the experiment's "
-            f"{stored.search.num_samples} (it grows, it never shrinks); got {num_samples}"
-        )
-    search = stored.search.model_copy(update={"num_samples": num_samples})
+    search = stored.search.model_copy(update=updates)
     return stored.model_copy(update={"search": search})
 
 
@@ -276,7 +310,7 @@ class _Interrupted(Exception):
     """A phase stopped before all its trials finished (Ctrl-C): later phases must not start."""
 
 
-_UNFINISHED = ("RUNNING", "PENDING", "PAUSED")
+_UNFINISHED = ("running", "pending", "paused")  # as the trials read back say
 
 
 def _check_storage_is_shared(
@@ -307,13 +341,20 @@ def _reported_metrics(config: ExperimentConfig) -> list[str]:
 def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: SearchSpace) -> None:
     """Random search over the whole space, then TPE over the space around its best trials."""
     coarse, fine = PHASES
-    coarse_samples = runner.planned(
-        coarse, max(1, round(config.search.num_samples * config.search.coarse_fraction))
-    )
-    fine_samples = runner.planned(fine, max(1, config.search.num_samples - coarse_samples))
+    fraction, cap = config.search.coarse_fraction, trial_cap(config)
+    if config.search.budget is None:
+        coarse_samples = runner.planned(coarse, max(1, round(config.search.num_samples * fraction)))
+        fine_samples = runner.planned(fine, max(1, config.search.num_samples - coarse_samples))
+    else:  # the coarse phase gets its share of the budget (and of the cap), the fine the rest
+        coarse_samples = max(1, round(planned_trials(config) * fraction))
+        fine_samples = max(1, planned_trials(config) - coarse_samples)
     from raytune_hp.search import PastTrial, narrowed_space
 
-    trials = [t for t in runner.run(coarse, space, "random", coarse_samples) if t.best is not None]
+    coarse_cap = max(1, round(cap * fraction)) if cap else None
+    coarse_trials = runner.run(
+        coarse, space, "random", coarse_samples, cap=coarse_cap, share=fraction
+    )
+    trials = [t for t in coarse_trials if t.best is not None]
     if runner.store.exists(FINE_SPACE_FILE):
         overrides = yaml.safe_load(runner.store.read_text(FINE_SPACE_FILE))
     else:
@@ -329,7 +370,10 @@ def _coarse_to_fine(runner: _PhaseRunner, config: ExperimentConfig, space: Searc
         for t in trials
         if t.best is not None and contains(fine_space, t.hparams)
     ]
-    fine_trials = runner.run(fine, fine_space, "bayes", fine_samples, past_trials, start_points=[])
+    fine_cap = max(1, cap - len(coarse_trials)) if cap else None
+    fine_trials = runner.run(
+        fine, fine_space, "bayes", fine_samples, past_trials, start_points=[], cap=fine_cap
+    )
     runner.grow(fine_space, "bayes", trials + fine_trials)
 
 
@@ -374,6 +418,9 @@ class _PhaseRunner:
 
         if strategy == "grid":
             return  # one trial per point: a grid has its size, whatever search.num_samples says
+        if self.config.search.budget is not None:
+            self._grow_budget(space, strategy, trials)
+            return
         grown = 1
         while True:
             folder = MORE.format(grown)
@@ -387,6 +434,29 @@ class _PhaseRunner:
             )
             grown += 1
 
+    def _grow_budget(self, space: SearchSpace, strategy: str, trials: list[TrialRecord]) -> None:
+        """Under a budget, runs more trials while the budget has room and the cap on trials (if
+        any) is not reached: after a resume that gave a larger budget or cap."""
+        from raytune_hp.search import PastTrial
+
+        grown, added = 1, None
+        while True:
+            folder = MORE.format(grown)
+            everything = load_trials(self.store, self.config)
+            spent = sum(t.epochs for t in everything)
+            cap = trial_cap(self.config)
+            missing = None if cap is None else cap - len(everything)
+            full = missing is not None and missing <= 0
+            room = has_room(self.config, spent, BudgetRecord.read(self.store))
+            if folder not in self._runs and (full or not room or added == 0):
+                return
+            past = [PastTrial(t.hparams, t.best) for t in trials if t.best is not None]
+            past = [p for p in past if contains(space, p.config)]
+            planned = planned_trials(self.config, spent)
+            planned = min(planned, missing) if missing is not None and missing > 0 else planned
+            more = self.run(folder, space, strategy, planned, past, start_points=[], cap=missing)
+            trials, added, grown = trials + more, len(more), grown + 1
+
     def run(
         self,
         phase: str | None,
@@ -395,8 +465,12 @@ class _PhaseRunner:
         num_samples: int,
         past_trials: list[Any] | None = None,
         start_points: list[dict[str, Any]] | None = None,
+        cap: int | None = None,
+        share: float = 1.0,
     ) -> list[TrialRecord]:
-        """Runs (or resumes) one run and returns its trials.
+        """Runs (or resumes) one run and returns its trials. Under a budget ``num_samples`` only
+        sizes what is sized in trials: trials are proposed until the budget (``share`` of it,
+        counted from the experiment's start) is spent, at most ``cap`` of them.
 
         Raises:
             _Interrupted: the run stopped before every trial ended.
@@ -422,7 +496,8 @@ class _PhaseRunner:
                 resume_errored=True,
                 storage_filesystem=target.fs,
             ).fit()
-            return self._finished_trials(target, self.planned(folder, num_samples))
+            expected = (cap or 0) if self.config.search.budget else num_samples
+            return self._finished_trials(target, self.planned(folder, expected), folder)
         if phase and target.exists():
             return load_trials(target, self.config)  # a finished phase of a resumed experiment
         plan = build_search(
@@ -434,13 +509,23 @@ class _PhaseRunner:
             past_trials or (),
             start_points,
         )
-        planned = self.planned(folder, plan.num_samples)
+        searcher, samples, budget = plan.searcher, plan.num_samples, None
+        if self.config.search.budget is not None:
+            from raytune_hp.budget.tune_hooks import BudgetSearcher
+
+            budget = self._budget(folder, share)
+            searcher = BudgetSearcher(searcher, budget)
+            if cap is not None:  # a grid keeps its size: the budget or the cap may cut it short
+                samples = min(cap, samples) if strategy == "grid" else cap
+            elif strategy != "grid":
+                samples = -1  # Ray Tune's "until a stopper or the searcher ends it"
+        planned = self.planned(folder, max(0, samples))
         tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
-                search_alg=plan.searcher,
+                search_alg=searcher,
                 scheduler=build_early_stopping(self.config, self._rungs_store(folder, target)),
-                num_samples=plan.num_samples,
+                num_samples=samples,
                 reuse_actors=True,
                 trial_dirname_creator=functools.partial(_trial_dirname, tuned=space.tuned),
             ),
@@ -453,9 +538,19 @@ class _PhaseRunner:
                 target,
                 self.progress_table,
                 folder,
+                budget,
             ),
         ).fit()
-        return self._finished_trials(target, planned)
+        return self._finished_trials(target, planned, folder)
+
+    def _budget(self, folder: str, share: float) -> Any:
+        """The budget's stopper for the run in ``folder``, which may spend ``share`` of it
+        (counted from the experiment's start: the epochs its earlier runs trained count)."""
+        from raytune_hp.budget.tune_hooks import BudgetStopper
+
+        earlier = load_trials(self.store, self.config)
+        spent = sum(trial.epochs for trial in earlier if trial.phase != folder)
+        return BudgetStopper(budget_ledger(self.config, share, spent), self.store, folder)
 
     def _rungs_store(self, folder: str, target: ExperimentStore) -> ExperimentStore:
         """Where ASHA keeps its rungs: each run's own folder, except that a run growing the
@@ -466,11 +561,18 @@ class _PhaseRunner:
         phased = self.config.search.strategy == "coarse-to-fine"
         return self.store.child(PHASES[1]) if phased else self.store
 
-    def _finished_trials(self, target: ExperimentStore, expected: int) -> list[TrialRecord]:
-        """The run's trials; raises :class:`_Interrupted` unless every one ended (Ray returns
-        early, state saved, when the run is interrupted)."""
+    def _finished_trials(
+        self, target: ExperimentStore, expected: int, folder: str
+    ) -> list[TrialRecord]:
+        """The run's trials; raises :class:`_Interrupted` unless every one ended and the run
+        has them all: ``expected`` of them, or under a budget, the trials until its budget ran
+        out (Ray returns early, state saved, when the run is interrupted)."""
         trials = load_trials(target, self.config)
-        if any(t.status in _UNFINISHED for t in trials) or len(trials) < expected:
+        complete = len(trials) >= expected
+        if self.config.search.budget is not None:
+            ran_out = folder in BudgetRecord.read(self.store).exhausted
+            complete = ran_out or (expected > 0 and complete)
+        if any(t.status in _UNFINISHED for t in trials) or not complete:
             raise _Interrupted
         return trials
 
@@ -484,27 +586,35 @@ def _run_config(
     target: ExperimentStore,
     progress_table: bool = False,
     label: str = "",
+    budget: Any = None,
 ) -> Any:
     """Ray Tune's settings for one run. With ``verbose`` it shows the progress as one line
     (named by ``label``: the run's folder, where the experiment has several runs), or as Ray's
-    table with ``progress_table``."""
+    table with ``progress_table``. ``budget`` (a
+    :class:`~raytune_hp.budget.tune_hooks.BudgetStopper`) stops the run's trials at the end of
+    its budget."""
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raytune_hp.trial_end import TrialEndWriter
 
-    ends = TrialEndWriter(target, config.train.max_epochs)
-    callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), ends]
+    ends = TrialEndWriter(target, config.train.max_epochs, budget)
+    # The budget's callback first: what it cuts is known before the trial's end is written.
+    budgeted = [budget] if budget is not None else []
+    callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
     table = verbose and progress_table
     if verbose and not progress_table:
         from raytune_hp.progress import ProgressLine
 
         train = config.train
-        callbacks.append(ProgressLine(train.metric, train.mode, train.max_epochs, label=label))
+        callbacks.append(
+            ProgressLine(train.metric, train.mode, train.max_epochs, label=label, budget=budget)
+        )
     return tune.RunConfig(
         name=name,
         storage_path=storage,
         callbacks=callbacks,
+        stop=budget,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),

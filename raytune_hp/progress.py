@@ -5,9 +5,10 @@ run's budget, how those that did not complete ended (the summary's words:
 :data:`raytune_hp.report.trials.ENDED`), trials running (and pending), the best score so far (the
 best epoch's metric, as the summary ranks trials) with its run's name (shortened to its number
 where the line would be too wide), the time since the run started and an estimate of the time
-left. On a terminal the line is rewritten in place every :data:`TTY_EVERY_S` seconds; written to a
-pipe or a log file it is a plain line every :data:`LOG_EVERY_S` seconds and one at the end, without
-any control character.
+left. Under a budget in epochs (``search.budget``) the line shows the epochs spent of it instead of
+a total of trials; under one in time, the time spent of it and what is left. On a terminal the
+line is rewritten in place every :data:`TTY_EVERY_S` seconds; written to a pipe or a log file it is
+a plain line every :data:`LOG_EVERY_S` seconds and one at the end, without any control character.
 
 :class:`ProgressLine` is the Ray Tune callback that prints it (importing this module imports Ray
 Tune); :func:`progress_text` formats the line from plain counts, without Ray.
@@ -16,6 +17,10 @@ Example:
     >>> counts = {"completed": 3, "stopped early": 6, "running": 2}
     >>> print(progress_text(counts, 24, Best("val_acc", 0.99166, "007_adam"), 65, left=80))
     9/24 done (6 stopped early), 2 running | best val_acc 0.9917 (007_adam) | 1m05s, ~1m20s left
+    >>> counts = {"completed": 7, "stopped early": 24, "running": 2}
+    >>> print(progress_text(counts, None, Best("val_acc", 0.99166, "031"), 65, left=80,
+    ...                     budget=(280, 400, "epochs")))
+    31 done (24 stopped early), 2 running | 280/400 epochs | best 0.9917 (031) | 1m05s, ~1m20s left
 """
 
 from __future__ import annotations
@@ -25,13 +30,23 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ray.tune import Callback
 
 from raytune_hp.metrics import SKIPPED, Mode, best_of, to_loss
-from raytune_hp.report.trials import ENDED, FAILED, SKIPPED_STATUS, trial_status
-from raytune_hp.values import is_finite
+from raytune_hp.report.trials import (
+    ENDED,
+    FAILED,
+    SKIPPED_STATUS,
+    STOPPED_AT_BUDGET,
+    STOPPED_EARLY,
+    trial_status,
+)
+from raytune_hp.values import duration, is_finite
+
+if TYPE_CHECKING:
+    from raytune_hp.budget.tune_hooks import BudgetStopper
 
 WIDTH = 100
 """The most columns the line takes."""
@@ -43,6 +58,7 @@ LOG_EVERY_S = 30.0
 _ITERATION = "training_iteration"  # Ray's count of a trial's reports: one per epoch here
 _NOT_DONE = ("running", "pending", "paused")  # in the order the line lists them
 _CLEAR_TO_END = "\x1b[K"
+_SHORT = {STOPPED_AT_BUDGET: "at the budget's end"}  # beside "stopped early", in the line
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ def progress_text(
     finished: bool = False,
     label: str = "",
     width: int = WIDTH,
+    budget: tuple[float, float, str] | None = None,
 ) -> str:
     """The progress line.
 
@@ -79,6 +96,9 @@ def progress_text(
             name is shortened first (by whole parts, down to its number), then the metric's
             name goes, then the breakdown of how trials ended (but failures); what is still too
             long is cut.
+        budget: under ``search.budget``: what was spent of it, its limit (of this run: a phase's
+            share) and their unit, ``epochs`` or ``seconds``; it takes ``total``'s place, and a
+            time budget's spent and left take the times' place.
 
     Example:
         >>> progress_text({"running": 2}, 24, Best("val_loss"), elapsed=4)
@@ -86,17 +106,26 @@ def progress_text(
         >>> best = Best("val_acc", 0.98611, "017_adamw_lr1.2e-03")
         >>> progress_text({"completed": 8, "skipped": 1}, 9, best, 620, finished=True, width=70)
         '9/9 done (1 skipped) | best val_acc 0.9861 (017_adamw) | took 10m20s'
+        >>> progress_text({"completed": 3}, None, best, 65, budget=(1805, 3600, "seconds"))
+        '3 done | best val_acc 0.9861 (017_adamw_lr1.2e-03) | 30m05s of 1h00m, 29m55s left'
     """
     done = sum(counts.get(status, 0) for status in ENDED)
-    why = ", ".join(f"{counts[s]} {s}" for s in ENDED[1:] if counts.get(s, 0) > 0)
+    why = ", ".join(f"{counts[s]} {_SHORT.get(s, s)}" for s in ENDED[1:] if counts.get(s, 0) > 0)
     failed = counts.get(FAILED, 0)
     head = f"{label}: " if label else ""
-    head += f"{done}/{total} done" if total else f"{done} done"
+    head += f"{done}/{total} done" if total and budget is None else f"{done} done"
     waiting = "".join(f", {counts[s]} {s}" for s in _NOT_DONE if counts.get(s, 0) > 0)
-    if finished:
-        times = f"took {_duration(elapsed)}"
+    spent = ""
+    if budget is not None and budget[2] == "epochs":
+        spent = f" | {budget[0]:.0f}/{budget[1]:.0f} epochs"
+    if budget is not None and budget[2] == "seconds":
+        used, limit = duration(budget[0]), duration(budget[1])
+        times = f"took {used} of {limit}" if finished else f"{used} of {limit}, "
+        times += "" if finished else f"{duration(max(0.0, budget[1] - budget[0]))} left"
+    elif finished:
+        times = f"took {duration(elapsed)}"
     else:
-        times = f"{_duration(elapsed)}, {'?' if left is None else '~' + _duration(left)} left"
+        times = f"{duration(elapsed)}, {'?' if left is None else '~' + duration(left)} left"
 
     def line(name: str, metric: bool, breakdown: bool) -> str:
         if best.value is None:
@@ -108,7 +137,7 @@ def progress_text(
             tally = f"{head} ({why}){waiting}"
         else:  # failures still show
             tally = f"{head}{waiting}" + (f", {failed} failed" if failed else "")
-        return f"{tally} | {score} | {times}"
+        return f"{tally}{spent} | {score} | {times}"
 
     parts = best.name.split("_")
     names = ["_".join(parts[:n]) for n in range(len(parts), 0, -1)]
@@ -116,21 +145,6 @@ def progress_text(
     fits += [line(names[-1], False, True), line(names[-1], False, False)]
     text = next((text for text in fits if len(text) <= width), fits[-1])
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _duration(seconds: float) -> str:
-    """``42s``, ``1m05s``, ``2h03m``.
-
-    Example:
-        >>> _duration(42.4), _duration(65), _duration(7380)
-        ('42s', '1m05s', '2h03m')
-    """
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 @dataclass
@@ -162,6 +176,10 @@ class ProgressLine(Callback):
         label: what the line is about where an experiment has several runs (a phase).
         stream: where to print; ``sys.stdout`` (as it is when printing) by default.
         clock: seconds, for the time since the start and between lines.
+        budget: the run's :class:`~raytune_hp.budget.tune_hooks.BudgetStopper` under
+            ``search.budget``: the line shows what was spent of it, the trials it stopped, and,
+            for a budget in epochs, the epochs left of it at the rate trained so far as the time
+            left.
 
     Example:
         >>> import io
@@ -184,9 +202,10 @@ class ProgressLine(Callback):
         label: str = "",
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
+        budget: BudgetStopper | None = None,
     ) -> None:
         self.metric, self.mode, self.max_epochs, self.label = metric, mode, max_epochs, label
-        self.stream, self.clock = stream, clock
+        self.stream, self.clock, self.budget = stream, clock, budget
         self.total: int | None = None
         self._seen: dict[str, _Seen] = {}
         self._reported = 0
@@ -255,10 +274,17 @@ class ProgressLine(Callback):
             best = Best(self.metric, top.best, top.name)
         elapsed = self.clock() - self._started
         left = self.time_left(elapsed)
-        return progress_text(counts, self.total, best, elapsed, left, finished, self.label, width)
+        spending = self.budget.spending() if self.budget is not None else None
+        return progress_text(
+            counts, self.total, best, elapsed, left, finished, self.label, width, spending
+        )
 
     def time_left(self, elapsed: float) -> float | None:
         """Seconds left, estimated as the class says; ``None`` until that can be done."""
+        if self.budget is not None and self._reported > 0 and elapsed > 0:
+            spent, limit, unit = self.budget.spending()
+            if unit == "epochs":
+                return max(0.0, limit - spent) / (self._reported / elapsed)
         ended = [seen.iterations for seen in self._seen.values() if seen.status not in _NOT_DONE]
         if not ended or self._reported == 0 or elapsed <= 0 or self.total is None:
             return None
@@ -278,6 +304,12 @@ class ProgressLine(Callback):
         last = dict(getattr(trial, "last_result", None) or {})
         ray_status = ray_status or str(trial.status)
         status, _ = trial_status(ray_status, [last] if last else [], self.max_epochs)
+        if (
+            status == STOPPED_EARLY
+            and self.budget is not None
+            and trial.trial_id in self.budget.ledger.cut
+        ):
+            status = STOPPED_AT_BUDGET
         name = str(getattr(trial, "relative_logdir", None) or trial)
         iterations = int(last[_ITERATION]) if is_finite(last.get(_ITERATION)) else 0
         seen = self._seen.get(trial.trial_id)

@@ -98,13 +98,28 @@ class ExperimentResult:
         as ``best_config.yaml`` holds it: runnable as it is."""
         return best_config(self.config, self.best) if self.best else None
 
+    @property
+    def budget_spent(self) -> str:
+        """How the search's budget was spent, in one line (``Budget: 400 epochs; spent 398 in
+        41 trials: ...``), or ``""`` for an experiment without a budget."""
+        from raytune_hp.budget import BudgetRecord
+        from raytune_hp.report import budget_spending
+
+        if self.config.search.budget is None:
+            return ""
+        seconds = BudgetRecord.read(as_store(self.location)).seconds
+        return budget_spending(self.trials, self.config, seconds)
+
     def markdown(self) -> str:
         """The trials as ``summary.md``'s table, with what every trial shared above it (the
-        hyperparameters the config fixed apart from those it searched) and the notes below."""
+        hyperparameters the config fixed apart from those it searched), how the budget was spent
+        where there was one, and the notes below."""
         from raytune_hp.report import summary_markdown
 
         space = self.config.search_space()
-        return summary_markdown(self.trials, self.metric, self.mode, self.config.name, space)
+        return summary_markdown(
+            self.trials, self.metric, self.mode, self.config.name, space, self.budget_spent
+        )
 
     def dataframe(self, per_epoch: bool = False) -> pd.DataFrame:
         """The trials as a table, best first: one row per trial (its rank, number, run name,

@@ -29,6 +29,9 @@ CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.md"
 BEST_CONFIG_FILE = "best_config.yaml"
 FINE_SPACE_FILE = "fine_space.yaml"
+BUDGET_FILE = "budget.json"
+"""Under ``search.budget``: the wall time spent so far, the trials stopped at the budget's end and
+the runs whose budget ran out (:class:`raytune_hp.budget.BudgetRecord`)."""
 PLOTS_DIR = "plots"
 PHASES = ("coarse", "fine")
 """The phase folders of a coarse-to-fine experiment, in the order they run."""

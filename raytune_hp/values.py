@@ -121,3 +121,19 @@ def compact(value: Any, digits: int = 3, exponent: bool = False) -> str:
             mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{int(power)}"
     return f"{number:g}"  # 1234.5 reads 1230, never 1.23e+03
+
+
+def duration(seconds: float) -> str:
+    """A span of time as the progress line and the reports write it: ``42s``, ``1m05s``,
+    ``2h03m``.
+
+    Example:
+        >>> duration(42.4), duration(65), duration(7380)
+        ('42s', '1m05s', '2h03m')
+    """
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

@@ -12,13 +12,14 @@ Example:
     ... except ValidationError as exc:
     ...     print(describe(exc))  # doctest: +NORMALIZE_WHITESPACE
     search.num_sample is not a known key; keys in search must be one of strategy, num_samples,
-    max_concurrent, initial_points, grid_points, force_grid, warm_start, coarse_fraction, top_k,
-    prior_weight, fidelity (did you mean num_samples?); got 'num_sample'
+    budget, max_concurrent, initial_points, grid_points, force_grid, warm_start, coarse_fraction,
+    top_k, prior_weight, fidelity (did you mean num_samples?); got 'num_sample'
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -96,7 +97,13 @@ def _known_keys(loc: list[str]) -> list[str]:
     model: type[BaseModel] = ExperimentConfig
     for part in loc:
         annotation = model.model_fields[part].annotation
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        # A section that may be left out (``budget: BudgetConfig | None``) is still a section.
+        section = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]
+        if not section:
             return []
-        model = annotation
+        model = section[0]
     return list(model.model_fields)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

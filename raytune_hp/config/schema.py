@@ -16,8 +16,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from raytune_hp.config.budget import BudgetConfig
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
@@ -209,13 +217,16 @@ class SearchConfig(_Section):
     4 tuned hyperparameters unless ``force_grid``. ``coarse-to-fine`` spends ``coarse_fraction``
     of ``num_samples`` on random search over the whole space, then the rest on TPE over a space
     narrowed around the ``top_k`` best. ``warm_start`` names earlier experiments whose trials
-    seed TPE (``bayes``). ``prior_weight`` is how much the space's prior counts in TPE against
-    the observations; ``fidelity: rungs`` lets TPE learn from every trial's score at ASHA's
-    rungs (the highest rung enough trials reached), ``final`` from each trial's last result.
+    seed TPE (``bayes``). With a ``budget`` (epochs or time: :mod:`raytune_hp.config.budget`),
+    trials are proposed until it is spent and ``num_samples`` is only a cap, none unless given.
+    ``prior_weight`` is how much the space's prior counts in TPE against the observations;
+    ``fidelity: rungs`` lets TPE learn from every trial's score at ASHA's rungs (the highest
+    rung enough trials reached), ``final`` from each trial's last result.
     """
 
     strategy: Literal["grid", "random", "bayes", "coarse-to-fine"] = "bayes"
     num_samples: int = Field(20, ge=1)
+    budget: BudgetConfig | None = None
     max_concurrent: int | None = Field(None, ge=1)
     initial_points: int | None = Field(None, ge=1)
     grid_points: int = Field(3, ge=2)
@@ -225,6 +236,15 @@ class SearchConfig(_Section):
     top_k: int | None = Field(None, ge=1)
     prior_weight: float = Field(1.0, ge=0)
     fidelity: Literal["rungs", "final"] = "final"
+
+    @model_serializer(mode="wrap")
+    def _no_cap_unless_given(self, handler: Any) -> Any:
+        """Under a budget, a ``num_samples`` left out stays out (no cap) when the config is
+        written and read again (``config.yaml``), rather than becoming its default."""
+        data = handler(self)
+        if self.budget is not None and "num_samples" not in self.model_fields_set:
+            data.pop("num_samples", None)
+        return data
 
 
 class EarlyStoppingConfig(_Section):
@@ -346,6 +366,20 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 "early_stopping.grace_period must be ≤ train.max_epochs "
                 f"({self.train.max_epochs}); got {self.early_stopping.grace_period}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _budget_pays_for_a_trial(self) -> ExperimentConfig:
+        budget = self.search.budget
+        if (
+            budget is not None
+            and budget.epochs is not None
+            and budget.epochs < self.train.max_epochs
+        ):
+            raise ValueError(
+                f"search.budget must pay for one whole trial: at least train.max_epochs "
+                f"({self.train.max_epochs}) epochs; got {budget}"
             )
         return self
 

@@ -14,12 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import EPOCH
 
-__all__ = ["AUTO_REDUCTION_FACTOR", "asha_settings", "build_early_stopping", "rung_epochs"]
+__all__ = [
+    "AUTO_REDUCTION_FACTOR",
+    "asha_milestones",
+    "asha_settings",
+    "build_early_stopping",
+    "rung_epochs",
+]
 
 AUTO_REDUCTION_FACTOR = 3.0
 """``reduction_factor: auto``: keep the best third at each rung (the ASHA paper's default)."""
@@ -45,25 +52,33 @@ def asha_settings(config: ExperimentConfig) -> tuple[int, float]:
     return stopping.grace_period, factor
 
 
+def asha_milestones(max_epochs: int, grace_period: float, reduction_factor: float) -> list[int]:
+    """The epochs at which ASHA decides whether a trial goes on, below ``max_epochs``, placed as
+    Ray's ASHA places its rungs (a trial is judged at the first epoch that reaches a rung).
+
+    Example:
+        >>> asha_milestones(20, 1, 2), asha_milestones(4, 1, 2), asha_milestones(18, 2, 3)
+        ([1, 2, 4, 8, 16], [1, 2], [2, 6])
+    """
+    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
+    rungs = (grace_period * reduction_factor**k for k in range(count))
+    return sorted({math.ceil(rung) for rung in rungs if rung < max_epochs})
+
+
 def rung_epochs(config: ExperimentConfig) -> tuple[float, ...]:
-    """The epochs at which trials are compared, ascending: ASHA's milestones (the grace period
-    times powers of the reduction factor, as Ray places them) and the last epoch; without early
-    stopping only the last epoch.
+    """The epochs at which trials are compared, ascending: ASHA's milestones
+    (:func:`asha_milestones`) and the last epoch; without early stopping only the last epoch.
 
     Example:
         >>> from raytune_hp.config import load_config
         >>> rung_epochs(load_config("configs/quickstart.yaml"))
         (2.0, 6.0, 18.0)
     """
-    import math
-
     last = config.train.max_epochs
     if config.early_stopping.name == "none":
-        return (last,)
-    grace, factor = asha_settings(config)
-    count = int(math.log(last / grace) / math.log(factor) + 1)
-    milestones = [grace * factor**k for k in range(count)]
-    return tuple(sorted({*(float(m) for m in milestones if m < last), float(last)}))
+        return (float(last),)
+    milestones = asha_milestones(last, *asha_settings(config))
+    return (*(float(m) for m in milestones), float(last))
 
 
 def build_early_stopping(config: ExperimentConfig, store: Any = None) -> Any:

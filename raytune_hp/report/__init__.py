@@ -10,8 +10,9 @@ advice, tell what to change in the space next time.
 The modules: ``trials`` reads the trials back, ``summary`` writes ``summary.md`` and
 ``best_config.yaml`` (``write_reports`` writes everything), ``importance`` estimates which
 hyperparameters mattered on trials compared at one epoch, ``advice`` says in words what to do
-with each, ``history`` follows the best score so far, ``plots`` draws the figures, and
-``dimensions`` places trials on the search space's dimensions for both.
+with each, ``history`` follows the best score so far, ``plots`` draws the figures,
+``dimensions`` places trials on the search space's dimensions for both, and ``budget`` says how a
+search's budget was spent.
 
 Example:
     >>> from raytune_hp.config import load_config
@@ -21,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from raytune_hp.report.budget import budget_spending
 from raytune_hp.report.importance import Importance, hparam_importance
 from raytune_hp.report.plots import (
     plot_importance,
@@ -37,6 +39,7 @@ __all__ = [
     "Importance",
     "TrialRecord",
     "best_config",
+    "budget_spending",
     "hparam_importance",
     "load_trials",
     "plot_importance",

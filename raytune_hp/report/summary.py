@@ -28,8 +28,10 @@ from typing import Any
 
 import yaml
 
+from raytune_hp.budget.ledger import BudgetRecord
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import Mode
+from raytune_hp.report.budget import budget_spending
 from raytune_hp.report.history import last_improvement
 from raytune_hp.report.importance import Importance, hparam_importance
 from raytune_hp.report.plots import (
@@ -58,9 +60,12 @@ def summary_markdown(
     mode: Mode,
     title: str = "",
     space: SearchSpace | None = None,
+    budget: str = "",
 ) -> str:
-    """The summary's head: what the score is, the hyperparameters every trial shared, and one
-    table row per trial, best first, with the notes its rows leave out below it.
+    """The summary's head: what the score is, how the budget was spent (``budget``: the line of
+    :func:`raytune_hp.report.budget.budget_spending`, where there is one), the hyperparameters
+    every trial shared, and one table row per trial, best first, with the notes its rows leave
+    out below it.
 
     The table starts with what a reader looks for: the run (its name starts with the trial's
     number; a folder of an older raytune-hp, named by trial ids, gets a ``#`` column), its
@@ -92,6 +97,7 @@ def summary_markdown(
             "where it differs. An empty cell: the hyperparameter does not apply to that trial."
         ),
         "",
+        *([*_wrap(budget), ""] if budget else []),
         *_shared_lines(shared, space),
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
@@ -242,10 +248,11 @@ def write_reports(
         trials, config.search_space(), metric, mode, config.train.max_epochs
     )
     plots = write_plots(store.child(PLOTS_DIR), trials, config, importance)
+    spending = budget_spending(trials, config, BudgetRecord.read(store).seconds)
     space = config.search_space()
     store.write_text(
         SUMMARY_FILE,
-        summary_markdown(trials, metric, mode, config.name, space)
+        summary_markdown(trials, metric, mode, config.name, space, spending)
         + plots_markdown(plots, importance, metric, last_improvement(trials, mode, metric))
         + space_markdown(space),
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raytune_hp.budget.ledger import BudgetRecord
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import (
     DIVERGED,
@@ -39,12 +40,22 @@ from raytune_hp.values import is_finite
 
 COMPLETED = "completed"
 STOPPED_EARLY = "stopped early"
+STOPPED_AT_BUDGET = "stopped at the budget's end"
 DIVERGED_STATUS = "diverged"
 FAILED = "failed"
 OUT_OF_MEMORY_STATUS = "out of memory"
 SKIPPED_STATUS = "skipped"
-ENDED = (COMPLETED, STOPPED_EARLY, DIVERGED_STATUS, FAILED, OUT_OF_MEMORY_STATUS, SKIPPED_STATUS)
-"""How a trial ended: its whole budget; stopped early by ASHA; its loss stopped being a number;
+ENDED = (
+    COMPLETED,
+    STOPPED_EARLY,
+    STOPPED_AT_BUDGET,
+    DIVERGED_STATUS,
+    FAILED,
+    OUT_OF_MEMORY_STATUS,
+    SKIPPED_STATUS,
+)
+"""How a trial ended: its whole budget; stopped early by ASHA; stopped where the search's budget
+(``search.budget``) ran out; its loss stopped being a number;
 an error (after its retries); out of GPU memory; skipped before training (the capacity rule).
 A trial not ended yet is ``running`` or ``pending`` (or ``paused``)."""
 
@@ -164,14 +175,14 @@ def load_trials(where: ExperimentStore | str | Path, config: ExperimentConfig) -
     """Every trial of the experiment in ``where`` (all phases), best first, hyperparameters in
     table order.
 
-    Status is ``completed`` (whole budget), ``pruned`` (stopped early by ASHA), ``diverged``,
-    ``out of memory`` (its share of the GPU was not enough; the error says how much it had),
-    ``error``, or Ray's own state (``RUNNING``, ``PENDING``) for an interrupted experiment.
+    Status is one of :data:`ENDED` (``stopped at the budget's end`` for the trials that
+    ``budget.json`` lists as cut), or ``running``/``pending`` for an interrupted experiment.
     """
     store = as_store(where)
+    cut = BudgetRecord.read(store).cut_ids() if config.search.budget is not None else set()
     records = []
     for phase in ["", *phase_folders(store)]:
-        records += _phase_trials(store.child(phase) if phase else store, config, phase)
+        records += _phase_trials(store.child(phase) if phase else store, config, phase, cut)
     mode = config.train.mode
     records.sort(key=lambda r: (r.best is None, to_loss(r.best, mode) if r.best is not None else 0))
     return records
@@ -191,7 +202,7 @@ def read_state(folder: ExperimentStore) -> dict[str, Any] | None:
 
 
 def _phase_trials(
-    folder: ExperimentStore, config: ExperimentConfig, phase: str
+    folder: ExperimentStore, config: ExperimentConfig, phase: str, cut: set[str]
 ) -> list[TrialRecord]:
     metric, mode, max_epochs = config.train.metric, config.train.mode, config.train.max_epochs
     order = [dim.name for dim in config.search_space().dims]
@@ -209,6 +220,8 @@ def _phase_trials(
         )
         if status == SKIPPED_STATUS:
             history = []  # its placeholder result is no metric: it never trained
+        elif status == STOPPED_EARLY and trial_id in cut:
+            status = STOPPED_AT_BUDGET
         values = [row[metric] for row in history if is_finite(row.get(metric))]
         best = best_of(values, mode) if values else None
         epochs = max((int(row[EPOCH]) for row in history if is_finite(row.get(EPOCH))), default=0)

@@ -72,6 +72,10 @@ EXISTING_EXPERIMENT = {
     "runs/exp/config.yaml": "name: exp\nseed: 1\n",
     "runs/exp/experiment_state-x.json": '{"trials": []}\n',
 }
+EXISTING_BUDGET = {
+    **EXISTING_EXPERIMENT,
+    "runs/exp/config.yaml": "name: exp\nsearch: {budget: 400 epochs}\n",
+}
 
 CASES = [
     # --- unknown keys -------------------------------------------------------------------------
@@ -156,6 +160,23 @@ CASES = [
     case("unknown-data", "data: {name: mnist}\n",
          "exp.yaml: data.name must be one of 'digits', 'digits_sequences', 'npz' or 'custom'; "
          "got 'mnist'", args=("lr-find", FILE)),
+    # --- a budget that says no unit, several, or less than a trial ----------------------------
+    case("budget-without-unit", "search: {budget: 400}\n",
+         "exp.yaml: search.budget must be one of {epochs: 400}, {minutes: 30} or {hours: 2}",
+         "got 400"),
+    case("budget-unknown-unit-key", "search:\n  budget: {epoch: 400}\n",
+         "exp.yaml: search.budget.epoch is not a known key", "did you mean epochs?"),
+    case("budget-unknown-unit-word", "search: {budget: 30 secs}\n",
+         "exp.yaml: search.budget must name its unit, one of epochs, minutes, hours",
+         "got 'secs' in '30 secs'"),
+    case("budget-two-units", "search:\n  budget: {epochs: 400, minutes: 30}\n",
+         "exp.yaml: search.budget must name exactly one of epochs, minutes, hours",
+         "got epochs and minutes"),
+    case("budget-fractional-epochs", "search: {budget: 40.5 epochs}\n",
+         "exp.yaml: search.budget.epochs must be an integer; got 40.5"),
+    case("budget-below-one-trial", "train: {max_epochs: 18}\nsearch: {budget: 10 epochs}\n",
+         "exp.yaml: search.budget must pay for one whole trial: at least train.max_epochs (18) "
+         "epochs; got 10 epochs"),
     # --- a grid too large ---------------------------------------------------------------------
     case("grid-too-large", "search: {strategy: grid}\n",
          "exp.yaml: search.strategy grid must tune at most 4 hyperparameters",
@@ -236,9 +257,30 @@ CASES = [
          args=("tune", FILE, "--set", "name=a", "--name", "b")),
     case("resume-with-set", "seed: 1\n",
          "--set must not be given with --resume except search.num_samples=N to grow the "
-         "experiment (it resumes as configured in its config.yaml); got --set seed=2",
+         "experiment, or search.budget=B to grow its budget (it resumes as configured in its "
+         "config.yaml); got --set seed=2",
          args=("tune", FILE, "--resume", "--set", "seed=2", "--set", "search.num_samples=9"),
          files=EXISTING_EXPERIMENT),
+    case("resume-budget-shrinks", "seed: 1\n",
+         "--resume: search.budget must be at least the experiment's 400 epochs (it grows, it "
+         "never shrinks); got 300 epochs",
+         args=("tune", FILE, "--resume", "--set", "search.budget=300 epochs"),
+         files=EXISTING_BUDGET),
+    case("resume-budget-in-other-units", "seed: 1\n",
+         "--resume: search.budget must count epochs as the experiment's (400 epochs) does; got "
+         "30 minutes",
+         args=("tune", FILE, "--resume", "--set", "search.budget.minutes=30"),
+         files=EXISTING_BUDGET),
+    case("resume-budget-added", "seed: 1\n",
+         "--resume: search.budget must not be given to grow an experiment run without one; got "
+         "400 epochs",
+         args=("tune", FILE, "--resume", "--set", "search.budget={epochs: 400}"),
+         files=EXISTING_EXPERIMENT),
+    case("resume-cap-on-an-uncapped-budget", "seed: 1\n",
+         "--resume: search.num_samples must not be given to an experiment whose budget (400 "
+         "epochs) caps no trials (grow search.budget instead); got 40",
+         args=("tune", FILE, "--resume", "--set", "search.num_samples=40"),
+         files=EXISTING_BUDGET),
     case("resume-of-a-non-experiment", "seed: 1\n",
          "--resume: ", "runs/exp must hold an earlier experiment", "got a folder without them",
          args=("tune", FILE, "--resume"), dirs=("runs/exp",)),

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from raytune_hp.budget import BudgetLedger
+from raytune_hp.budget.tune_hooks import BudgetStopper
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.progress import LOG_EVERY_S, TTY_EVERY_S, WIDTH, Best, ProgressLine, progress_text
 
@@ -226,6 +228,79 @@ def test_the_time_left_is_a_question_mark_until_a_trial_ended() -> None:
     run.tick(5)
     # 5 epochs in 25 s; 3 trials not started at 1.5 each, the running one 2 more: 6.5 / 0.2
     assert run.line.text().endswith("25s, ~32s left")
+
+
+# --- under a budget ----------------------------------------------------------------------------
+
+
+def test_under_a_budget_the_line_shows_it_instead_of_a_total_of_trials() -> None:
+    counts = {"completed": 7, "stopped early": 24, "running": 2}
+    best = Best("val_acc", 0.99166, "031_adam")
+    epochs = progress_text(counts, 24, best, 65, left=80, budget=(280, 400, "epochs"), width=120)
+    assert epochs == (
+        "31 done (24 stopped early), 2 running | 280/400 epochs | best val_acc 0.9917 (031_adam)"
+        " | 1m05s, ~1m20s left"
+    )
+    done = {"completed": 9, "stopped early": 30, "stopped at the budget's end": 2}
+    end = progress_text(done, None, best, 600, finished=True, budget=(400, 400, "epochs"))
+    assert end == (
+        "41 done (30 stopped early, 2 at the budget's end) | 400/400 epochs | best 0.9917 (031) | "
+        "took 10m00s"
+    )
+    # A time budget: the time spent of it (every session's) and what is left, exactly.
+    time = progress_text(counts, None, best, 65, left=80, budget=(1805, 3600, "seconds"))
+    assert time.endswith(" | 30m05s of 1h00m, 29m55s left")
+    over = progress_text(counts, None, best, 65, finished=True, budget=(3600.4, 3600, "seconds"))
+    assert over.endswith(" | took 1h00m of 1h00m")
+
+
+class Budgeted(Run):
+    """A run under a budget of ``limit`` epochs, with the stopper Ray would call on results."""
+
+    def __init__(self, limit: int) -> None:
+        self.budget = BudgetStopper(BudgetLedger("epochs", limit, MAX_EPOCHS), None, "")
+        self.budget.setup()
+        super().__init__(total=2**63 - 1)  # what Ray says of num_samples=-1
+        self.line.budget = self.budget
+
+    def start(self, name: str) -> FakeTrial:
+        assert self.budget.may_start()
+        trial = super().start(name)
+        self.budget.ledger.started(trial.trial_id)
+        return trial
+
+    def report(self, trial: FakeTrial, value: float, **extra: Any) -> None:
+        epoch = int(trial.last_result.get("epoch", 0)) + 1
+        self.cut = self.budget(trial.trial_id, {"epoch": epoch})
+        super().report(trial, value, **extra)
+
+    def end(self, trial: FakeTrial, status: str = "TERMINATED") -> None:
+        super().end(trial, status)
+        self.budget.ledger.ended(trial.trial_id)
+
+
+def test_a_budgeted_run_counts_epochs_and_the_trials_the_budget_stopped() -> None:
+    run = Budgeted(limit=7)
+    first, second = run.start("001"), run.start("002")
+    for _ in range(2):
+        run.report(first, 0.5)
+        run.report(second, 0.6)
+    run.end(second)  # stopped early by ASHA at 2
+    run.tick(20)  # 4 epochs in 20 s, 3 left of the budget: 15 s
+    assert run.line.text() == (
+        "1 done (1 stopped early), 1 running | 4/7 epochs | best val_acc 0.6 (002) | 20s, ~15s left"
+    )
+    third = run.start("003")  # 4 spent + 2 that the first may still train: 1 epoch free
+    run.report(first, 0.7)
+    run.report(third, 0.4)
+    assert run.cut  # 6 spent, the first training its last: no room for the third's second
+    run.end(third)
+    run.report(first, 0.8)
+    run.end(first)
+    assert run.finish().splitlines()[-1] == (
+        "3 done (1 stopped early, 1 at the budget's end) | 7/7 epochs | best val_acc 0.8 (001) | "
+        "took 20s"
+    )
 
 
 def test_in_a_log_it_writes_a_plain_line_every_30_seconds_and_at_the_end() -> None:
