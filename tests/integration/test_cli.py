@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.summary import trial_table
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +38,7 @@ def test_tune_runs_prints_the_best_and_refuses_to_overwrite(tmp_path: Path) -> N
     assert "Best trial" in run.stdout and "val_acc = " in run.stdout
     assert "optimizer: " in run.stdout and "lr: " in run.stdout
     assert f"tensorboard --logdir {exp_dir}" in run.stdout
-    rows = [line for line in (exp_dir / "summary.md").read_text().splitlines() if line[:2] == "| "]
+    rows = trial_table(exp_dir / "summary.md")
     assert len(rows) == 1 + 3
     # Piped, the progress is plain lines for a log: no carriage return, no escape code, and the
     # last one counts every trial.

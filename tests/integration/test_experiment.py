@@ -20,6 +20,7 @@ from raytune_hp.experiment import ExperimentResult, run_experiment
 from raytune_hp.spaces import start_point
 from raytune_hp.values import compact
 from tests.integration.browser import chromium, hparams_table, tensorboard
+from tests.integration.summary import trial_table
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +59,7 @@ def bayes_run(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Ex
 
 
 def _summary_rows(exp_dir: Path) -> list[list[str]]:
-    lines = (exp_dir / "summary.md").read_text().splitlines()
-    table = [line for line in lines if line.startswith("| ")]
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    return trial_table(exp_dir / "summary.md")
 
 
 def test_summary_has_one_row_per_trial_best_first(bayes_run: ExperimentResult) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.summary import trial_table
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +82,7 @@ def test_a_finished_experiment_grows_with_a_larger_budget(tmp_path: Path) -> Non
         "more-1",
     ]
     summary = (exp_dir / "summary.md").read_text()
-    assert sum(line.startswith("| ") for line in summary.splitlines()) == 1 + 8
+    assert len(trial_table(summary)) == 1 + 8
 
     # Resuming again without a larger budget changes nothing.
     again = _tune(tmp_path, "--resume")

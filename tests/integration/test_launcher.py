@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.summary import trial_table
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -536,7 +538,7 @@ def test_ray_up_submit_rsync_down_and_down_over_ssh_on_loopback(tmp_path: Path) 
     exp_dir = host.outside(local) / "launcher"
     summary = (exp_dir / "summary.md").read_text()
     print(f"[launcher] summary.md:\n{summary}", flush=True)
-    assert len([line for line in summary.splitlines() if line.startswith("| ")]) == 1 + NUM_TRIALS
+    assert len(trial_table(summary)) == 1 + NUM_TRIALS
     assert (exp_dir / "config.yaml").is_file()
     assert (exp_dir / "best_config.yaml").is_file()
     trials = [folder for folder in exp_dir.iterdir() if (folder / "params.json").is_file()]

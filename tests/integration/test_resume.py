@@ -18,6 +18,8 @@ import pytest
 from hyperopt.base import JOB_STATE_DONE
 from ray import cloudpickle
 
+from tests.integration.summary import trial_table
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +119,7 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
     history = cloudpickle.loads(state_file.read_bytes())["_hpopt_trials"].trials
     assert len(history) == SAMPLES and all(doc["state"] == JOB_STATE_DONE for doc in history)
     summary = (exp_dir / "summary.md").read_text()
-    assert sum(line.startswith("| ") for line in summary.splitlines()) == 1 + SAMPLES
+    assert len(trial_table(summary)) == 1 + SAMPLES
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
