@@ -96,7 +96,7 @@ space:
 search: {strategy: bayes, num_samples: 30}
 """,
         "scikit-learn's digits: 300 training images (8×8), validated on 600 others; CNN",
-        600,
+        400,
     ),
     "diabetes_mlp": CurveTask(
         "diabetes_mlp",

@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         partials[name] = partial
         curves = read_curves(final)[1] if final.exists() else []
         if partial.exists():
-            curves += parse_rows(partial.read_text().splitlines())
+            text = partial.read_text()
+            if not text.endswith("\n"):  # a run killed while writing a row: that row goes
+                text = text[: text.rfind("\n") + 1]
+                partial.write_text(text)
+            curves += parse_rows(text.splitlines())
         done[name] = curves
         have = {c.id for c in curves}
         wanted = list(configurations(task, args.configs))
