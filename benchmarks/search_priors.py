@@ -13,8 +13,8 @@ does not accept yet are listed as skipped, with the reason, and run once the key
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/search_priors.py --quick   # 20 seeds; mfh3/mfh6 good (~3 min)
-    .venv/bin/python benchmarks/search_priors.py           # 50 seeds; + mfh3/mfh6 terrible
+    .venv/bin/python benchmarks/search_priors.py --quick   # 20 seeds; mfh3/mfh6 good (~1 min)
+    .venv/bin/python benchmarks/search_priors.py           # 100 seeds; + mfh3/mfh6 terrible
     .venv/bin/python benchmarks/search_priors.py --quick --out /tmp/check   # results/ untouched
 """
 
@@ -98,7 +98,7 @@ class Plan:
 
 
 QUICK = Plan(20, ("mfh3_good", "mfh6_good"))
-FULL = Plan(50, ("mfh3_good", "mfh6_good", "mfh3_terrible", "mfh6_terrible"))
+FULL = Plan(100, ("mfh3_good", "mfh6_good", "mfh3_terrible", "mfh6_terrible"))
 SMOKE = Plan(2, ("mfh3_good",))
 
 _BENCHES: dict[str, Any] = {}
@@ -190,8 +190,10 @@ class TaskStats:
     early_epoch: int
     rho_top: float  # early vs final epoch among the best fifth
     rho_all: float
+    rho_best: float  # early epoch vs the best epoch's score among the best fifth by that score
     leaders_overtaken: float  # share of the early top fifth that is not in the final top fifth
     diverged: int
+    best_by_source: tuple[float, float]  # the best score among the tables' half, the wide half
 
 
 def task_stats(name: str, data: Path = DATA, early_epoch: int = 2) -> TaskStats:
@@ -206,6 +208,8 @@ def task_stats(name: str, data: Path = DATA, early_epoch: int = 2) -> TaskStats:
     early = np.array([sign * c.metric[early_epoch - 1] for c in full])
     top = np.argsort(-final)[: max(2, len(full) // 5)]
     early_top = set(np.argsort(-early)[: len(top)].tolist())
+    scores = np.array([sign * max(sign * v for v in c.metric) for c in full])
+    top_scores = np.argsort(-scores)[: len(top)]
     ordered = sorted(best, key=lambda v: sign * v)
     quantiles = tuple(ordered[int(q * (len(ordered) - 1))] for q in (0.1, 0.5, 0.9, 1.0))
     return TaskStats(
@@ -218,8 +222,13 @@ def task_stats(name: str, data: Path = DATA, early_epoch: int = 2) -> TaskStats:
         early_epoch,
         spearman(early[top], final[top]),
         spearman(early, final),
+        spearman(early[top_scores], scores[top_scores]),
         1 - len(early_top & set(top.tolist())) / len(top),
         len(curves) - len(full),
+        tuple(  # type: ignore[arg-type]
+            sign * max(sign * b for b, c in zip(best, curves, strict=True) if c.source == source)
+            for source in ("table", "wide")
+        ),
     )
 
 
@@ -280,15 +289,19 @@ def bench_table(bench: Any, runs: dict[str, list[SearchRun]]) -> tuple[list[str]
 def task_lines(stats: list[TaskStats]) -> list[str]:
     lines = [
         "| task | configurations | epochs | best-epoch score: 10 % / median / 90 % / best "
-        "| ρ(epoch 2, final), best fifth | ρ, all | early leaders overtaken | diverged "
-        "| recording, CPU s | file KiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ρ(epoch 2, final), best fifth | ρ, all | ρ(epoch 2, best epoch), best fifth "
+        "| early leaders overtaken | diverged "
+        "| best: tables' half / wide half | recording, CPU s | file KiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in stats:
         q = " / ".join(f"{v:.3f}" for v in s.quantiles)
         lines.append(
             f"| {s.name} | {s.configs} | {s.epochs} | {q} | {s.rho_top:.2f} | {s.rho_all:.2f} "
-            f"| {s.leaders_overtaken:.0%} | {s.diverged} | {s.cpu_s:.0f} | {s.size_kib:.0f} |"
+            f"| {s.rho_best:.2f} "
+            f"| {s.leaders_overtaken:.0%} | {s.diverged} "
+            f"| {s.best_by_source[0]:.4f} / {s.best_by_source[1]:.4f} "
+            f"| {s.cpu_s:.0f} | {s.size_kib:.0f} |"
         )
     return lines
 
@@ -414,8 +427,10 @@ def report(
         "configuration trained with raytune-hp's own loop, torch seed 0, one thread; half drawn "
         "from the tables' space, half from the wide ranges (`benchmarks/curve_tasks.py`). ρ is "
         "Spearman's rank correlation of a configuration's metric at epoch 2 with its final one "
-        "(among the best fifth by final metric, and among all); *early leaders overtaken*: the "
-        "share of the best fifth at epoch 2 that is not in the best fifth at the end.",
+        "(among the best fifth by final metric, and among all) and with its best epoch's (among "
+        "the best fifth by that score); *early leaders overtaken*: the share of the best fifth "
+        "at epoch 2 that is not in the best fifth at the end; *diverged*: curves that ended "
+        "early with a loss that was not finite.",
         "",
         *task_lines(stats),
         "",
@@ -509,7 +524,10 @@ def plot(benches: list[Any], runs: dict[str, dict[str, list[SearchRun]]]) -> Any
             floor = math.inf
             for method, found in by_method.items():
                 curves = np.array([_regret_at(r, axis, grid) for r in found])
-                defined = ~np.isnan(curves).any(axis=0)
+                # From the first point where every seed has a finished trial to the point where
+                # every seed's search has ended: past it a method spends nothing more.
+                ended = max(getattr(r.final, axis) for r in found)
+                defined = ~np.isnan(curves).any(axis=0) & (grid <= ended)
                 average = np.where(defined, np.nanmean(curves, axis=0), np.nan)
                 spread = np.where(
                     defined, np.nanstd(curves, axis=0, ddof=1) / math.sqrt(len(found)), np.nan
@@ -519,6 +537,9 @@ def plot(benches: list[Any], runs: dict[str, dict[str, list[SearchRun]]]) -> Any
                 color = COLORS.get(method)
                 style = "--" if method.startswith(OPTUNA) else "-"
                 ax.plot(grid, average, style, label=method, lw=1.5, color=color)
+                if axis != "trials" and defined.any():
+                    last = int(np.flatnonzero(defined)[-1])
+                    ax.plot(grid[last], average[last], "o", ms=3, color=color)
                 ax.fill_between(grid, average - spread, average + spread, alpha=0.15, color=color)
             ax.set(xlabel=label, ylabel="mean regret ± s.e.", yscale="log")
             if math.isfinite(floor):
@@ -539,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 seeds; mfh3/mfh6 good")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", type=int, help="seeds per cell (default: 20 quick, 50 full)")
+    parser.add_argument("--seeds", type=int, help="seeds per cell (default: 20 quick, 100 full)")
     parser.add_argument("--task", action="append", choices=list(TASKS), help="default: all")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results")
