@@ -39,12 +39,13 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The three benchmarks in quick mode (about 12 minutes on 2 cores); without --quick each is the
+# The four benchmarks in quick mode (about 13 minutes on 2 cores); without --quick each is the
 # full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick
 	$(BIN)/python benchmarks/search_quality.py --quick
+	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
 
 clean-venv:
