@@ -28,15 +28,22 @@ import csv
 import gzip
 import io
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import ROOT
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.spaces import LR, OPTIMIZER, OPTIMIZERS, TABLES, SearchSpace, sample
+
+# The diabetes task's loader is `examples.diabetes:load`, imported as the command imports a
+# user's module: from the repository root, whichever folder the benchmark runs from.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORD_COMMAND = "nice -n 15 .venv/bin/python benchmarks/record_curves.py --jobs 2"

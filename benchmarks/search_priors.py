@@ -77,6 +77,29 @@ METHODS: list[AnyMethod] = [
     OptunaMethod(f"{OPTUNA} + successive halving", "sha"),
     OptunaMethod(f"{OPTUNA} + Hyperband", "hyperband"),
 ]  # fmt: skip
+
+# Candidate defaults (``--candidates``): each spells out every key, so that what it measures does
+# not depend on this checkout's defaults. The measurements chose the defaults from these.
+_NEW = {
+    "space.bounds": "wide",
+    "space.prior": "tables",
+    "search.fidelity": "rungs",
+    "early_stopping.grace_period": "auto",
+    "early_stopping.reduction_factor": "auto",
+}
+CANDIDATES: list[AnyMethod] = [
+    Method("wide, prior 0.8, rungs, auto", _NEW, priors=True),
+    Method("wide, prior 0.6, rungs, auto", {**_NEW, "space.prior_strength": 0.6}, priors=True),
+    Method("wide, prior 0.8, final, auto", {**_NEW, "search.fidelity": "final"}, priors=True),
+    Method("wide, prior 0.8, rungs, grace 2", {**_NEW, "early_stopping.grace_period": 2,
+                                               "early_stopping.reduction_factor": 3}, priors=True),
+    Method("wide, prior 0.8 ×3, rungs, auto", {**_NEW, "search.prior_weight": 3.0}, priors=True),
+    Method("table, prior 0.8, rungs, auto", {**_NEW, "space.bounds": "table"}, priors=True),
+    Method("table, uniform, rungs, auto", {**_NEW, "space.bounds": "table",
+                                           "space.prior": "uniform"}, priors=False),
+    Method("wide, uniform, rungs, auto", {**_NEW, "space.prior": "uniform"}, priors=False),
+]  # fmt: skip
+ALL = METHODS + CANDIDATES
 COLORS = {
     DEFAULT: "tab:blue",
     BAYES_NO_STOP: "tab:cyan",
@@ -122,17 +145,19 @@ def _bench(key: tuple[str, Plan, tuple[str, ...]]) -> Any:
 
 def _job(job: tuple[str, Plan, tuple[str, ...], int, int]) -> SearchRun:
     name, plan, tasks, method_index, seed = job
-    return run_method(_bench((name, plan, tasks)), METHODS[method_index], seed, TRIALS, K)
+    return run_method(_bench((name, plan, tasks)), ALL[method_index], seed, TRIALS, K)
 
 
-def cells(benches: list[Any]) -> tuple[list[tuple[Any, AnyMethod]], list[str]]:
+def cells(
+    benches: list[Any], methods: Sequence[AnyMethod] = METHODS
+) -> tuple[list[tuple[Any, AnyMethod]], list[str]]:
     """Which method runs on which benchmark, and why the others do not: a prior-free method runs
     on a function once (no prior), one that reads priors on its good and bad variants too."""
     runs = []
     reasons: dict[str, dict[str, None]] = {}  # why → the methods (ordered, no repeats)
     for bench in benches:
         prior = getattr(bench, "prior", None)
-        for method in METHODS:
+        for method in methods:
             if prior is not None and not method.priors:
                 continue
             why = unavailable(method, bench)
@@ -468,7 +493,8 @@ def report(
         lines += [f"- {line}" for line in skipped]
         lines.append("")
     lines += ["## Methods", ""]
-    for method in METHODS:
+    ran = [m for m in ALL if any(m.name in by_method for by_method in runs.values())]
+    for method in ran:
         what = (
             f"overrides `{dict(method.overrides)}`"
             if isinstance(method, Method)
@@ -563,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds per cell (default: 20 quick, 100 full)")
     parser.add_argument("--task", action="append", choices=list(TASKS), help="default: all")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    parser.add_argument(
+        "--candidates", action="store_true", help="also the candidate defaults (CANDIDATES)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the recorded curves")
     args = parser.parse_args(argv)
@@ -572,11 +601,11 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join([".venv/bin/python", "benchmarks/search_priors.py", *sys.argv[1:]])
     began = time.perf_counter()
     benches = all_benchmarks(plan, tasks)
-    todo, skipped = cells(benches)
+    todo, skipped = cells(benches, ALL if args.candidates else METHODS)
     for line in skipped:
         print(f"skipped: {line}")
     jobs = [
-        (bench.name, plan, tasks, METHODS.index(method), seed)
+        (bench.name, plan, tasks, ALL.index(method), seed)
         for bench, method in todo
         for seed in range(plan.seeds)
     ]
