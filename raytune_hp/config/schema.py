@@ -28,7 +28,13 @@ from pydantic import (
 from raytune_hp.config.budget import BudgetConfig
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
-from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
+from raytune_hp.spaces import (
+    BAYES_DEFAULTS,
+    DEFAULT_CUSTOM_TABLES,
+    TABLES,
+    SearchSpace,
+    resolve_space,
+)
 from raytune_hp.values import is_int, is_number
 
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -253,12 +259,14 @@ class EarlyStoppingConfig(_Section):
     ``auto`` sizes ASHA from the epoch budget
     (:func:`raytune_hp.early_stopping.asha_settings`): a reduction factor of 3,
     and a grace period of a ninth of ``train.max_epochs``, so that trials are compared at three
-    rungs (a ninth, a third, all of the epochs) however long they train.
+    rungs (a ninth, a third, all of the epochs) however long they train. It is the default:
+    on the search-quality benchmark it lost less than a fixed grace period of 2 on every
+    benchmark, for about 1.4× the epochs.
     """
 
     name: Literal["asha", "none"] = "asha"
-    grace_period: int | Literal["auto"] = 2
-    reduction_factor: float | Literal["auto"] = 3.0
+    grace_period: int | Literal["auto"] = "auto"
+    reduction_factor: float | Literal["auto"] = "auto"
 
     @field_validator("grace_period", mode="before")
     @classmethod
@@ -339,6 +347,20 @@ class ExperimentConfig(_Section):
         if builds and "name" not in model and model.get("builder") is None:
             return {**data, "model": {**model, "name": CUSTOM}}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bayes_searches_with_priors(cls, data: Any) -> Any:
+        """``bayes`` searches the wide ranges under the tables' priors unless ``space`` says
+        otherwise (:data:`raytune_hp.spaces.BAYES_DEFAULTS`); written into the config, so that
+        the experiment folder's ``config.yaml`` resumes the space it searched."""
+        if not isinstance(data, dict):
+            return data
+        search, space = data.get("search", {}), data.get("space", {})
+        strategy = search.get("strategy", "bayes") if isinstance(search, dict) else None
+        if strategy != "bayes" or not isinstance(space, dict):
+            return data
+        return {**data, "space": {**BAYES_DEFAULTS, **space}}
 
     @model_validator(mode="after")
     def _custom_model_is_built(self) -> ExperimentConfig:

@@ -14,7 +14,7 @@ Example:
     >>> found = lr_find(load_config("configs/quickstart.yaml"), load_data("digits", 0.2, 0),
     ...                 Path(tempfile.mkdtemp()), steps=60, smoke_lrs=(), progress=False)
     >>> found.optimizer, found.lrs[0], found.search_range
-    ('adam', 1e-07, (0.001, 0.01))
+    ('adam', 1e-07, (0.0001, 0.1))
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 
 def recommended_configuration(config: ExperimentConfig) -> dict[str, Any]:
-    """The config's starting point: every table's *start from*, the lr at its range's low end."""
-    return start_point(config.search_space())
+    """The config's starting point: every table's *start from*, the lr at its range's low end
+    (the tables' start, even where ``bayes`` starts its search mid-range under the priors)."""
+    return start_point(config.search_space(), tables_lr=True)
 
 
 def builder_for_checks(config: ExperimentConfig, builder: Builder | None) -> Builder:

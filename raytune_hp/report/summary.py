@@ -212,7 +212,7 @@ def fixed_space(config: ExperimentConfig, hparams: dict[str, Any]) -> dict[str, 
     """``space`` overrides that fix every hyperparameter to ``hparams``, in the terms the
     experiment's space was written in: the same tables (``include``, ``fine_tune``), a config's
     own hyperparameter as a one-value choice of its own, and a value outside its table marked
-    ``outside_table`` as the experiment's was."""
+    ``outside_table`` as the experiment's was (or as ``bounds: wide`` allowed)."""
     space = config.search_space()
     overrides: dict[str, Any] = {
         key: config.space[key] for key in RESERVED_KEYS if key in config.space
@@ -223,7 +223,7 @@ def fixed_space(config: ExperimentConfig, hparams: dict[str, Any]) -> dict[str, 
         dim = space[name]
         if dim.custom:
             overrides[name] = {"kind": "choice", "choices": [value]}
-        elif dim.outside:
+        elif dim.outside or dim.widened:  # a value from a widened range may leave its table
             overrides[name] = {"value": value, OUTSIDE: True}
         else:
             overrides[name] = value

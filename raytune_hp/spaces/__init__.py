@@ -30,7 +30,7 @@ from __future__ import annotations
 from raytune_hp.spaces.compile import sample, to_hyperopt, to_hyperopt_point, to_tune
 from raytune_hp.spaces.grid import MAX_GRID_DIMENSIONS, grid, grid_size, grid_values, oversized_grid
 from raytune_hp.spaces.render import format_space, format_tables, outside_notes
-from raytune_hp.spaces.resolve import RESERVED_KEYS, resolve_space
+from raytune_hp.spaces.resolve import BAYES_DEFAULTS, RESERVED_KEYS, resolve_space
 from raytune_hp.spaces.space import (
     Dimension,
     SearchSpace,
@@ -59,6 +59,7 @@ from raytune_hp.spaces.tables import (
 from raytune_hp.values import powers_of_two  # importers have long taken it from here
 
 __all__ = [
+    "BAYES_DEFAULTS",
     "DEFAULT_CUSTOM_TABLES",
     "FINE_TUNE_FACTOR",
     "KINDS",

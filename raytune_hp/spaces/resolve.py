@@ -61,6 +61,10 @@ DEFAULT_BOUNDS = "table"
 """The hard ranges when a config does not say: the tables' own."""
 DEFAULT_PRIOR = "uniform"
 """The prior's shape when a config does not say: flat over the hard range."""
+BAYES_DEFAULTS = {"bounds": "wide", "prior": "tables"}
+"""What ``bayes`` searches when its config does not say: the wide hard ranges under the tables'
+priors, which beat the tables' walls on the search-quality benchmark
+(``benchmarks/search_priors.py``). Grid, random and coarse-to-fine keep the tables' ranges."""
 
 
 def resolve_space(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raytune_hp.spaces.priors import Bounds, NumericPrior, Prior, PriorShape
-from raytune_hp.spaces.tables import LR, OPTIMIZER, Kind, Row
+from raytune_hp.spaces.tables import FINE_TUNE_FACTOR, LR, OPTIMIZER, OPTIMIZERS, Kind, Row
 from raytune_hp.values import is_number, is_pow2, plain
 
 
@@ -180,14 +180,15 @@ class SearchSpace:
         )
 
 
-def start_point(space: SearchSpace) -> dict[str, Any]:
+def start_point(space: SearchSpace, tables_lr: bool = False) -> dict[str, Any]:
     """The recommended starting configuration: each table's *start from*, clipped into the space.
 
     The learning rate starts at the low end of the starting optimizer's range, or, where the
     tables are priors or the ranges wide, in the middle of the optimizer's table range on the
     log scale (its prior's most likely value), so that the first trial does not sit on a
-    range's edge. A
-    hyperparameter whose prior's centre the config names starts there.
+    range's edge; ``tables_lr``: at the low end whatever the space (the tables' own start,
+    where the checks a practitioner does by hand begin). A hyperparameter whose prior's centre
+    the config names starts there.
     """
     point: dict[str, Any] = {}
     for dim in space.dims:
@@ -195,6 +196,11 @@ def start_point(space: SearchSpace) -> dict[str, Any]:
             prior = dim.prior_for(point[OPTIMIZER])
             if dim.fixed:
                 point[LR] = dim.value
+            elif tables_lr and dim.widened:
+                divisor = round(1 / FINE_TUNE_FACTOR) if space.fine_tune else 1
+                point[LR] = OPTIMIZERS[point[OPTIMIZER]].low / divisor
+            elif tables_lr:
+                point[LR] = space.lr_range(point[OPTIMIZER])[0]
             elif isinstance(prior, NumericPrior):
                 point[LR] = prior.mode
             elif dim.widened:  # the table range's middle (widening keeps it)

@@ -14,6 +14,7 @@ from raytune_hp.cli import main
 from raytune_hp.config import load_config
 from raytune_hp.data import Dataset, load_data
 from raytune_hp.metrics import NUM_PARAMS, SKIPPED, TRAIN_SAMPLES
+from raytune_hp.spaces import start_point
 from raytune_hp.trainable import TrialSettings, train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -43,9 +44,11 @@ def test_an_oversized_model_is_a_warning_unless_the_config_skips_such_models(
 def test_largest_point_takes_every_size_at_its_largest() -> None:
     space = load_config(CONFIGS / "quickstart.yaml").search_space()
     point = largest_point(space)
-    assert point["num_kernels"] == 600 and point["kernel_size"] == 7
+    # bayes: the wide ranges (the table's 600 kernels widened to 850).
+    assert point["num_kernels"] == 850 and point["kernel_size"] == 7
     assert point["batch_size"] == 256 and point["num_layers"] == 1
-    assert point["optimizer"] == "adam" and point["lr"] == 1e-3  # not sizes: as recommended
+    assert point["optimizer"] == "adam"
+    assert point["lr"] == start_point(space)["lr"]  # not a size: as the search starts
 
 
 def _bn_builder(hp: dict[str, Any], input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
@@ -152,8 +155,9 @@ def test_the_space_counts_every_integer_of_a_batch_size_made_integer(digits: Dat
         CONFIGS / "quickstart.yaml", ["space.batch_size={kind: int, low: 16, high: 200}"]
     )
     (space,) = [f for f in run_checks(config, digits).findings if f.what.startswith("space:")]
-    # 8 optimizers × 185 batch sizes × 4 kernel sizes × 501 kernel counts (num_layers fixed)
-    assert "7 tuned hyperparameters; 2,965,920 discrete combinations × 3 continuous" in space.what
+    # 8 optimizers × 185 batch sizes × 4 kernel sizes × 801 kernel counts (bayes widens the
+    # table's 100..600 to 50..850; num_layers fixed)
+    assert "7 tuned hyperparameters; 4,741,920 discrete combinations × 3 continuous" in space.what
 
 
 def test_a_training_function_without_a_builder_gets_the_checks_that_need_no_model(

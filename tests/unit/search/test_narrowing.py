@@ -21,7 +21,7 @@ def log_width(low: float, high: float) -> float:
 
 
 def test_the_fine_space_lies_in_the_coarse_one_and_holds_the_best() -> None:
-    config = load_config(QUICKSTART)
+    config = load_config(QUICKSTART, ["search.strategy=coarse-to-fine"])  # the tables' ranges
     coarse = config.search_space()
     shrunk, shrunk_batch = 0, 0
     for seed in range(20):

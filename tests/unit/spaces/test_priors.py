@@ -46,7 +46,7 @@ def test_table_priors_keep_most_of_their_mass_where_the_tables_recommend() -> No
     # The start, 0.5, sits on the table's edge: the centre lies halfway towards its middle, so
     # most of the mass stays inside [0, 0.5] and some reaches beyond it.
     assert dropout.mode == pytest.approx(0.375)
-    assert 0.6 < dropout.mass_inside(0.0, 0.5) < INSIDE
+    assert dropout.mass_inside(0.0, 0.5) > 0.6 and dropout.mass_inside(0.5, 0.8) > 0.2
     optimizer = space["optimizer"].prior_for()
     assert isinstance(optimizer, ChoicePrior)
     shares = dict(zip(space["optimizer"].choices, optimizer.probabilities, strict=True))

@@ -85,8 +85,8 @@ def test_format_space_shows_each_hard_range_and_its_prior() -> None:
     }
     assert "| hyperparameter | hard range | prior | start | note |" in format_space(space)
     assert "adam: [0.0001, 0.1]" in rows["lr"]
-    assert "adam: centred at 3.16e-3, 80% in [1e-3, 0.01]" in rows["lr"]
-    assert "| log [1e-06, 0.1] | centred at 1e-5, 80% in [1e-6, 1e-4] |" in rows["weight_decay"]
+    assert "adam: centred at 3.16e-3, 60% in [1e-3, 0.01]" in rows["lr"]
+    assert "| log [1e-06, 0.1] | centred at 1e-5, 60% in [1e-6, 1e-4] |" in rows["weight_decay"]
     assert "widened to a log scale (bounds: wide)" in rows["weight_decay"]
     assert "| one of [1, 3, 5, 7] | 3 40%, the others 20% each | 3 |" in rows["kernel_size"]
     assert "| fixed at 1 | – | 1 |" in rows["num_layers"]
