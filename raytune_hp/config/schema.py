@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from raytune_hp.config.budget import BudgetConfig
+from raytune_hp.errors import preview
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import DEFAULT_CUSTOM_TABLES, TABLES, SearchSpace, resolve_space
@@ -42,6 +43,8 @@ TABLE_NAMES = tuple(TABLES)
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
 """The URI schemes of ``storage`` (pyarrow's filesystems, which Ray Tune and the reports use)."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: numpy's, scikit-learn's and the searchers' generators take 32 bits."""
 NPZ_ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 """The arrays a ``data: {name: npz}`` file holds (``numpy.savez(path, x_train=..., ...)``)."""
 
@@ -57,7 +60,7 @@ def _check_custom(name: str, path: str | None, section: str, key: str) -> None:
     if path is not None and name != "custom":
         raise ValueError(
             f"{section}.{key} must be given exactly when {section}.name is custom; "
-            f"got name {name!r} with {key} {path!r}"
+            f"got name {preview(name)} with {key} {preview(path)}"
         )
 
 
@@ -108,7 +111,7 @@ class DataConfig(_Section):
         if (self.name == "npz") != (self.path is not None):
             raise ValueError(
                 "data.path must be given exactly when data.name is npz; "
-                f"got name {self.name!r} with path {self.path!r}"
+                f"got name {preview(self.name)} with path {preview(self.path)}"
             )
         return self
 
@@ -194,18 +197,18 @@ class TrainConfig(_Section):
             if data.setdefault("mode", known) != known:
                 raise ValueError(
                     f"train.mode must be {known} for {metric} (which way it is better is known); "
-                    f"got {data['mode']!r}"
+                    f"got {preview(data['mode'])}"
                 )
         elif data.get("function") is None:
             reported = ", ".join(repr(name) for name in TASK_METRICS[task])
             raise ValueError(
                 f"train.metric must be one of {reported} (what the built-in loop reports for "
-                f"{task}), or a metric your own train.function reports; got {metric!r}"
+                f"{task}), or a metric your own train.function reports; got {preview(metric)}"
             )
         elif "mode" not in data:
             raise ValueError(
                 f"train.mode must be given (max or min: which way {metric} is better) for a "
-                f"metric of your own; got none for {metric!r}"
+                f"metric of your own; got none for {preview(metric)}"
             )
         return data
 
@@ -314,7 +317,7 @@ class ExperimentConfig(_Section):
     """
 
     name: str = Field(pattern=_NAME_PATTERN)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     storage: str = "runs"
     shared_storage: bool = False
     data: DataConfig = DataConfig()
@@ -355,7 +358,7 @@ class ExperimentConfig(_Section):
         if (sep and scheme not in STORAGE_SCHEMES) or not self.storage.strip():
             raise ValueError(
                 "storage must be a folder or a URI of "
-                f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {self.storage!r}"
+                f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {preview(self.storage)}"
             )
         return self
 
