@@ -45,6 +45,8 @@ STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
 """The URI schemes of ``storage`` (pyarrow's filesystems, which Ray Tune and the reports use)."""
 MAX_SEED = 2**32 - 1
 """The largest seed: numpy's, scikit-learn's and the searchers' generators take 32 bits."""
+MAX_CLASSES = 100_000
+"""The most classes a classification may have (``data.num_classes``, or the largest label + 1)."""
 NPZ_ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 """The arrays a ``data: {name: npz}`` file holds (``numpy.savez(path, x_train=..., ...)``)."""
 
@@ -87,6 +89,9 @@ class DataConfig(_Section):
     the config file's folder. Its own ``x_val``/``y_val`` are the validation set, so
     ``val_fraction`` does not apply to it. ``num_workers``: the processes that load batches of
     data that each trial iterates (``torch.utils.data.Dataset`` pairs); 0 loads in the trial.
+    ``num_classes``: how many classes a classification has; by default the largest label + 1,
+    which must then not exceed the training samples (a larger one is almost surely a stray
+    label). Every label must be below it.
     """
 
     name: Literal["digits", "digits_sequences", "npz", "custom"] = "digits"
@@ -94,6 +99,7 @@ class DataConfig(_Section):
     path: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1)
     num_workers: int = Field(0, ge=0)
+    num_classes: int | None = Field(None, ge=2, le=MAX_CLASSES)
 
     @model_validator(mode="before")
     @classmethod
@@ -353,12 +359,25 @@ class ExperimentConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _classes_for_classification(self) -> ExperimentConfig:
+        if self.data.num_classes is not None and self.train.task != "classification":
+            raise ValueError(
+                "data.num_classes must be left out for a regression task (its outputs are the "
+                f"targets' width); got {self.data.num_classes}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _storage_scheme(self) -> ExperimentConfig:
         scheme, sep, _ = self.storage.partition("://")
         if (sep and scheme not in STORAGE_SCHEMES) or not self.storage.strip():
             raise ValueError(
                 "storage must be a folder or a URI of "
                 f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {preview(self.storage)}"
+            )
+        if "\0" in self.storage:  # no filesystem takes it: refused here, not by os calls
+            raise ValueError(
+                f"storage must be a folder or a URI without NUL bytes; got {preview(self.storage)}"
             )
         return self
 
