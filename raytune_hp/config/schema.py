@@ -191,7 +191,7 @@ class TrainConfig(_Section):
             # The key before `capacity` existed: experiment folders written then still resume.
             data["capacity"] = "warn" if data.pop("allow_oversized") else "skip"
         task = data.get("task", "classification")
-        if task not in TASK_METRICS:
+        if not isinstance(task, str) or task not in TASK_METRICS:
             return data  # the schema refuses it, naming the tasks
         if "metric" not in data:
             data["metric"] = TASK_METRICS[task][0]
