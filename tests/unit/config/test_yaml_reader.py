@@ -176,3 +176,18 @@ def test_a_file_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) ->
     path = tmp_path / "exp.yaml"
     path.write_bytes("name: cafe\nseed: 3\n".encode(encoding))
     assert load_config(path).seed == 3
+
+
+def test_a_path_that_cannot_be_opened_is_refused_with_the_reason(
+    tmp_path: Path, config_error: Callable[..., str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    below_a_file = tmp_path / "file" / "exp.yaml"
+    assert config_error(below_a_file) == (
+        f"{below_a_file}: the config file must be readable; got Not a directory"
+    )
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    assert config_error(loop) == (
+        f"{loop}: the config file must be readable; got Too many levels of symbolic links"
+    )
