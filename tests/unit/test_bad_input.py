@@ -288,6 +288,11 @@ CASES = [
     case("function-function-missing", "train: {function: 'mymod:train'}\n",
          "exp.yaml: train.function must name a function that module mymod defines",
          "defines no 'train'", files={"mymod.py": MODULE}, args=("batch-study", FILE)),
+    case("package-init-never-runs", "data: {loader: 'planted.mod:load'}\n",
+         "exp.yaml: data.loader must name a function that module planted.mod defines",
+         "defines no 'load'", args=("sample", FILE),
+         files={"planted/__init__.py": "open('ran.txt', 'w').close()\n",
+                "planted/mod.py": "open('ran.txt', 'w').close()\n" + MODULE}),
     # --- the file itself ----------------------------------------------------------------------
     case("empty-yaml", "",
          "exp.yaml: the file must be a YAML mapping of keys to values; got an empty file"),
