@@ -189,8 +189,10 @@ def parse_yaml(text: str, key: str) -> Any:
         The data, or ``None`` for an empty text.
 
     Raises:
-        YAMLProblem: The text is not valid YAML, carries a tag other than plain data's, or gives
-            a key twice.
+        YAMLProblem: The text is not valid YAML, carries a tag other than plain data's, gives
+            a key twice, is longer than :data:`MAX_CONFIG_BYTES`, nests deeper than
+            :data:`MAX_DEPTH` or expands past :data:`MAX_EXPANDED` (aliases included), or holds
+            a number or date Python cannot hold.
     """
     subject = key or "the file"
     if len(text) > MAX_CONFIG_BYTES:
