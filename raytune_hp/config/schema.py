@@ -89,7 +89,8 @@ class DataConfig(_Section):
     the config file's folder. Its own ``x_val``/``y_val`` are the validation set, so
     ``val_fraction`` does not apply to it. ``num_workers``: the processes that load batches of
     data that each trial iterates (``torch.utils.data.Dataset`` pairs); 0 loads in the trial.
-    ``num_classes``: how many classes a classification has; by default the largest label + 1,
+    ``num_classes``: how many classes your own data (a loader, an npz file) has for a
+    classification; by default the largest label + 1,
     which must then not exceed the training samples (a larger one is almost surely a stray
     label). Every label must be below it.
     """
@@ -113,6 +114,11 @@ class DataConfig(_Section):
             raise ValueError(
                 "data.loader must be given when data.name is custom (your own loader, "
                 "package.module:function, or data handed to raytune_hp.tune); got none"
+            )
+        if self.num_classes is not None and self.name not in ("npz", "custom"):
+            raise ValueError(
+                f"data.num_classes must be left out for data.name {self.name} (its 10 digit "
+                f"classes are known); got {self.num_classes}"
             )
         if (self.name == "npz") != (self.path is not None):
             raise ValueError(

@@ -171,6 +171,8 @@ def test_num_classes_is_a_classification_key() -> None:
     assert config.data.num_classes == 5
     with pytest.raises(ConfigError, match=r"data\.num_classes must be ≤ 100000; got 100001"):
         config_from({"name": "x", "data": {"loader": "json:loads", "num_classes": 100_001}})
+    with pytest.raises(ConfigError, match=r"data\.num_classes must be left out for data.name dig"):
+        config_from({"name": "x", "data": {"num_classes": 5}})
     with pytest.raises(ConfigError, match=r"data\.num_classes must be left out for a regression"):
         config_from(
             {
