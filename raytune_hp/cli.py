@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from raytune_hp.errors import ConfigError, RaytuneHPError, did_you_mean
+from raytune_hp.errors import ConfigError, RaytuneHPError, bounded, did_you_mean
 from raytune_hp.values import is_pow2
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -96,7 +96,7 @@ def _listed(names: Sequence[str]) -> str:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.splitlines())
+    return " ".join(bounded(message).splitlines())
 
 
 def _given(text: str) -> str:

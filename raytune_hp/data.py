@@ -35,6 +35,13 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import IterableDataset, Subset
 
 from raytune_hp.config import NPZ_ARRAYS
+from raytune_hp.data_sanity import (
+    as_tensor,
+    check_finite,
+    check_regression_targets,
+    check_samples,
+    count_classes,
+)
 from raytune_hp.errors import ConfigError
 from raytune_hp.metrics import Task
 
@@ -251,6 +258,7 @@ def load_data(
     path: str | None = None,
     *,
     task: Task = "classification",
+    num_classes: int | None = None,
 ) -> Dataset:
     """Loads data set ``name`` with a validation split that depends only on ``seed``.
 
@@ -264,7 +272,7 @@ def load_data(
     if name == "npz":
         if path is None:
             raise ConfigError("data.path must be given when data.name is npz; got nothing")
-        return load_npz(path, task=task)
+        return load_npz(path, task=task, num_classes=num_classes)
     if task != "classification":
         raise ConfigError(
             f"train.task must be classification for data.name {name} (digit classes); got {task}"
@@ -272,7 +280,9 @@ def load_data(
     return LOADERS[name](val_fraction, seed)
 
 
-def load_npz(path: str | Path, *, task: Task = "classification") -> Dataset:
+def load_npz(
+    path: str | Path, *, task: Task = "classification", num_classes: int | None = None
+) -> Dataset:
     """A data set from an ``.npz`` file with the arrays ``x_train``, ``y_train``, ``x_val`` and
     ``y_val`` (as ``numpy.savez`` writes them): x numbers with one row per sample; y integer
     class indices 0, 1, … for classification, numbers of shape (N,) or (N, k) for regression.
@@ -322,13 +332,20 @@ def load_npz(path: str | Path, *, task: Task = "classification") -> Dataset:
             f"{path}: x_val must have the sample shape of x_train "
             f"{arrays['x_train'].shape[1:]}; got {arrays['x_val'].shape[1:]}"
         )
-    loaded = as_dataset(tuple(arrays[name] for name in NPZ_ARRAYS), str(path), task=task)
+    loaded = as_dataset(
+        tuple(arrays[name] for name in NPZ_ARRAYS), str(path), task=task, num_classes=num_classes
+    )
     assert isinstance(loaded, Dataset)  # four arrays make tensors
     return loaded
 
 
 def as_dataset(
-    loaded: Any, source: str, *, task: Task = "classification", num_workers: int = 0
+    loaded: Any,
+    source: str,
+    *,
+    task: Task = "classification",
+    num_workers: int = 0,
+    num_classes: int | None = None,
 ) -> Dataset | LoaderData:
     """What a user's loader returned, as data the training loop takes.
 
@@ -342,8 +359,11 @@ def as_dataset(
       that each trial calls with its batch size.
 
     Targets are class indices (whole numbers ≥ 0, one per sample) for classification, numbers of
-    shape (N,) or (N, k) for regression. The number of outputs is the largest class index + 1,
-    or the targets' width k (1 for (N,)).
+    shape (N,) or (N, k) for regression. The number of outputs is ``num_classes`` when given,
+    else the largest class index + 1, or the targets' width k (1 for (N,)). The data must pass
+    :mod:`raytune_hp.data_sanity`'s rules: finite features (every value of tensors; the first
+    sample or batch of datasets and loaders), labels within the number of classes, no empty
+    split.
 
     What it costs: tensors are checked once. For a dataset pair, the input shape comes from the
     first training sample, and the classes from the datasets' ``.classes`` (torchvision's class
@@ -359,6 +379,8 @@ def as_dataset(
         source: where it came from, the start of every message (``data.loader pkg.mod:load``).
         task: ``classification`` or ``regression``: what the targets are.
         num_workers: DataLoader worker processes for a dataset pair.
+        num_classes: the number of classes the config states (``data.num_classes``), or
+            ``None`` to infer it from the labels.
 
     Raises:
         ConfigError: anything else, or targets that break the task's rule, naming ``source``.
@@ -374,11 +396,15 @@ def as_dataset(
         >>> data.input_shape, data.num_outputs, data.train_size, data.num_workers
         ((3,), 3, 10, 2)
     """
-    if isinstance(loaded, (Dataset, LoaderData)):
+    if isinstance(loaded, LoaderData):
+        return loaded
+    if isinstance(loaded, Dataset):
+        tensors = (loaded.x_train, loaded.y_train, loaded.x_val, loaded.y_val)
+        _check_tensors(*tensors, source, task, num_classes or loaded.num_outputs)
         return loaded
     if isinstance(loaded, (tuple, list)) and len(loaded) == 2:
         if all(isinstance(part, TorchDataset) for part in loaded):
-            return _from_datasets(loaded[0], loaded[1], source, task, num_workers)
+            return _from_datasets(loaded[0], loaded[1], source, task, num_workers, num_classes)
         if all(hasattr(part, "batch_size") and hasattr(part, "dataset") for part in loaded):
             raise ConfigError(
                 f"{source} must return a function loaders(batch_size) -> (train_loader, "
@@ -386,10 +412,12 @@ def as_dataset(
                 "got a pair of DataLoaders"
             )
     if isinstance(loaded, (tuple, list)) and len(loaded) == 4:
-        x_train, y_train, x_val, y_val = (torch.as_tensor(part) for part in loaded)
-        return _from_tensors(x_train, y_train, x_val, y_val, source, task)
+        x_train, y_train, x_val, y_val = (
+            as_tensor(part, name, source) for part, name in zip(loaded, NPZ_ARRAYS, strict=True)
+        )
+        return _from_tensors(x_train, y_train, x_val, y_val, source, task, num_classes)
     if callable(loaded):
-        return _from_loaders(loaded, source, task)
+        return _from_loaders(loaded, source, task, num_classes)
     raise ConfigError(
         f"{source} must return a Dataset, (x_train, y_train, x_val, y_val), (train_dataset, "
         f"val_dataset) or a function loaders(batch_size); got {type(loaded).__name__}"
@@ -403,40 +431,35 @@ def _from_tensors(
     y_val: torch.Tensor,
     source: str,
     task: Task,
+    num_classes: int | None = None,
 ) -> Dataset:
-    for part, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
-        if len(x) != len(y) or len(y) == 0:
-            raise ConfigError(
-                f"{source}: x_{part} must have one row per target of y_{part} ({len(y)}), at "
-                f"least one; got {len(x)}"
-            )
-        _check_targets(y, f"y_{part}", source, task)
+    outputs = _check_tensors(x_train, y_train, x_val, y_val, source, task, num_classes)
     if task == "regression":
-        return Dataset(
-            x_train.float(), y_train.float(), x_val.float(), y_val.float(), _width(y_train)
-        )
-    num_outputs = int(max(int(y_train.max()), int(y_val.max()))) + 1
+        return Dataset(x_train.float(), y_train.float(), x_val.float(), y_val.float(), outputs)
     return Dataset(
-        x_train.float(), y_train.long(), x_val.float(), y_val.long(), num_outputs=num_outputs
+        x_train.float(), y_train.long(), x_val.float(), y_val.long(), num_outputs=outputs
     )
 
 
-def _check_targets(y: torch.Tensor, name: str, source: str, task: Task) -> None:
-    """Raises unless ``y`` are class indices (classification) or (N,)/(N, k) numbers."""
+def _check_tensors(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    source: str,
+    task: Task,
+    num_classes: int | None,
+) -> int:
+    """Checks whole tensors against the data rules; returns the number of outputs."""
+    for part, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
+        check_samples(x, y, part, source)
+        check_finite(x, f"x_{part}", source)
+        if task == "regression":
+            check_regression_targets(y, f"y_{part}", source)
     if task == "regression":
-        if y.ndim not in (1, 2) or y.dtype == torch.bool or y.is_complex():
-            raise ConfigError(
-                f"{source}: {name} must be numbers of shape (N,) or (N, k) for a regression "
-                f"task; got {y.dtype} of shape {tuple(y.shape)}"
-            )
-        return
-    whole = not y.is_floating_point() or bool((y == y.floor()).all())
-    if y.ndim != 1 or y.is_complex() or not whole or (y.numel() and y.min() < 0):
-        raise ConfigError(
-            f"{source}: {name} must be integer class indices ≥ 0, one per sample (1-D) for a "
-            f"classification task; got {y.dtype} of shape {tuple(y.shape)}"
-            + (f" with minimum {y.min().item()}" if y.numel() and y.ndim == 1 else "")
-        )
+        return _width(y_train)
+    labels = [("y_train", y_train), ("y_val", y_val)]
+    return count_classes(labels, source, num_classes, len(y_train))
 
 
 def _width(y: torch.Tensor) -> int:
@@ -445,7 +468,12 @@ def _width(y: torch.Tensor) -> int:
 
 
 def _from_datasets(
-    train: TorchDataset[Any], val: TorchDataset[Any], source: str, task: Task, num_workers: int
+    train: TorchDataset[Any],
+    val: TorchDataset[Any],
+    source: str,
+    task: Task,
+    num_workers: int,
+    num_classes: int | None = None,
 ) -> LoaderData:
     for part, dataset in (("train", train), ("val", val)):
         if isinstance(dataset, IterableDataset) or not hasattr(dataset, "__len__"):
@@ -457,18 +485,27 @@ def _from_datasets(
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise ConfigError(f"{source}: the {part} dataset must hold samples; got none")
     x, y = _pair(train[0], f"{source}: the train dataset", "samples")
+    features = as_tensor(x, "the first training sample's input", source)
+    check_finite(features.unsqueeze(0), "the first training sample's input", source)
     if task == "regression":
-        target = torch.as_tensor(y)
-        if target.ndim > 1 or target.dtype == torch.bool or target.is_complex():
+        target = as_tensor(y, "the first training sample's target", source)
+        if target.ndim > 1 or target.dtype == torch.bool:
             raise ConfigError(
                 f"{source}: a training sample's target must be a number or a vector of numbers "
                 f"for a regression task; got {target.dtype} of shape {tuple(target.shape)}"
             )
+        check_finite(target.reshape(1, -1), "the first training sample's target", source)
         num_outputs = target.numel()
     else:
-        num_outputs = _num_outputs(source, (train, val), lambda: _sample_labels((train, val)))
+        num_outputs = _num_outputs(
+            source,
+            (train, val),
+            lambda: _sample_labels((train, val), source),
+            num_classes,
+            len(train),  # type: ignore[arg-type]
+        )
     return LoaderData(
-        tuple(torch.as_tensor(x).shape),
+        tuple(features.shape),
         num_outputs,
         len(train),  # type: ignore[arg-type]
         datasets=(train, val),
@@ -476,7 +513,9 @@ def _from_datasets(
     )
 
 
-def _from_loaders(loaders: Loaders, source: str, task: Task) -> LoaderData:
+def _from_loaders(
+    loaders: Loaders, source: str, task: Task, num_classes: int | None = None
+) -> LoaderData:
     built = _loader_pair(loaders(PROBE_BATCH_SIZE), source)
     train_loader = built[0]
     try:
@@ -484,19 +523,30 @@ def _from_loaders(loaders: Loaders, source: str, task: Task) -> LoaderData:
     except StopIteration:
         raise ConfigError(f"{source}: the train loader must yield batches; got none") from None
     x, y = _pair(first, f"{source}: the train loader", "batches")
+    features = as_tensor(x, "the first training batch's inputs", source)
+    if features.ndim == 0:
+        raise ConfigError(
+            f"{source}: the first training batch's inputs must have one row per sample; got a "
+            "single number"
+        )
+    check_finite(features, "the first training batch's inputs", source)
     sets = [getattr(loader, "dataset", None) for loader in built]
     try:
         train_size = len(sets[0])  # type: ignore[arg-type]
     except TypeError:  # no dataset of known length: count the samples
         train_size = sum(len(targets) for _, targets in train_loader)
+    with contextlib.suppress(TypeError):
+        if len(sets[1]) == 0:  # type: ignore[arg-type]
+            raise ConfigError(f"{source}: the val loader must yield batches; got none")
     if task == "regression":
-        _check_targets(y, "a training batch's targets", source, task)
-        num_outputs = _width(y)
+        targets = as_tensor(y, "a training batch's targets", source)
+        check_regression_targets(targets, "a training batch's targets", source)
+        num_outputs = _width(targets)
     else:
         num_outputs = _num_outputs(
-            source, sets, lambda: [torch.cat([t for _, t in loader]) for loader in built]
+            source, sets, lambda: _loader_labels(built, source), num_classes, train_size
         )
-    input_shape = tuple(torch.as_tensor(x).shape[1:])
+    input_shape = tuple(features.shape[1:])
     data = LoaderData(input_shape, num_outputs, train_size, loaders=loaders)
     _LOADERS.clear()
     _LOADERS[data.key] = (PROBE_BATCH_SIZE, built)  # the checks start at this batch size
@@ -528,19 +578,26 @@ def _num_outputs(
     source: str,
     datasets: Sequence[Any],
     read_labels: Callable[[], Sequence[torch.Tensor]],
+    num_classes: int | None,
+    train_size: int,
 ) -> int:
-    """The number of classes: the training set's ``.classes``, else the largest label of
-    ``.targets`` (or, without them, of ``read_labels()``) + 1."""
+    """The number of classes: ``num_classes`` when stated, else the training set's ``.classes``,
+    else the largest label of ``.targets`` (or, without them, of ``read_labels()``) + 1; labels
+    read are checked against it (:func:`raytune_hp.data_sanity.count_classes`)."""
     classes = _attribute(datasets[0], "classes")
-    if classes is not None and len(classes) > 0:
+    if num_classes is None and classes is not None and len(classes) > 0:
         return len(classes)
     labels = [_attribute(dataset, "targets") for dataset in datasets]
     if any(label is None for label in labels):
         labels = list(read_labels())
-    tensors = [torch.as_tensor(label) for label in labels]
-    for part, tensor in zip(("y_train", "y_val"), tensors, strict=True):
-        _check_targets(tensor, f"{part} (the datasets' labels)", source, "classification")
-    return int(max(int(tensor.max()) for tensor in tensors)) + 1
+    names = ("y_train (the datasets' labels)", "y_val (the datasets' labels)")
+    tensors = [
+        (name, as_tensor(label, name, source)) for name, label in zip(names, labels, strict=True)
+    ]
+    for name, tensor in tensors:
+        if tensor.ndim == 1 and len(tensor) == 0:
+            raise ConfigError(f"{source}: {name} must hold at least one sample; got none")
+    return count_classes(tensors, source, num_classes, train_size)
 
 
 def _attribute(dataset: Any, name: str) -> Any:
@@ -553,9 +610,24 @@ def _attribute(dataset: Any, name: str) -> Any:
     return getattr(dataset, name, None)
 
 
-def _sample_labels(datasets: Sequence[TorchDataset[Any]]) -> list[torch.Tensor]:
+def _sample_labels(datasets: Sequence[TorchDataset[Any]], source: str) -> list[torch.Tensor]:
     """Every sample's label, read one sample at a time."""
     return [
-        torch.stack([torch.as_tensor(dataset[i][1]) for i in range(len(dataset))])  # type: ignore[arg-type]
+        as_tensor([dataset[i][1] for i in range(len(dataset))], "a sample's label", source)  # type: ignore[arg-type]
         for dataset in datasets
     ]
+
+
+def _loader_labels(
+    built: tuple[Iterable[Batch], Iterable[Batch]], source: str
+) -> list[torch.Tensor]:
+    """Every batch's labels, one pass over each loader; a loader that yields none is refused."""
+    labels = []
+    for part, loader in zip(("train", "val"), built, strict=True):
+        batches = [as_tensor(targets, f"a {part} batch's targets", source) for _, targets in loader]
+        if not batches:
+            raise ConfigError(f"{source}: the {part} loader must yield batches; got none")
+        labels.append(
+            torch.cat([batch.reshape(-1) if batch.ndim == 0 else batch for batch in batches])
+        )
+    return labels

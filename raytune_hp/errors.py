@@ -8,7 +8,18 @@ bug and keeps its traceback. A misspelled name is answered with the closest vali
 from __future__ import annotations
 
 import difflib
+import math
+import reprlib
 from collections.abc import Iterable
+from itertools import islice
+from typing import Any
+
+PREVIEW_CHARS = 60
+"""How much of a value a message quotes: a longer string shows its first 60 characters and
+``…``, a larger structure its first items, so that a line stays short however much was given."""
+MAX_MESSAGE_CHARS = 1000
+"""The longest message a user is shown (see :func:`bounded`)."""
+_CLOSE_NAMES = 100  # a longer name is no typo of a short one, and difflib's cost grows with it
 
 
 class RaytuneHPError(Exception):
@@ -41,7 +52,7 @@ def did_you_mean(given: object, options: Iterable[object]) -> str:
         >>> did_you_mean("tnue", ["tune", "spaces"]), did_you_mean("hyperband", ["grid", "bayes"])
         (' (did you mean tune?)', '')
     """
-    if not isinstance(given, str):
+    if not isinstance(given, str) or len(given) > _CLOSE_NAMES:
         return ""
     by_folded: dict[str, str] = {}
     for option in options:
@@ -52,3 +63,78 @@ def did_you_mean(given: object, options: Iterable[object]) -> str:
     if not close or by_folded[close[0]] == given:
         return ""
     return f" (did you mean {by_folded[close[0]]}?)"
+
+
+class _Preview(reprlib.Repr):
+    """``repr`` bounded in length and in work: a few items per level, a few levels, the start of
+    a long string, and an integer too long to print (Python refuses beyond 4300 digits) by its
+    number of digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxdict = self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 6
+        self.maxstring = self.maxother = PREVIEW_CHARS
+        self.fillvalue = "…"
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x) if len(x) <= PREVIEW_CHARS else f"{x[:PREVIEW_CHARS]!r}…"
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() <= 4 * PREVIEW_CHARS:  # up to 72 digits: printed whole
+            return repr(x)
+        if x.bit_length() < 13_000:  # up to ~3,900 digits, which str() prints
+            text = str(x)
+            return f"{text[:PREVIEW_CHARS]}… (an integer of {len(text.lstrip('-'))} digits)"
+        digits = math.floor(x.bit_length() * math.log10(2))
+        return f"an integer of about {digits} digits"
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        # In the order given (reprlib sorts the keys), as the config was written.
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{…}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in islice(x.items(), self.maxdict)
+        ]
+        if len(x) > self.maxdict:
+            pieces.append("…")
+        return "{" + ", ".join(pieces) + "}"
+
+
+_PREVIEW = _Preview()
+
+
+def preview(value: Any) -> str:
+    """``repr(value)`` as a message quotes what was given: whole when short, else its start and
+    ``…``; bounded in time and memory whatever ``value`` is (a string of megabytes, a list that
+    YAML aliases make exponentially large, an integer of thousands of digits).
+
+    Example:
+        >>> preview("adam"), preview({"low": 1, "high": [2, 3]}), preview(10**100)[-26:]
+        ("'adam'", "{'low': 1, 'high': [2, 3]}", '(an integer of 101 digits)')
+        >>> preview("x" * 1000)
+        "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'…"
+        >>> preview(list(range(100)))
+        '[0, 1, 2, 3, 4, 5, …]'
+    """
+    text = _PREVIEW.repr(value)
+    limit = 2 * PREVIEW_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def bounded(message: str) -> str:
+    """``message``, its middle cut when it is longer than :data:`MAX_MESSAGE_CHARS`: a rule that
+    quoted a huge value whole keeps its start (the key and the rule) and its end.
+
+    Example:
+        >>> line = bounded("x must be short; got " + "a" * 5000)
+        >>> len(line) <= MAX_MESSAGE_CHARS + 3, line[:22]
+        (True, 'x must be short; got a')
+    """
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    half = MAX_MESSAGE_CHARS // 2
+    return f"{message[:half]} … {message[-half:]}"

@@ -65,6 +65,7 @@ from raytune_hp.storage import (
     ExperimentStore,
     is_experiment,
 )
+from raytune_hp.storage_access import check_storage
 from raytune_hp.user_code import UserCode
 
 RUNS_FILE = "runs.json"
@@ -105,6 +106,7 @@ def run_experiment(
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
             ``num_samples`` or ``budget`` below the experiment's.
     """
+    check_storage(config.storage, config.name)  # before Ray starts or anything is written
     store = experiment_store(config)
     where = store.location
     if resume:
@@ -117,6 +119,7 @@ def run_experiment(
     code = UserCode.of(config, given)  # resolved before Ray starts or anything is written
     space = config.search_space()
     past_trials = _warm_start_trials(config, space)
+    data = code.dataset(config)  # bad data is refused before Ray starts (data_sanity)
 
     def say(line: str) -> None:
         if verbose:
@@ -132,7 +135,6 @@ def run_experiment(
         say(f"raytune-hp: {plan.reason}")
         if config.search.budget is not None:
             say(f"raytune-hp: budget {budget_plan(config)}")
-        data = code.dataset(config)
         _warn_capacity(config, code, data, verbose)
         trainable = _trainable(config, code, data, plan.gpus_per_trial)
         runner = _PhaseRunner(

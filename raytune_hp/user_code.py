@@ -178,14 +178,23 @@ class UserCode:
 
         task = config.train.task
         source = f"data.loader {config.data.loader}"
-        options: dict[str, Any] = {"task": task, "num_workers": config.data.num_workers}
+        options: dict[str, Any] = {
+            "task": task,
+            "num_workers": config.data.num_workers,
+            "num_classes": config.data.num_classes,
+        }
         if callable(self.loader) and _required_arguments(self.loader) != 1:
             loaded = self.loader(config.data.val_fraction, config.seed)
             return as_dataset(loaded, source, **options)
         if self.loader is not None:
             return as_dataset(self.loader, source, **options)
         return load_data(
-            config.data.name, config.data.val_fraction, config.seed, config.data.path, task=task
+            config.data.name,
+            config.data.val_fraction,
+            config.seed,
+            config.data.path,
+            task=task,
+            num_classes=config.data.num_classes,
         )
 
     def model_builder(self, config: ExperimentConfig) -> Callable[..., Any] | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from raytune_hp.config.loading import config_from, load_config
 from raytune_hp.config.schema import (
     IMPORT_PATH,
+    MAX_CLASSES,
+    MAX_SEED,
     NPZ_ARRAYS,
     SEQUENCE_MODELS,
     STORAGE_SCHEMES,
@@ -31,6 +33,8 @@ from raytune_hp.config.schema import (
 
 __all__ = [
     "IMPORT_PATH",
+    "MAX_CLASSES",
+    "MAX_SEED",
     "NPZ_ARRAYS",
     "SEQUENCE_MODELS",
     "STORAGE_SCHEMES",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-from raytune_hp.errors import did_you_mean
+from raytune_hp.errors import did_you_mean, preview
 from raytune_hp.values import is_number
 
 UNITS = ("epochs", "minutes", "hours")
@@ -63,13 +63,13 @@ class BudgetConfig(BaseModel):
             return data
         match = _AMOUNT_AND_UNIT.fullmatch(data) if isinstance(data, str) else None
         if match is None:
-            raise ValueError(f"search.budget must be one of {_EXAMPLES}; got {data!r}")
+            raise ValueError(f"search.budget must be one of {_EXAMPLES}; got {preview(data)}")
         amount, word = match.groups()
         unit = _WORDS.get(word.casefold())
         if unit is None:
             raise ValueError(
-                f"search.budget must name its unit, one of {', '.join(UNITS)}; got {word!r} in "
-                f"{data!r}{did_you_mean(word, UNITS)}"
+                f"search.budget must name its unit, one of {', '.join(UNITS)}; got "
+                f"{preview(word)} in {preview(data)}{did_you_mean(word, UNITS)}"
             )
         number = float(amount)
         return {unit: int(number) if number.is_integer() else number}

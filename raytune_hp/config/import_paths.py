@@ -2,7 +2,10 @@
 
 ``data.loader``, ``model.builder`` and ``train.function`` name a user's own code. Reading a
 config must not run it (nor the torch it imports), so the module is only looked for, and its
-source read: a function it plainly does not define is refused before a run starts. Whatever the
+source read: a function it plainly does not define is refused before a run starts. Looking runs
+no code either: ``pkg.sub.module`` is found by finding ``pkg`` on the path and then each part in
+the folders of the one before, never by importing ``pkg`` (as ``importlib.util.find_spec`` would
+to find a submodule). Whatever the
 source cannot tell (a star import, a module ``__getattr__``, names made through ``globals()``)
 is left to the import when the run starts.
 
@@ -19,6 +22,10 @@ Example:
 from __future__ import annotations
 
 import ast
+import importlib.machinery
+import importlib.util
+import pkgutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,13 +47,8 @@ def check_importable(path: str | Path, key: str, value: str) -> None:
         ConfigError: No such module, its source has a syntax error, or its source defines no
             such name at its top level.
     """
-    import importlib.util
-
     module, _, attribute = value.partition(":")
-    try:
-        spec = importlib.util.find_spec(module)
-    except Exception:  # a parent package that fails on import, or is no package
-        spec = None
+    spec = find_module(module)
     if spec is None:
         raise ConfigError(
             f"{path}: {key} must name an importable module:function (run from the folder that "
@@ -70,6 +72,67 @@ def check_importable(path: str | Path, key: str, value: str) -> None:
             f"{path}: {key} must name a function that module {module} defines; got {value!r}, "
             f"and {origin} defines no {attribute!r}"
         )
+
+
+def find_module(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where the module ``name`` (dotted) would be imported from, found without importing
+    anything: the top-level name on ``sys.path`` (or among the modules already imported), each
+    further part in the folders of the package before it.
+
+    A package that changes its own ``__path__`` when it runs (rare) is looked for only in its
+    folders on disk.
+
+    Example:
+        >>> find_module("json.decoder").origin.endswith("decoder.py")
+        True
+        >>> find_module("json.no_such_part") is None, find_module("os.path.x") is None
+        (True, True)
+    """
+    parts = name.split(".")
+    spec: importlib.machinery.ModuleSpec | None = None
+    for index in range(len(parts)):
+        dotted = ".".join(parts[: index + 1])
+        loaded = sys.modules.get(dotted)
+        if loaded is not None:
+            spec = getattr(loaded, "__spec__", None)
+            if spec is not None:
+                continue
+        try:
+            if spec is None:  # the top-level name: its finders only look, nothing runs
+                spec = importlib.util.find_spec(dotted)
+            else:
+                folders = spec.submodule_search_locations
+                if folders is None:  # a module, not a package: it has no parts
+                    return None
+                spec = _find_in(dotted, list(folders))
+        except (ImportError, ValueError):  # ValueError: a module whose __spec__ is None
+            return None
+        if spec is None:
+            return None
+    return spec
+
+
+def _find_in(name: str, folders: list[str]) -> importlib.machinery.ModuleSpec | None:
+    """The module ``name`` in one of a package's ``folders``, as the import system's path
+    finders see it; parts of a namespace package gathered from every folder.
+
+    Not ``PathFinder.find_spec``: for a namespace package it reads the parent's ``__path__``
+    from ``sys.modules``, which holds the parent only once it was imported.
+    """
+    portions: list[str] = []
+    for folder in folders:
+        finder = pkgutil.get_importer(folder)
+        spec = finder.find_spec(name) if finder is not None else None
+        if spec is None:
+            continue
+        if spec.loader is not None:
+            return spec
+        portions.extend(spec.submodule_search_locations or ())
+    if not portions:
+        return None
+    namespace = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    namespace.submodule_search_locations = portions
+    return namespace
 
 
 def _top_level_names(tree: ast.Module) -> set[str] | None:

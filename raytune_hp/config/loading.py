@@ -31,7 +31,7 @@ from raytune_hp.config.messages import describe
 from raytune_hp.config.overrides import apply_override
 from raytune_hp.config.schema import NPZ_ARRAYS, ExperimentConfig, is_python_object
 from raytune_hp.config.yaml_reader import read_yaml
-from raytune_hp.errors import ConfigError, SearchSpaceError
+from raytune_hp.errors import ConfigError, SearchSpaceError, bounded, preview
 from raytune_hp.spaces import MAX_GRID_DIMENSIONS, SearchSpace, oversized_grid
 
 
@@ -88,7 +88,7 @@ def validate_config(raw: Mapping[str, Any], source: str, folder: Path) -> Experi
     try:
         space = config.search_space()
     except SearchSpaceError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{source}: {bounded(str(exc))}") from None
     _check_grid(source, config, space)
     for key, value in (
         ("data.loader", config.data.loader),
@@ -145,6 +145,7 @@ def _with_data_file(path: str, folder: Path, config: ExperimentConfig) -> Experi
                 problem = f"no array {', '.join(missing)}; it must hold {', '.join(NPZ_ARRAYS)}"
     if problem is not None:
         raise ConfigError(
-            f"{path}: data.path must be an existing .npz file; got {given!r} ({problem}: {file})"
+            f"{path}: data.path must be an existing .npz file; got {preview(given)} "
+            f"({problem}: {file})"
         )
     return config.model_copy(update={"data": config.data.model_copy(update={"path": str(file)})})

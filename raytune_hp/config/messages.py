@@ -24,7 +24,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from raytune_hp.config.schema import CODE, METRIC_NAME, ExperimentConfig
-from raytune_hp.errors import did_you_mean
+from raytune_hp.errors import PREVIEW_CHARS, bounded, did_you_mean, preview
 
 _PATTERN_RULES = {
     CODE: "be an import path, package.module:function",
@@ -44,7 +44,7 @@ def describe(exc: ValidationError) -> str:
         states itself (a ``ValueError``) is its message as written.
     """
     error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
+    loc = [_short(str(part)) for part in error["loc"]]
     key = ".".join(loc) or "the file"
     given = error.get("input")
     ctx = error.get("ctx") or {}
@@ -55,12 +55,12 @@ def describe(exc: ValidationError) -> str:
         where = f"in {parent}" if parent else "at the top level"
         return (
             f"{key} is not a known key; keys {where} must be one of "
-            f"{', '.join(known)}{did_you_mean(loc[-1], known)}; got {loc[-1]!r}"
+            f"{', '.join(known)}{did_you_mean(loc[-1], known)}; got {preview(error['loc'][-1])}"
         )
     if kind == "missing":
         return f"{key} must be given; got nothing"
     if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
+        return bounded(str(ctx.get("error", error["msg"])))
     rules = {
         "greater_than_equal": lambda: f"be ≥ {ctx.get('ge')}",
         "greater_than": lambda: f"be > {ctx.get('gt')}",
@@ -84,7 +84,12 @@ def describe(exc: ValidationError) -> str:
     if kind == "literal_error":
         # Pydantic names the choices only in words: "'grid', 'random', 'bayes' or ...".
         hint = did_you_mean(given, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
-    return f"{key} must {rule}; got {given!r}{hint}"
+    return f"{key} must {rule}; got {preview(given)}{hint}"
+
+
+def _short(name: str) -> str:
+    """A key's name as messages quote it: a long one (from a hostile file) cut."""
+    return name if len(name) <= PREVIEW_CHARS else f"{name[:PREVIEW_CHARS]}…"
 
 
 def _rule_from(message: str) -> str:
@@ -96,6 +101,8 @@ def _rule_from(message: str) -> str:
 def _known_keys(loc: list[str]) -> list[str]:
     model: type[BaseModel] = ExperimentConfig
     for part in loc:
+        if part not in model.model_fields:
+            return []
         annotation = model.model_fields[part].annotation
         # A section that may be left out (``budget: BudgetConfig | None``) is still a section.
         section = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from raytune_hp.config.yaml_reader import YAMLProblem, parse_yaml
-from raytune_hp.errors import ConfigError
+from raytune_hp.errors import ConfigError, preview
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -35,7 +35,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     """
     key, sep, text = item.partition("=")
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w.]*", key):
-        raise ConfigError(f"--set must be KEY=VALUE with a dotted KEY; got {item!r}")
+        raise ConfigError(f"--set must be KEY=VALUE with a dotted KEY; got {preview(item)}")
     try:
         value = parse_yaml(text, key) if text else None
     except YAMLProblem as exc:
@@ -46,7 +46,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise ConfigError(
-                f"--set {key}: {part} must be a mapping to set keys in; got {child!r}"
+                f"--set {key}: {part} must be a mapping to set keys in; got {preview(child)}"
             )
         node = child
     node[parts[-1]] = value

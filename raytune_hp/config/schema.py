@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from raytune_hp.config.budget import BudgetConfig
+from raytune_hp.errors import preview
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
 from raytune_hp.spaces import (
@@ -48,6 +49,10 @@ TABLE_NAMES = tuple(TABLES)
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
 """The URI schemes of ``storage`` (pyarrow's filesystems, which Ray Tune and the reports use)."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: numpy's, scikit-learn's and the searchers' generators take 32 bits."""
+MAX_CLASSES = 100_000
+"""The most classes a classification may have (``data.num_classes``, or the largest label + 1)."""
 NPZ_ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 """The arrays a ``data: {name: npz}`` file holds (``numpy.savez(path, x_train=..., ...)``)."""
 
@@ -63,7 +68,7 @@ def _check_custom(name: str, path: str | None, section: str, key: str) -> None:
     if path is not None and name != "custom":
         raise ValueError(
             f"{section}.{key} must be given exactly when {section}.name is custom; "
-            f"got name {name!r} with {key} {path!r}"
+            f"got name {preview(name)} with {key} {preview(path)}"
         )
 
 
@@ -90,6 +95,10 @@ class DataConfig(_Section):
     the config file's folder. Its own ``x_val``/``y_val`` are the validation set, so
     ``val_fraction`` does not apply to it. ``num_workers``: the processes that load batches of
     data that each trial iterates (``torch.utils.data.Dataset`` pairs); 0 loads in the trial.
+    ``num_classes``: how many classes your own data (a loader, an npz file) has for a
+    classification; by default the largest label + 1,
+    which must then not exceed the training samples (a larger one is almost surely a stray
+    label). Every label must be below it.
     """
 
     name: Literal["digits", "digits_sequences", "npz", "custom"] = "digits"
@@ -97,6 +106,7 @@ class DataConfig(_Section):
     path: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1)
     num_workers: int = Field(0, ge=0)
+    num_classes: int | None = Field(None, ge=2, le=MAX_CLASSES)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,10 +121,15 @@ class DataConfig(_Section):
                 "data.loader must be given when data.name is custom (your own loader, "
                 "package.module:function, or data handed to raytune_hp.tune); got none"
             )
+        if self.num_classes is not None and self.name not in ("npz", "custom"):
+            raise ValueError(
+                f"data.num_classes must be left out for data.name {self.name} (its 10 digit "
+                f"classes are known); got {self.num_classes}"
+            )
         if (self.name == "npz") != (self.path is not None):
             raise ValueError(
                 "data.path must be given exactly when data.name is npz; "
-                f"got name {self.name!r} with path {self.path!r}"
+                f"got name {preview(self.name)} with path {preview(self.path)}"
             )
         return self
 
@@ -188,7 +203,7 @@ class TrainConfig(_Section):
             # The key before `capacity` existed: experiment folders written then still resume.
             data["capacity"] = "warn" if data.pop("allow_oversized") else "skip"
         task = data.get("task", "classification")
-        if task not in TASK_METRICS:
+        if not isinstance(task, str) or task not in TASK_METRICS:
             return data  # the schema refuses it, naming the tasks
         if "metric" not in data:
             data["metric"] = TASK_METRICS[task][0]
@@ -200,18 +215,18 @@ class TrainConfig(_Section):
             if data.setdefault("mode", known) != known:
                 raise ValueError(
                     f"train.mode must be {known} for {metric} (which way it is better is known); "
-                    f"got {data['mode']!r}"
+                    f"got {preview(data['mode'])}"
                 )
         elif data.get("function") is None:
             reported = ", ".join(repr(name) for name in TASK_METRICS[task])
             raise ValueError(
                 f"train.metric must be one of {reported} (what the built-in loop reports for "
-                f"{task}), or a metric your own train.function reports; got {metric!r}"
+                f"{task}), or a metric your own train.function reports; got {preview(metric)}"
             )
         elif "mode" not in data:
             raise ValueError(
                 f"train.mode must be given (max or min: which way {metric} is better) for a "
-                f"metric of your own; got none for {metric!r}"
+                f"metric of your own; got none for {preview(metric)}"
             )
         return data
 
@@ -322,7 +337,7 @@ class ExperimentConfig(_Section):
     """
 
     name: str = Field(pattern=_NAME_PATTERN)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     storage: str = "runs"
     shared_storage: bool = False
     data: DataConfig = DataConfig()
@@ -372,12 +387,25 @@ class ExperimentConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _classes_for_classification(self) -> ExperimentConfig:
+        if self.data.num_classes is not None and self.train.task != "classification":
+            raise ValueError(
+                "data.num_classes must be left out for a regression task (its outputs are the "
+                f"targets' width); got {self.data.num_classes}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _storage_scheme(self) -> ExperimentConfig:
         scheme, sep, _ = self.storage.partition("://")
         if (sep and scheme not in STORAGE_SCHEMES) or not self.storage.strip():
             raise ValueError(
                 "storage must be a folder or a URI of "
-                f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {self.storage!r}"
+                f"{', '.join(f'{s}://' for s in STORAGE_SCHEMES)}; got {preview(self.storage)}"
+            )
+        if "\0" in self.storage:  # no filesystem takes it: refused here, not by os calls
+            raise ValueError(
+                f"storage must be a folder or a URI without NUL bytes; got {preview(self.storage)}"
             )
         return self
 

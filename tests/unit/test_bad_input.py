@@ -50,6 +50,7 @@ class Case:
     expect: tuple[str, ...]
     files: Mapping[str, str | bytes] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
+    fifos: tuple[str, ...] = ()
 
 
 def case(
@@ -59,12 +60,81 @@ def case(
     args: tuple[str, ...] = ("tune", FILE),
     files: Mapping[str, str | bytes] | None = None,
     dirs: tuple[str, ...] = (),
+    fifos: tuple[str, ...] = (),
 ) -> Case:
     """A case whose config is ``yaml`` (written as exp.yaml unless None)."""
     written = dict(files or {})
     if yaml is not None:
         written[FILE] = yaml
-    return Case(id, args, expect, written, dirs)
+    return Case(id, args, expect, written, dirs, fifos)
+
+
+# A user's loader (data.loader: badload:<function>) for each kind of bad data: 40 training and
+# 10 validation samples of 4 features, broken in one way each.
+BAD_DATA = """\
+import numpy as np
+
+def _good():
+    rng = np.random.default_rng(0)
+    return (rng.random((40, 4)), rng.integers(0, 3, 40), rng.random((10, 4)),
+            rng.integers(0, 3, 10))
+
+def nan_features(val_fraction, seed):
+    x, y, xv, yv = _good()
+    x[7, 2] = x[9, 0] = np.nan
+    return x, y, xv, yv
+
+def inf_features(val_fraction, seed):
+    x, y, xv, yv = _good()
+    xv[4, 1] = np.inf
+    return x, y, xv, yv
+
+def stray_label(val_fraction, seed):
+    x, y, xv, yv = _good()
+    y[5] = 10**6
+    return x, y, xv, yv
+
+def string_labels(val_fraction, seed):
+    x, y, xv, yv = _good()
+    return x, np.array(["cat", "dog"] * 20), xv, yv
+
+def fractional_labels(val_fraction, seed):
+    x, y, xv, yv = _good()
+    return x, y + 0.5, xv, yv
+
+def negative_label(val_fraction, seed):
+    x, y, xv, yv = _good()
+    yv[3] = -1
+    return x, y, xv, yv
+
+def empty_val(val_fraction, seed):
+    x, y, xv, yv = _good()
+    return x, y, xv[:0], yv[:0]
+
+def ragged_features(val_fraction, seed):
+    x, y, xv, yv = _good()
+    return [[1.0, 2.0]] * 39 + [[1.0]], y, xv, yv
+
+def nan_targets(val_fraction, seed):
+    x, y, xv, yv = _good()
+    return x, y.astype(float), xv, np.full(10, np.nan)
+"""
+
+
+def bad_data(id: str, function: str, *expect: str, data: str = "", extra: str = "") -> Case:
+    """A run of ``tune`` whose loader returns bad data: refused before Ray starts."""
+    yaml = f"data: {{loader: 'badload:{function}'{data}}}\nmodel: {{name: mlp}}\n{extra}"
+    return case(id, yaml, *expect, files={"badload.py": BAD_DATA})
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def alias_bomb(levels: int) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nname: *a{levels - 1}\n"
 
 
 EXISTING_EXPERIMENT = {
@@ -218,6 +288,11 @@ CASES = [
     case("function-function-missing", "train: {function: 'mymod:train'}\n",
          "exp.yaml: train.function must name a function that module mymod defines",
          "defines no 'train'", files={"mymod.py": MODULE}, args=("batch-study", FILE)),
+    case("package-init-never-runs", "data: {loader: 'planted.mod:load'}\n",
+         "exp.yaml: data.loader must name a function that module planted.mod defines",
+         "defines no 'load'", args=("sample", FILE),
+         files={"planted/__init__.py": "open('ran.txt', 'w').close()\n",
+                "planted/mod.py": "open('ran.txt', 'w').close()\n" + MODULE}),
     # --- the file itself ----------------------------------------------------------------------
     case("empty-yaml", "",
          "exp.yaml: the file must be a YAML mapping of keys to values; got an empty file"),
@@ -312,6 +387,77 @@ CASES = [
     case("report-of-an-unknown-uri", None,
          "RUN_DIR must be an experiment folder, or its s3://", "got 'ftp://host/runs/exp'",
          args=("report", "ftp://host/runs/exp")),
+    # --- hostile config files: bounded, one line ------------------------------------------------
+    case("config-is-a-directory", None,
+         "exp.yaml: the config file must be a regular file; got a directory", dirs=(FILE,)),
+    case("config-is-a-fifo", None,
+         "exp.yaml: the config file must be a regular file; got a FIFO (named pipe)",
+         fifos=(FILE,)),
+    case("config-is-binary", None,
+         "exp.yaml: the config file must be text in UTF-8", "got the byte 0x80 at offset 0",
+         files={FILE: bytes(range(128, 256))}),
+    case("config-in-latin-1", None,
+         "exp.yaml: the config file must be text in UTF-8", "got the byte 0xe9 at offset 9",
+         files={FILE: b"name: caf\xe9\n"}),
+    case("config-of-2-mib", "#" * (2 << 20) + "\n",
+         "exp.yaml: the config file must be at most 1048576 bytes (1 MiB); got 2097153 bytes"),
+    case("config-nested-5000-deep", f"space: {nested(5000)}\n",
+         "exp.yaml: the file must nest mappings and lists at most 50 deep; got deeper at line 1"),
+    case("config-alias-bomb", alias_bomb(9),
+         "exp.yaml: the file must expand to at most 2097152 values and characters"),
+    case("alias-bomb-in-a-scalar-field", alias_bomb(5),
+         "exp.yaml: name must be a string; got [[[[…], "),
+    case("alias-cycle", "name: &a [x, *a]\n",
+         "exp.yaml: the file must not refer to itself through an alias; got one at line 1"),
+    case("long-value-is-previewed", "name: " + "n" * 100_000 + "/\n",
+         "exp.yaml: name must be a name of letters", "got 'nnnnnnnnnn", "n'…"),
+    case("seed-above-32-bits", "seed: 4294967296\n",
+         "exp.yaml: seed must be ≤ 4294967295; got 4294967296", args=("check", FILE)),
+    case("seed-of-5000-digits", "seed: 1" + "0" * 5000 + "\n",
+         "exp.yaml: seed must be an integer Python can hold; got '1000", "at line 1"),
+    case("seed-an-impossible-date", "seed: 2024-13-45\n",
+         "exp.yaml: seed must be a date Python can hold; got '2024-13-45' at line 1"),
+    case("outside-table-optimizer-in-the-wrong-case",
+         "space:\n  optimizer: {choices: [Adam, sgd], outside_table: true}\n",
+         "exp.yaml: space.optimizer must name optimizers of the lr table",
+         "got 'Adam' (did you mean adam?)", args=("sample", FILE)),
+    case("storage-below-a-file", "storage: notafolder/runs\n",
+         "storage must be a folder this process can write into (or make); got 'notafolder/runs'",
+         "notafolder is not a folder", files={"notafolder": "x\n"}),
+    case("storage-name-too-long", "name: " + "n" * 300 + "\n",
+         "storage must be a folder this process can write into (or make); got 'runs', where the "
+         "name 'nnnnnnnnnn", "is longer than the 255 bytes a name may have"),
+    case("storage-with-a-nul-byte", 'storage: "runs\\0x"\n',
+         "exp.yaml: storage must be a folder or a URI without NUL bytes; got 'runs\\x00x'"),
+    # --- bad data, refused before Ray starts ----------------------------------------------------
+    bad_data("data-nan-features", "nan_features",
+             "data.loader badload:nan_features: x_train must be finite numbers; got 2 NaN and 0 "
+             "infinite values, the first in sample 7"),
+    bad_data("data-inf-features", "inf_features",
+             "x_val must be finite numbers; got 0 NaN and 1 infinite values, the first in "
+             "sample 4"),
+    bad_data("data-stray-label", "stray_label",
+             "data.loader badload:stray_label: y_train must be class indices below 1000 (the "
+             "number of classes, the largest label + 1,", "got the label 1000000 at index 5"),
+    bad_data("data-label-above-num-classes", "stray_label",
+             "y_train must be class indices below data.num_classes (3); got the label 1000000 "
+             "at index 5", data=", num_classes: 3"),
+    bad_data("data-string-labels", "string_labels",
+             "y_train must be numbers (class indices 0, 1, …: map names to indices first",
+             "got strings, such as 'cat'"),
+    bad_data("data-fractional-labels", "fractional_labels",
+             "y_train must be integer class indices ≥ 0",
+             "float64 with 1.5 at index 0 (not a whole number)"),
+    bad_data("data-negative-label", "negative_label",
+             "y_val must be integer class indices ≥ 0", "the label -1 at index 3"),
+    bad_data("data-empty-split", "empty_val",
+             "x_val must have one row per target of y_val (0), at least one; got 0 rows"),
+    bad_data("data-ragged-features", "ragged_features",
+             "x_train must be numbers, every sample of one shape; got samples of different "
+             "shapes"),
+    bad_data("data-nan-regression-targets", "nan_targets",
+             "y_val must be finite numbers; got 10 NaN and 0 infinite values, the first in "
+             "sample 0", extra="train: {task: regression}\n"),
 ]  # fmt: skip
 
 
@@ -341,6 +487,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
         cwd = tmp_path_factory.mktemp(item.id)
         for folder in item.dirs:
             (cwd / folder).mkdir(parents=True)
+        for fifo in item.fifos:
+            os.mkfifo(cwd / fifo)
         for name, content in item.files.items():
             path = cwd / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -352,7 +500,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
         done = subprocess.run(
             [sys.executable, "-m", "raytune_hp", *item.args],
             cwd=cwd,
-            env=env,
+            # A Ray session started by mistake would leave its folder here: "nothing written".
+            env={**env, "RAY_TMPDIR": str(cwd / "ray-tmp")},
             capture_output=True,
             text=True,
             timeout=120,

@@ -90,9 +90,11 @@ def test_classification_labels_are_whole_numbers_and_give_the_classes() -> None:
         as_dataset(_tensors([0.0, 0.5, 1.0], [1, 0]), "data.loader m:load")
     assert str(error.value) == (
         "data.loader m:load: y_train must be integer class indices ≥ 0, one per sample (1-D) for "
-        "a classification task; got torch.float32 of shape (3,) with minimum 0.0"
+        "a classification task; got torch.float32 with 0.5 at index 1 (not a whole number)"
     )
-    with pytest.raises(ConfigError, match=r"y_val must be integer class indices .* minimum -1$"):
+    with pytest.raises(
+        ConfigError, match=r"y_val must be integer class .* the label -1 at index 0$"
+    ):
         as_dataset(_tensors([0, 1], [-1, 1]), "test")
 
 

@@ -129,3 +129,34 @@ def test_the_module_is_never_imported(tmp_path: Path, monkeypatch: pytest.Monkey
     write_module(tmp_path, monkeypatch, "rthp_not_imported", source)
     check_importable(CONFIG, "model.builder", "rthp_not_imported:build")
     assert "rthp_not_imported" not in sys.modules
+
+
+def test_the_packages_above_the_module_are_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding pkg.sub.module with importlib.util.find_spec would run pkg/__init__.py and
+    # pkg/sub/__init__.py: here each would leave a file behind.
+    planted = "open(__file__ + '.ran', 'w').close()\n"
+    for folder in (tmp_path / "rthp_pkg", tmp_path / "rthp_pkg" / "sub"):
+        folder.mkdir()
+        (folder / "__init__.py").write_text(planted)
+    (tmp_path / "rthp_pkg" / "sub" / "mod.py").write_text(planted + "def build():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    check_importable(CONFIG, "model.builder", "rthp_pkg.sub.mod:build")
+    message = refusal("model.builder", "rthp_pkg.sub.mod:nothing")
+    assert message.endswith("mod.py defines no 'nothing'"), message
+    assert refusal("model.builder", "rthp_pkg.nosub.mod:build").endswith(
+        "no module 'rthp_pkg.nosub.mod'"
+    )
+    assert not list(tmp_path.rglob("*.ran"))
+    assert not [name for name in sys.modules if name.startswith("rthp_pkg")]
+
+
+def test_a_namespace_package_is_looked_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rthp_ns" / "inner").mkdir(parents=True)
+    (tmp_path / "rthp_ns" / "inner" / "mod.py").write_text("def build():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    check_importable(CONFIG, "model.builder", "rthp_ns.inner.mod:build")
+    assert refusal("model.builder", "rthp_ns.inner.mod:other").endswith("defines no 'other'")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from raytune_hp.config import ExperimentConfig
+from raytune_hp.config import ExperimentConfig, config_from
 from raytune_hp.config.messages import describe
+from raytune_hp.errors import ConfigError
 
 # --- unknown keys ----------------------------------------------------------------------------
 
@@ -235,3 +236,22 @@ def test_other_kinds_of_error_keep_the_grammar(data: dict[str, Any], line: str) 
 def test_only_the_first_problem_is_described() -> None:
     line = first_problem(ExperimentConfig, {"name": "x", "seed": -1, "storage": 3})
     assert line == "seed must be ≥ 0; got -1"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "given"),
+    [
+        ("name", "n" * 100_000 + "/", "got '" + "n" * 60 + "'…"),
+        ("seed", 10**5000, "got an integer of about 5000 digits"),
+        ("seed", 2**32, "seed must be ≤ 4294967295; got 4294967296"),
+        ("storage", ["x"] * 100_000, "got ['x', 'x', 'x', 'x', 'x', 'x', …]"),
+        ("data", {"val_fraction": "f" * 5000}, "got '" + "f" * 60 + "'…"),
+    ],
+    ids=["long-string", "huge-integer", "seed-above-32-bits", "long-list", "nested-string"],
+)
+def test_a_value_given_is_quoted_briefly(key: str, value: object, given: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from({key: value} if key == "name" else {"name": "x", key: value})
+    message = str(info.value)
+    assert message.endswith(given), message[-300:]
+    assert len(message) < 300, message
