@@ -64,6 +64,7 @@ from raytune_hp.storage import (
     PHASES,
     ExperimentStore,
     is_experiment,
+    rooted_at,
 )
 from raytune_hp.user_code import UserCode
 
@@ -122,7 +123,7 @@ def run_experiment(
         if verbose:
             print(line)
 
-    with _tune_environment(), _ray_session(address) as started:
+    with rooted_at(store), _tune_environment(), _ray_session(address) as started:
         shape = cluster_shape(attached=address is not None or not started)
         _check_storage_is_shared(config, store, shape)
         resources = config.resources
@@ -478,6 +479,7 @@ class _PhaseRunner:
         from ray import tune
 
         from raytune_hp.search import build_search
+        from raytune_hp.search.generator import FolderSearchGenerator
 
         folder = phase or ""
         target = self.store.child(phase) if phase else self.store
@@ -523,7 +525,7 @@ class _PhaseRunner:
         tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
-                search_alg=searcher,
+                search_alg=FolderSearchGenerator(searcher, target),
                 scheduler=build_early_stopping(self.config, self._rungs_store(folder, target)),
                 num_samples=samples,
                 reuse_actors=True,
