@@ -88,6 +88,7 @@ def run_experiment(
     num_samples: int | None = None,
     progress_table: bool = False,
     budget: BudgetConfig | None = None,
+    trust_folder: bool = False,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
@@ -98,18 +99,24 @@ def run_experiment(
     budget: the searcher learns from every trial so far, and ASHA prunes against the same rungs.
     ``verbose`` prints the plan, where the results go and the progress as one line
     (:class:`raytune_hp.progress.ProgressLine`), or with ``progress_table`` Ray Tune's table of
-    trials instead of that line.
+    trials instead of that line. A resume unpickles Ray's state only where this user's runs
+    signed it, unless ``trust_folder`` (:mod:`raytune_hp.folder_trust`).
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
             ``num_samples`` or ``budget`` below the experiment's.
+        UntrustedFolderError: on ``resume``, a pickle in the folder this user's runs did not
+            sign, and ``trust_folder`` is false.
     """
     store = experiment_store(config)
     where = store.location
     if resume:
+        from raytune_hp.folder_trust import check_resumable
+
         config = _resumed_config(store, num_samples, budget)
+        check_resumable(store, trust_folder)
     elif store.exists():
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
@@ -598,12 +605,14 @@ def _run_config(
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
+    from raytune_hp.folder_trust import FolderSigner
     from raytune_hp.trial_end import TrialEndWriter
 
     ends = TrialEndWriter(target, config.train.max_epochs, budget)
     # The budget's callback first: what it cuts is known before the trial's end is written.
     budgeted = [budget] if budget is not None else []
     callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
+    callbacks.append(FolderSigner(target))
     table = verbose and progress_table
     if verbose and not progress_table:
         from raytune_hp.progress import ProgressLine

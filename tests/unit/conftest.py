@@ -36,3 +36,11 @@ def regression() -> Dataset:
 @pytest.fixture(scope="session")
 def quickstart() -> ExperimentConfig:
     return load_config(REPO / "configs" / "quickstart.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _own_config_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test signs experiment folders with a key of its own, never the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
