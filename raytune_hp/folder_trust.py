@@ -45,7 +45,7 @@ from ray.tune import Callback
 
 from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE, read_rungs
 from raytune_hp.errors import RaytuneHPError
-from raytune_hp.storage import ExperimentStore, phase_folders
+from raytune_hp.storage import BUDGET_FILE, ExperimentStore, phase_folders
 
 MANIFEST_FILE = "signed_state.json"
 PICKLED = (
@@ -202,6 +202,7 @@ class FolderSigner(Callback):  # type: ignore[misc]
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
         self._staging: str | None = None
+        self._tuner: str | None = None  # tuner.pkl's digest: Ray writes it once, at the start
 
     def setup(
         self,
@@ -223,25 +224,45 @@ class FolderSigner(Callback):  # type: ignore[misc]
         if self._staging is None and trials:
             # Every trial shares the run's storage context, hence its staging folder.
             self._staging = str(trials[0].storage.experiment_driver_staging_path)
+            _drop_own_files(Path(self._staging))
 
     def get_state(self) -> dict[str, Any] | None:
         if self._staging is not None:
             staged = Path(self._staging)
-            pickles = {p.name: p.read_bytes() for p in staged.iterdir() if is_pickled(p.name)}
-            self._sign(pickles, staged)
+            digests = {
+                p.name: digest(p.read_bytes()) for p in staged.iterdir() if is_pickled(p.name)
+            }
+            self._sign(digests, staged)
         return None  # nothing to restore: pickled callback state would be one more pickle
 
     def _sign_stored(self) -> None:
         store = self._store
-        self._sign({name: store.read_bytes(name) for name in store.glob("*") if is_pickled(name)})
+        names = [name for name in store.glob("*") if is_pickled(name)]
+        self._sign({name: digest(store.read_bytes(name)) for name in names})
 
-    def _sign(self, pickles: dict[str, bytes], staged: Path | None = None) -> None:
-        if _TUNER_FILE not in pickles and self._store.exists(_TUNER_FILE):
-            pickles[_TUNER_FILE] = self._store.read_bytes(_TUNER_FILE)
-        text = manifest_text({name: digest(data) for name, data in pickles.items()}, signing_key())
+    def _sign(self, digests: dict[str, str], staged: Path | None = None) -> None:
+        if _TUNER_FILE in digests:
+            self._tuner = digests[_TUNER_FILE]
+        elif self._tuner is not None:
+            digests[_TUNER_FILE] = self._tuner
+        text = manifest_text(digests, signing_key())
         if staged is None:
             self._store.write_text(MANIFEST_FILE, text)
             return
         partial = staged / f".{MANIFEST_FILE}.partial"
         partial.write_text(text)
         partial.replace(staged / MANIFEST_FILE)
+
+
+def _drop_own_files(staged: Path) -> None:
+    """Removes raytune-hp's own files from Ray's staging folder, before its first upload.
+
+    A resumed run's staging folder starts as a copy of the run folder's ``*.json`` and ``*.pkl``,
+    and Ray uploads all of it at each snapshot: the copies of the files raytune-hp keeps up to
+    date in the run folder itself (ASHA's rungs, the budget spent, the runs planned) would
+    overwrite them with what they held when the run resumed.
+    """
+    from raytune_hp.experiment import RUNS_FILE
+
+    for name in (RUNGS_FILE, BUDGET_FILE, RUNS_FILE):
+        (staged / name).unlink(missing_ok=True)

@@ -112,6 +112,8 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
             bracket_before, bracket_after, strict=True
         ):
             assert recorded_before.items() <= recorded_after.items()
+    # ...and everything recorded after it: every trial reached the first milestone (epoch 1).
+    assert len(rungs_after[0][-1][1]) == SAMPLES
     # The searcher's history: TPE holds every trial of both runs, each once, all finished.
     # The newest by the timestamp in its name (syncing to storage rewrites every file's mtime).
     state_file = max(exp_dir.glob("searcher-state-*.pkl"), key=lambda p: p.name)

@@ -3,6 +3,7 @@ regression problem, and the quickstart config."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,10 @@ def quickstart() -> ExperimentConfig:
     return load_config(REPO / "configs" / "quickstart.yaml")
 
 
-@pytest.fixture(autouse=True)
-def _own_config_dir(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Each test signs experiment folders with a key of its own, never the user's."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests sign experiment folders with a key of their own, never the user's (one for the
+    session: module fixtures make folders that tests resume)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield

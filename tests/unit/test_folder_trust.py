@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import stat
 from pathlib import Path
 
@@ -165,3 +166,37 @@ def test_the_python_api_refuses_the_same_way(tmp_path: Path, quickstart: Experim
     with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
         api.tune(experiment, resume=True)
     assert not marker.exists()
+
+
+class _Storage:
+    def __init__(self, staging: Path) -> None:
+        self.experiment_driver_staging_path = str(staging)
+
+
+class _Trial:
+    def __init__(self, staging: Path) -> None:
+        self.storage = _Storage(staging)
+
+
+def test_each_snapshot_of_ray_is_signed_in_the_upload_that_carries_it(
+    tmp_path: Path, quickstart: ExperimentConfig
+) -> None:
+    store = _experiment(tmp_path, quickstart)
+    staging = tmp_path / "staging"  # Ray's: a resumed run's starts as a copy of the folder's
+    shutil.copytree(tmp_path / "exp", staging, ignore=shutil.ignore_patterns("*.yaml"))
+    for name in (RUNGS_FILE, "budget.json", "runs.json"):
+        (staging / name).write_text("{}")
+    signer = FolderSigner(store)
+    signer.on_step_begin(0, [_Trial(staging)])
+    # Uploaded at each snapshot, these stale copies would overwrite what raytune-hp keeps fresh.
+    assert sorted(p.name for p in staging.iterdir()) == sorted([MANIFEST_FILE, STATE, "tuner.pkl"])
+
+    (staging / STATE).write_text('{"trial_data": [1]}')  # Ray's next snapshot
+    (staging / "searcher-state-x.pkl").write_bytes(b"searcher")
+    assert signer.get_state() is None  # nothing for Ray to pickle
+    for name in (STATE, "searcher-state-x.pkl", MANIFEST_FILE):  # what Ray uploads
+        (tmp_path / "exp" / name).write_bytes((staging / name).read_bytes())
+    check_resumable(store)
+    (tmp_path / "exp" / STATE).write_text('{"trial_data": []}')
+    with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
+        check_resumable(store)
