@@ -77,7 +77,12 @@ def is_pickled(name: str) -> bool:
 
 
 def config_dir() -> Path:
-    """raytune-hp's folder in the user's config folder."""
+    """raytune-hp's folder in the user's config folder.
+
+    Example:
+        >>> config_dir().name
+        'raytune-hp'
+    """
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "raytune-hp"
 
@@ -98,6 +103,12 @@ def signing_key() -> bytes:
 
 
 def digest(data: bytes) -> str:
+    """The SHA-256 of ``data``, in hex, as the manifest records it.
+
+    Example:
+        >>> digest(b"")[:16]
+        'e3b0c44298fc1c14'
+    """
     return hashlib.sha256(data).hexdigest()
 
 
@@ -111,7 +122,7 @@ def _signature(files: Mapping[str, str], key: bytes) -> str:
 
 
 def manifest_text(files: Mapping[str, str], key: bytes) -> str:
-    """The manifest of ``files`` (name: SHA-256), signed with ``key``."""
+    """The manifest of ``files`` (name: SHA-256), signed with ``key``: the module's example."""
     manifest = {
         "version": _VERSION,
         "key_id": _key_id(key),
@@ -163,6 +174,12 @@ def check_resumable(store: ExperimentStore, trust_folder: bool = False) -> None:
     Raises:
         UntrustedFolderError: a pickle is not covered by the signed manifest.
         StateFileError: a state file of raytune-hp's is damaged.
+
+    Example:
+        >>> check_resumable(ExperimentStore.of("runs", "copied-from-a-cluster"))  # doctest: +SKIP
+        Traceback (most recent call last):
+        ...
+        UntrustedFolderError: --resume: .../runs/copied-from-a-cluster must hold only state ...
     """
     key = None if trust_folder else signing_key()
     for folder in run_folders(store):
@@ -189,8 +206,8 @@ class FolderSigner(Callback):  # type: ignore[misc]
     Ray writes the experiment state and the searcher's into a staging folder on the driver,
     then asks each callback for its state (:meth:`get_state`), then uploads the staging folder
     to the run folder. Signing there puts the manifest in the same upload as the files it
-    covers, written after them: a driver killed at any point leaves a manifest that matches the
-    state Ray resumes from (or, killed in the middle of an upload, a refusal, never a pickle run
+    covers: a driver killed between snapshots leaves a manifest that matches the state Ray
+    resumes from (killed in the middle of an upload, it can leave a refusal, never a pickle run
     unchecked). ``tuner.pkl``, which Ray writes straight into the run folder, is read there. At
     the run's start and end (after Ray's last upload) it signs the run folder itself.
     Held in Ray's pickled state, it signs the folder it is resumed in (a relocatable store).
