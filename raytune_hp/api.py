@@ -43,6 +43,7 @@ def tune(
     resume: bool = False,
     address: str | None = None,
     verbose: bool = False,
+    trust_folder: bool = False,
 ) -> ExperimentResult:
     """Runs (or, with ``resume``, continues) a tuning experiment and returns its result.
 
@@ -65,6 +66,9 @@ def tune(
             started and shut down again.
         verbose: print one progress line (trials done, the best so far, the time left) and
             where the results go.
+        trust_folder: with ``resume``, resume a folder whose pickled Ray state this user's
+            runs did not sign (copied from another machine or user): its pickles are code that
+            resuming runs. See the README's Security section.
 
     Returns:
         The experiment's result: every trial, the best one, its config, a DataFrame.
@@ -72,6 +76,8 @@ def tune(
     Raises:
         ConfigError: bad input, in one line (a config key, or code given twice).
         ExperimentExistsError: the experiment exists and ``resume`` is false (or the reverse).
+        UntrustedFolderError: on ``resume``, the folder holds pickles this user's runs did not
+            sign, and ``trust_folder`` is false.
     """
     given = {
         "train.function": train,
@@ -98,6 +104,7 @@ def tune(
         verbose=verbose,
         num_samples=config.search.num_samples if resume and asked else None,
         budget=config.search.budget if resume and asked_budget else None,
+        trust_folder=trust_folder,
     )
 
 

@@ -207,6 +207,15 @@ def _parser() -> argparse.ArgumentParser:
         "one",
     )
     tune.add_argument(
+        "--trust-folder",
+        action="store_true",
+        help="with --resume: resume even though this user's runs did not sign the folder's "
+        "pickled Ray state (tuner.pkl, experiment_state-*.json, search_gen_state-*.json, "
+        "searcher-state-*.pkl, any *.pkl): a folder copied from another machine or user. "
+        "Those files are code that resuming runs: trust only a folder you would run a script "
+        "from (README: Security)",
+    )
+    tune.add_argument(
         "--address",
         help="attach to a running Ray cluster, e.g. auto (default: start Ray on this machine)",
     )
@@ -440,6 +449,7 @@ def _tune(args: argparse.Namespace) -> int:
         num_samples=config.search.num_samples if args.resume and grow else None,
         progress_table=args.progress_table,
         budget=config.search.budget if args.resume and grow_budget else None,
+        trust_folder=args.trust_folder,
     )
     best = result.best
     print()

@@ -64,6 +64,7 @@ from raytune_hp.storage import (
     PHASES,
     ExperimentStore,
     is_experiment,
+    rooted_at,
 )
 from raytune_hp.storage_access import check_storage
 from raytune_hp.user_code import UserCode
@@ -88,6 +89,7 @@ def run_experiment(
     num_samples: int | None = None,
     progress_table: bool = False,
     budget: BudgetConfig | None = None,
+    trust_folder: bool = False,
 ) -> ExperimentResult:
     """Runs (or resumes) the experiment ``config`` describes and writes its reports.
 
@@ -98,19 +100,25 @@ def run_experiment(
     budget: the searcher learns from every trial so far, and ASHA prunes against the same rungs.
     ``verbose`` prints the plan, where the results go and the progress as one line
     (:class:`raytune_hp.progress.ProgressLine`), or with ``progress_table`` Ray Tune's table of
-    trials instead of that line.
+    trials instead of that line. A resume unpickles Ray's state only where this user's runs
+    signed it, unless ``trust_folder`` (:mod:`raytune_hp.folder_trust`).
 
     Raises:
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
             ``num_samples`` or ``budget`` below the experiment's.
+        UntrustedFolderError: on ``resume``, a pickle in the folder this user's runs did not
+            sign, and ``trust_folder`` is false.
     """
     check_storage(config.storage, config.name)  # before Ray starts or anything is written
     store = experiment_store(config)
     where = store.location
     if resume:
+        from raytune_hp.folder_trust import check_resumable
+
         config = _resumed_config(store, num_samples, budget)
+        check_resumable(store, trust_folder)
     elif store.exists():
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
@@ -125,7 +133,7 @@ def run_experiment(
         if verbose:
             print(line)
 
-    with _tune_environment(), _ray_session(address) as started:
+    with rooted_at(store), _tune_environment(), _ray_session(address) as started:
         shape = cluster_shape(attached=address is not None or not started)
         _check_storage_is_shared(config, store, shape)
         resources = config.resources
@@ -480,6 +488,7 @@ class _PhaseRunner:
         from ray import tune
 
         from raytune_hp.search import build_search
+        from raytune_hp.search.generator import FolderSearchGenerator
 
         folder = phase or ""
         target = self.store.child(phase) if phase else self.store
@@ -525,7 +534,7 @@ class _PhaseRunner:
         tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
-                search_alg=searcher,
+                search_alg=FolderSearchGenerator(searcher, target),
                 scheduler=build_early_stopping(self.config, self._rungs_store(folder, target)),
                 num_samples=samples,
                 reuse_actors=True,
@@ -598,12 +607,14 @@ def _run_config(
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
+    from raytune_hp.folder_trust import FolderSigner
     from raytune_hp.trial_end import TrialEndWriter
 
     ends = TrialEndWriter(target, config.train.max_epochs, budget)
     # The budget's callback first: what it cuts is known before the trial's end is written.
     budgeted = [budget] if budget is not None else []
     callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
+    callbacks.append(FolderSigner(target))
     table = verbose and progress_table
     if verbose and not progress_table:
         from raytune_hp.progress import ProgressLine

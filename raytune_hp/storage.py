@@ -16,11 +16,24 @@ Example:
     's3://bucket/runs/x?region=us-west-2'
     >>> store.child(PHASES[0]).location.endswith("/runs/quickstart/coarse")
     True
+
+A store inside an experiment folder remembers where it sits in it (``relative``): Ray Tune
+pickles the objects that hold one (the ASHA rung store, callbacks, the budget's stopper) into its
+state, and a folder copied or moved elsewhere must not write into its old place when it resumes.
+While :func:`rooted_at` is active, such a store unpickles under the folder being run.
+
+    >>> import pickle
+    >>> moved = ExperimentStore.of("/elsewhere", "quickstart")
+    >>> with rooted_at(moved):
+    ...     pickle.loads(pickle.dumps(store.child("coarse"))).location
+    '/elsewhere/quickstart/coarse'
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +62,14 @@ def is_uri(storage: str) -> bool:
 
 @dataclass(frozen=True)
 class ExperimentStore:
-    """The experiment folder ``location`` (absolute path or URI) and its filesystem."""
+    """The experiment folder ``location`` (absolute path or URI) and its filesystem.
+
+    ``relative`` is where it sits in an experiment folder (``""``: it is one; ``"coarse"``: a
+    phase of one), or ``None`` for a folder that is not part of an experiment's own.
+    """
 
     location: str
+    relative: str | None = field(default=None, repr=False, compare=False)
     fs: Any = field(init=False, repr=False, compare=False)
     path: str = field(init=False, repr=False, compare=False)
 
@@ -66,9 +84,9 @@ class ExperimentStore:
     def of(cls, storage: str, name: str) -> ExperimentStore:
         """The folder ``name`` under ``storage`` (a URI's query, e.g. an endpoint, stays last)."""
         if not is_uri(storage):
-            return cls(str((Path(storage).expanduser() / name).resolve()))
+            return cls(str((Path(storage).expanduser() / name).resolve()), "")
         base, sep, query = storage.partition("?")
-        return cls(f"{base.rstrip('/')}/{name}{sep}{query}")
+        return cls(f"{base.rstrip('/')}/{name}{sep}{query}", "")
 
     @property
     def is_local(self) -> bool:
@@ -76,10 +94,14 @@ class ExperimentStore:
 
     def child(self, name: str) -> ExperimentStore:
         """A sub-folder (a coarse-to-fine phase) as a store of its own."""
+        relative = None if self.relative is None else f"{self.relative}/{name}".lstrip("/")
         if self.is_local:
-            return ExperimentStore(str(Path(self.location) / name))
+            return ExperimentStore(str(Path(self.location) / name), relative)
         base, sep, query = self.location.partition("?")
-        return ExperimentStore(f"{base}/{name}{sep}{query}")
+        return ExperimentStore(f"{base}/{name}{sep}{query}", relative)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
+        return _unpickled_store, (self.location, self.relative)
 
     def exists(self, name: str = "") -> bool:
         import pyarrow.fs
@@ -127,6 +149,31 @@ class ExperimentStore:
 
     def _join(self, name: str) -> str:
         return f"{self.path}/{name}" if name else self.path
+
+
+_ROOT: list[ExperimentStore] = []
+"""The experiment folder being run, while :func:`rooted_at` is active."""
+
+
+@contextlib.contextmanager
+def rooted_at(store: ExperimentStore) -> Iterator[None]:
+    """While active, a store of an experiment folder that is unpickled (from Ray Tune's state)
+    is the same place under ``store``: resuming a folder that was copied or moved writes into
+    its new place only."""
+    _ROOT.append(store)
+    try:
+        yield
+    finally:
+        _ROOT.pop()
+
+
+def _unpickled_store(location: str, relative: str | None) -> ExperimentStore:
+    if relative is None or not _ROOT:
+        return ExperimentStore(location, relative)
+    store = _ROOT[-1]
+    for name in filter(None, relative.split("/")):
+        store = store.child(name)
+    return store
 
 
 def as_store(where: ExperimentStore | str | Path) -> ExperimentStore:

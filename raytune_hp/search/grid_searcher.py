@@ -2,7 +2,9 @@
 
 Ray's own grid generator would nest the conditional lr under the optimizer in every trial's
 config; this searcher keeps configs flat like every other strategy's. Its state is the queue of
-points still to hand out, so a resumed experiment continues the grid where it stopped.
+points still to hand out, so a resumed experiment continues the grid where it stopped; it is
+saved as JSON (in the file Ray names ``searcher-state-*.pkl``), so that reading it back runs no
+code from the folder.
 
 Example:
     >>> searcher = GridSearcher([{"lr": 0.001}, {"lr": 0.01}], metric="val_acc", mode="max")
@@ -14,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import pickle
+import json
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -41,9 +43,12 @@ class GridSearcher(Searcher):  # type: ignore[misc]
         self._queue = state["queue"]
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.get_state(), file)
+        with open(checkpoint_path, "w") as file:
+            json.dump(self.get_state(), file)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as file:
-            self.set_state(pickle.load(file))
+        with open(checkpoint_path) as file:
+            state = json.load(file)
+        if not isinstance(state, dict) or not isinstance(state.get("queue"), list):
+            raise ValueError(f"{checkpoint_path}: must hold the grid's queue of points")
+        self.set_state(state)

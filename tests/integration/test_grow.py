@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import pickle
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +42,7 @@ def _tune(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _recorded(exp_dir: Path) -> int:
-    rungs = pickle.loads((exp_dir / "asha_rungs.pkl").read_bytes())["rungs"]
+    rungs = json.loads((exp_dir / "asha_rungs.json").read_text())["rungs"]
     return sum(len(recorded) for bracket in rungs for _, recorded in bracket)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -92,7 +91,7 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
 
     before = {d.name: _epochs(d) for d in exp_dir.glob("*/") if (d / "params.json").exists()}
     ended_before = {name for name, e in before.items() if e and e[-1] == EPOCHS}
-    rungs_before = pickle.loads((exp_dir / "asha_rungs.pkl").read_bytes())["rungs"]
+    rungs_before = json.loads((exp_dir / "asha_rungs.json").read_text())["rungs"]
 
     resumed = _tune(tmp_path, "--resume")
     _, err = resumed.communicate(timeout=300)
@@ -107,12 +106,14 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
             assert after[name][: len(epochs)] == epochs  # kept what it had
             assert after[name].count(1) == 1  # continued from a checkpoint, no restart
     # ASHA's rungs: everything recorded before the kill is still recorded.
-    rungs_after = pickle.loads((exp_dir / "asha_rungs.pkl").read_bytes())["rungs"]
+    rungs_after = json.loads((exp_dir / "asha_rungs.json").read_text())["rungs"]
     for bracket_before, bracket_after in zip(rungs_before, rungs_after, strict=True):
         for (_, recorded_before), (_, recorded_after) in zip(
             bracket_before, bracket_after, strict=True
         ):
             assert recorded_before.items() <= recorded_after.items()
+    # ...and everything recorded after it: every trial reached the first milestone (epoch 1).
+    assert len(rungs_after[0][-1][1]) == SAMPLES
     # The searcher's history: TPE holds every trial of both runs, each once, all finished.
     # The newest by the timestamp in its name (syncing to storage rewrites every file's mtime).
     state_file = max(exp_dir.glob("searcher-state-*.pkl"), key=lambda p: p.name)

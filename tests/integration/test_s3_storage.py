@@ -1,13 +1,16 @@
 """An experiment whose storage is S3: a real S3 server (moto's) on loopback, reached through the
 same ``s3://`` URI a cluster would use. Trials write their results and checkpoints there; the
-reports are read back from there."""
+reports are read back from there; a folder synced to another prefix resumes there only."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +106,72 @@ def test_an_experiment_lives_entirely_on_s3(s3_uri: str, ray_on_s3: None) -> Non
 
     with pytest.raises(ExperimentExistsError):
         run_experiment(config)
+
+
+def _objects(store: ExperimentStore) -> dict[str, str]:
+    """Every object under the folder, by path, with its SHA-256."""
+    import pyarrow.fs
+
+    infos = store.fs.get_file_info(pyarrow.fs.FileSelector(store.path, recursive=True))
+    return {
+        info.path: hashlib.sha256(store.fs.open_input_stream(info.path).read()).hexdigest()
+        for info in infos
+        if info.type == pyarrow.fs.FileType.File
+    }
+
+
+def _interrupt_once(store: ExperimentStore, epochs: int) -> threading.Thread:
+    """Ctrl-C to this process once some trial is between its first and its last epoch."""
+
+    def mid_run() -> bool:
+        for name in store.glob("0*"):
+            results = store.child(name)
+            if results.exists("result.json"):
+                lines = results.read_text("result.json").splitlines()
+                if 0 < len(lines) < epochs:
+                    return True
+        return False
+
+    def watch() -> None:
+        deadline = time.monotonic() + 150
+        while not mid_run() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_folder_synced_to_another_prefix_resumes_there_only(s3_uri: str, ray_on_s3: None) -> None:
+    import pyarrow.fs
+
+    samples, epochs = 3, 4
+    tiny = [
+        f"search.num_samples={samples}",
+        f"train.max_epochs={epochs}",
+        "search.max_concurrent=2",
+        "early_stopping.grace_period=1",
+        "space.num_kernels=100",
+        "space.batch_size=32",
+        "name=to-sync",
+    ]
+    config = load_config(QUICKSTART, [*tiny, f"storage={s3_uri}"])
+    original = ExperimentStore.of(s3_uri, "to-sync")
+    watcher = _interrupt_once(original, epochs)
+    assert run_experiment(config).interrupted
+    watcher.join()
+
+    # What `aws s3 sync s3://.../runs/to-sync s3://.../synced/to-sync` does.
+    elsewhere = s3_uri.replace("/runs?", "/synced?")
+    copy = ExperimentStore.of(elsewhere, "to-sync")
+    pyarrow.fs.copy_files(
+        original.path, copy.path, source_filesystem=original.fs, destination_filesystem=copy.fs
+    )
+    before = _objects(original)
+
+    moved = load_config(QUICKSTART, [*tiny, f"storage={elsewhere}"])
+    result = run_experiment(moved, resume=True)
+    assert not result.interrupted and len(result.trials) == samples
+    assert result.location == copy.location
+    assert _objects(original) == before  # nothing written under the original prefix

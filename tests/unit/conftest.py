@@ -3,6 +3,7 @@ regression problem, and the quickstart config."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,12 @@ def regression() -> Dataset:
 @pytest.fixture(scope="session")
 def quickstart() -> ExperimentConfig:
     return load_config(REPO / "configs" / "quickstart.yaml")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests sign experiment folders with a key of their own, never the user's (one for the
+    session: module fixtures make folders that tests resume)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield

@@ -3,11 +3,19 @@ points, whole-file writes, listing, upload, and what makes a folder an experimen
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
-from raytune_hp.storage import CONFIG_FILE, PHASES, ExperimentStore, as_store, is_experiment
+from raytune_hp.storage import (
+    CONFIG_FILE,
+    PHASES,
+    ExperimentStore,
+    as_store,
+    is_experiment,
+    rooted_at,
+)
 
 STATE = "experiment_state-2024-01-01_00-00-00.json"
 
@@ -125,3 +133,19 @@ def test_a_folder_without_rays_state_is_no_experiment(tmp_path: Path) -> None:
     assert not is_experiment(folder)
     assert not is_experiment(folder, own_config=False)
     assert not is_experiment(tmp_path / "missing", own_config=False)
+
+
+def test_a_store_in_ray_tunes_state_unpickles_under_the_folder_being_run(tmp_path: Path) -> None:
+    # Ray pickles the objects that hold a store (the ASHA rung store, callbacks) with its state:
+    # a folder copied or moved elsewhere must resume writing into its new place only.
+    old = ExperimentStore.of(str(tmp_path / "old"), "exp")
+    new = ExperimentStore.of(str(tmp_path / "new"), "exp")
+    held = pickle.dumps({"top": old, "phase": old.child("coarse").child("t1")})
+    with rooted_at(new):
+        moved = pickle.loads(held)
+    assert moved["top"].location == new.location
+    assert moved["phase"].location == str(tmp_path / "new" / "exp" / "coarse" / "t1")
+    assert pickle.loads(held)["top"].location == old.location  # outside a run: as it was
+    loose = ExperimentStore(str(tmp_path / "elsewhere"))  # not part of an experiment folder
+    with rooted_at(new):
+        assert pickle.loads(pickle.dumps(loose)).location == loose.location

@@ -4,13 +4,20 @@ against the saved history, and the private parts of Ray's ASHA it builds on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE, PersistentASHA
+from raytune_hp.early_stopping.persistent_asha import (
+    RUNGS_FILE,
+    PersistentASHA,
+    StateFileError,
+    rungs_json,
+)
 from raytune_hp.storage import ExperimentStore
 
 CONTINUE, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP
@@ -111,3 +118,30 @@ def test_the_private_parts_of_rays_asha_it_relies_on_still_exist() -> None:
         assert isinstance(milestone, (int, float)) and isinstance(recorded, dict)
     for name in ("on_trial_add", "on_trial_result", "on_trial_complete"):
         assert callable(getattr(ASHAScheduler, name, None)), f"ASHAScheduler.{name} is gone"
+
+
+def test_the_rungs_are_plain_json_and_a_damaged_file_is_one_clear_error(tmp_path: Path) -> None:
+    store = ExperimentStore(str(tmp_path))
+    asha = _asha(store)
+    _add(asha, "a")
+    _report(asha, "a", 1, 0.9)
+    saved = json.loads((tmp_path / RUNGS_FILE).read_text())
+    assert saved["version"] == 1 and saved["num_stopped"] == 0
+
+    for text, rule in [
+        (b"\x80\x04K\x01.", "must be JSON"),  # a pickle
+        (b'{"version": 1, "rungs": {}, "num_stopped": 0}', "rungs must be a list"),
+        (b'{"version": 2, "rungs": [], "num_stopped": 0}', "version must be 1"),
+        (b'{"version": 1, "rungs": [[[1, {"a": 1}]]], "num_stopped": -1}', "num_stopped must"),
+    ]:
+        (tmp_path / RUNGS_FILE).write_bytes(text)
+        with pytest.raises(StateFileError, match=rule) as caught:
+            _add(_asha(ExperimentStore(str(tmp_path))), "b")
+        assert str(tmp_path / RUNGS_FILE) in str(caught.value)
+        assert "\n" not in str(caught.value)
+
+
+def test_rungs_of_another_shape_are_refused(tmp_path: Path) -> None:
+    (tmp_path / RUNGS_FILE).write_text(rungs_json([[(1, {})]], 0))
+    with pytest.raises(StateFileError, match="rungs per bracket"):
+        _add(_asha(ExperimentStore(str(tmp_path))), "a")

@@ -4,6 +4,7 @@ survives a save and restore, so a resumed grid continues where it stopped."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 from ray.tune.search import Searcher
@@ -74,3 +75,9 @@ def test_the_searcher_api_it_overrides_is_still_rays() -> None:
     for name in ("suggest", "on_trial_complete", "get_state", "set_state", "save", "restore"):
         assert callable(getattr(Searcher, name)), name
     assert Searcher.FINISHED == "FINISHED"
+
+
+def test_the_saved_grid_is_plain_json(tmp_path: Path) -> None:
+    # Ray names the file searcher-state-*.pkl, but reading it back must run nothing.
+    GridSearcher(POINTS, metric="val_acc", mode="max").save(str(tmp_path / "grid.pkl"))
+    assert json.loads((tmp_path / "grid.pkl").read_text()) == {"queue": POINTS}
