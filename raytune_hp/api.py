@@ -66,6 +66,10 @@ def tune(
         verbose: print one progress line (trials done, the best so far, the time left) and
             where the results go.
 
+    SIGTERM or SIGHUP stops the run as Ctrl-C does (trials' state saved, the summary written;
+    ``resume=True`` continues it), and then reaches what handles it in the calling process: by
+    default that ends the process (exit 143 or 129), only once the experiment is safe.
+
     Returns:
         The experiment's result: every trial, the best one, its config, a DataFrame.
 
@@ -86,19 +90,27 @@ def tune(
     config = validate_config(raw, source, folder or Path.cwd())
 
     from raytune_hp.experiment import run_experiment
+    from raytune_hp.signals import Stopped, pass_on
 
     search = raw.get("search")
     asked = isinstance(search, dict) and "num_samples" in search
     asked_budget = isinstance(search, dict) and search.get("budget") is not None
-    return run_experiment(
-        config,
-        resume=resume,
-        address=address,
-        given={key: obj for key, obj in given.items() if obj is not None},
-        verbose=verbose,
-        num_samples=config.search.num_samples if resume and asked else None,
-        budget=config.search.budget if resume and asked_budget else None,
-    )
+    try:
+        result = run_experiment(
+            config,
+            resume=resume,
+            address=address,
+            given={key: obj for key, obj in given.items() if obj is not None},
+            verbose=verbose,
+            num_samples=config.search.num_samples if resume and asked else None,
+            budget=config.search.budget if resume and asked_budget else None,
+        )
+    except Stopped as stopped:
+        pass_on(stopped.signal_number)
+        raise
+    # Stopped cleanly, the signal takes its course: by default it ends the process.
+    pass_on(result.stop_signal)
+    return result
 
 
 def _raw(experiment: Experiment) -> tuple[dict[str, Any], str, Path | None]:
