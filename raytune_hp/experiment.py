@@ -607,6 +607,10 @@ def _run_config(
     # The budget's callback first: what it cuts is known before the trial's end is written.
     budgeted = [budget] if budget is not None else []
     callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
+    if config.train.trial_timeout is not None:
+        from raytune_hp.timeouts import TrialTimeouts
+
+        callbacks.insert(0, TrialTimeouts(config.train.trial_timeout, target))
     table = verbose and progress_table
     if verbose and not progress_table:
         from raytune_hp.progress import ProgressLine
