@@ -210,6 +210,12 @@ def test_a_hung_trial_is_ended_by_its_time_limit_and_the_others_go_on(
     assert len((tmp_path / "calls").read_text()) == 4  # neither was retried
     summary = (result.exp_dir / "summary.md").read_text()
     assert "timed out" in summary and "train.trial_timeout.epoch" in summary
+    # Ray may have saved a killed trial as running, and a resume restarts what did not end
+    # well: the timed-out trials stay timed out, without running again.
+    resumed = run_experiment(config, resume=True)
+    assert not resumed.interrupted
+    assert sorted(t.status for t in resumed.trials) == ["completed"] * 2 + ["timed out"] * 2
+    assert len((tmp_path / "calls").read_text()) == 4
 
 
 def test_a_cut_off_checkpoint_falls_back_and_numpy_state_resumes(
