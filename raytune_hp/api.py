@@ -70,6 +70,10 @@ def tune(
             runs did not sign (copied from another machine or user): its pickles are code that
             resuming runs. See the README's Security section.
 
+    SIGTERM or SIGHUP stops the run as Ctrl-C does (trials' state saved, the summary written;
+    ``resume=True`` continues it), and then reaches what handles it in the calling process: by
+    default that ends the process (exit 143 or 129), only once the experiment is safe.
+
     Returns:
         The experiment's result: every trial, the best one, its config, a DataFrame.
 
@@ -92,20 +96,28 @@ def tune(
     config = validate_config(raw, source, folder or Path.cwd())
 
     from raytune_hp.experiment import run_experiment
+    from raytune_hp.signals import Stopped, pass_on
 
     search = raw.get("search")
     asked = isinstance(search, dict) and "num_samples" in search
     asked_budget = isinstance(search, dict) and search.get("budget") is not None
-    return run_experiment(
-        config,
-        resume=resume,
-        address=address,
-        given={key: obj for key, obj in given.items() if obj is not None},
-        verbose=verbose,
-        num_samples=config.search.num_samples if resume and asked else None,
-        budget=config.search.budget if resume and asked_budget else None,
-        trust_folder=trust_folder,
-    )
+    try:
+        result = run_experiment(
+            config,
+            resume=resume,
+            address=address,
+            given={key: obj for key, obj in given.items() if obj is not None},
+            verbose=verbose,
+            num_samples=config.search.num_samples if resume and asked else None,
+            budget=config.search.budget if resume and asked_budget else None,
+            trust_folder=trust_folder,
+        )
+    except Stopped as stopped:
+        pass_on(stopped.signal_number)
+        raise
+    # Stopped cleanly, the signal takes its course: by default it ends the process.
+    pass_on(result.stop_signal)
+    return result
 
 
 def _raw(experiment: Experiment) -> tuple[dict[str, Any], str, Path | None]:

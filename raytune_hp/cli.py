@@ -5,7 +5,8 @@ command's ``--help`` describes each argument and its default. A misspelled comma
 answered with the closest one (``raytune-hp tnue``: did you mean tune?).
 
 Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
-one line on stderr and no traceback; 130 interrupted (Ctrl-C), resumable with --resume.
+one line on stderr and no traceback; 130 interrupted (Ctrl-C), 143 stopped by SIGTERM and 129 by
+SIGHUP, each resumable with --resume.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ Start with:
 _EPILOG = """\
 `raytune-hp help COMMAND` (or `raytune-hp COMMAND --help`) describes a command's arguments.
 Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
-one line on stderr; 130 interrupted (Ctrl-C), resumable with --resume.
+one line on stderr; 130 interrupted (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP): resumable with
+--resume.
 """
 
 _CONFIG_HELP = "experiment YAML, e.g. configs/quickstart.yaml"
@@ -381,9 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RaytuneHPError as exc:
         print(f"raytune-hp: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (raytune_hp.signals)
+        from raytune_hp.signals import exit_code
+
         print("raytune-hp: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(getattr(exc, "signal_number", None))
     except BrokenPipeError:
         # The reader went away (`raytune-hp results RUN | head`): nothing more to print, and
         # Python must not complain when it flushes stdout at exit.
@@ -440,6 +444,7 @@ def _tune(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
 
     from raytune_hp.experiment import run_experiment
+    from raytune_hp.signals import exit_code
 
     result = run_experiment(
         config,
@@ -463,9 +468,10 @@ def _tune(args: argparse.Namespace) -> int:
             f"--resume --name {config.name} --storage {config.storage}",
             file=sys.stderr,
         )
+    stopped = exit_code(result.stop_signal) if result.interrupted else None
     if best is None:
         print("No trial reported a metric: see summary.md for the errors.", file=sys.stderr)
-        return EXIT_FAILED
+        return stopped or EXIT_FAILED
     print(
         f"Best trial {best.name}: {result.metric} = {best.best:.4f} "
         f"(best epoch; trained {best.epochs} epochs)"
@@ -475,7 +481,7 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"Summary:      {where}/summary.md")
     print(f"Best config:  {where}/best_config.yaml")
     print(f"TensorBoard:  tensorboard --logdir {where}")
-    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+    return stopped or EXIT_OK
 
 
 def _spaces(args: argparse.Namespace) -> int:

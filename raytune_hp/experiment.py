@@ -56,6 +56,7 @@ from raytune_hp.models import capacity_limit
 from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.report.trials import run_name
 from raytune_hp.results import ExperimentResult
+from raytune_hp.signals import StopSignals
 from raytune_hp.spaces import Dimension, SearchSpace, contains, flatten
 from raytune_hp.storage import (
     CONFIG_FILE,
@@ -133,7 +134,9 @@ def run_experiment(
         if verbose:
             print(line)
 
-    with rooted_at(store), _tune_environment(), _ray_session(address) as started:
+    stop = StopSignals()  # SIGTERM and SIGHUP stop the run as Ctrl-C does
+    with rooted_at(store), _tune_environment(), stop.caught(), _ray_session(address) as started:
+        stop.catch()
         shape = cluster_shape(attached=address is not None or not started)
         _check_storage_is_shared(config, store, shape)
         resources = config.resources
@@ -166,8 +169,10 @@ def run_experiment(
         except _Interrupted:
             interrupted = True
     say("Writing summary.md, best_config.yaml and plots…")
-    trials = write_reports(store, config)
-    return ExperimentResult(where, config, trials, interrupted)
+    with stop.held():
+        trials = write_reports(store, config)
+    interrupted = interrupted or stop.received is not None
+    return ExperimentResult(where, config, trials, interrupted, stop.received)
 
 
 def _resumed_config(
@@ -277,7 +282,7 @@ def _ray_session(address: str | None) -> Iterator[bool]:
     # A new local session has token authentication on (Ray's default, the token in
     # ~/.ray/auth_token), and Ray warns that it turned it on; raytune-hp keeps the default and
     # drops the warning.
-    with _quiet(_RAY_AUTH_LOGGER):
+    with _quiet(_RAY_AUTH_LOGGER), StopSignals.shielding():
         ray.init(
             address=address,
             include_dashboard=False,
@@ -615,6 +620,10 @@ def _run_config(
     budgeted = [budget] if budget is not None else []
     callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
     callbacks.append(FolderSigner(target))
+    if config.train.trial_timeout is not None:
+        from raytune_hp.timeouts import TrialTimeouts
+
+        callbacks.insert(0, TrialTimeouts(config.train.trial_timeout, target))
     table = verbose and progress_table
     if verbose and not progress_table:
         from raytune_hp.progress import ProgressLine

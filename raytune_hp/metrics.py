@@ -38,6 +38,9 @@ DEVICE = "device"
 GPU_SHARE = "gpu_share"
 # The dtype the training forward pass computed in (a string: "torch.float32", "torch.bfloat16").
 COMPUTE_DTYPE = "compute_dtype"
+# Set only on the first result after a restore that could not use the newest checkpoint: which
+# one it used instead (or that it started afresh), and why (a string).
+CHECKPOINT_FALLBACK = "checkpoint_fallback"
 
 HPARAMS_METRICS = (VAL_ACC, VAL_LOSS, TRAIN_LOSS)
 

@@ -38,12 +38,15 @@ class ExperimentResult:
     """A finished (or interrupted) experiment: where it is and its trials, best first.
 
     ``location`` is the experiment folder, a path or a URI; ``config`` the config it ran with.
+    ``interrupted``: it stopped before every trial ended (Ctrl-C, or ``stop_signal``: the
+    signal, SIGTERM or SIGHUP, that stopped it).
     """
 
     location: str
     config: ExperimentConfig
     trials: list[TrialRecord]
     interrupted: bool = False
+    stop_signal: int | None = None
 
     @classmethod
     def load(cls, where: ExperimentStore | str | Path) -> ExperimentResult:

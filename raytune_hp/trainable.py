@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch import nn
 from raytune_hp.data import Dataset, LoaderData
 from raytune_hp.devices import gpu_share, limit_gpu_memory, place_data, select_device
 from raytune_hp.metrics import (
+    CHECKPOINT_FALLBACK,
     COMPUTE_DTYPE,
     DEVICE,
     DIVERGED,
@@ -50,9 +50,9 @@ from raytune_hp.models import count_parameters, model_builder
 from raytune_hp.spaces import LR, flatten
 from raytune_hp.tb_logger import HParamsLayout, TrialWriter
 from raytune_hp.training import LossFunction, seed_everything, set_up_training
+from raytune_hp.trial_state import restore, save_state
 from raytune_hp.values import plain
 
-_STATE_FILE = "state.pt"
 _BEST = "raytune_hp_best"  # the trial's score so far, in its state: TensorBoard's best/<metric>
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -244,18 +244,20 @@ def tune_trainable(
     settings = dataclasses.replace(
         settings, cpu_threads=max(1, int(required.get("CPU", 1))), gpu_share=share
     )
-    state = None
+    state, fallback = None, ""
     checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = torch.load(
-                os.path.join(folder, _STATE_FILE), map_location="cpu", weights_only=True
-            )
+    if checkpoint is not None:  # the newest one that reads, and a note when it was not the last
+        state, fallback = restore(checkpoint)
+    first = True
 
     def report(metrics: dict[str, Any], trial_state: dict[str, Any]) -> None:
+        nonlocal first, fallback
+        note = {CHECKPOINT_FALLBACK: fallback} if fallback else {}
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(trial_state, os.path.join(folder, _STATE_FILE))
-            tune.report(metrics | placement, checkpoint=tune.Checkpoint.from_directory(folder))
+            save_state(trial_state, folder, check=first)  # unrestorable: said at once
+            checkpoint = tune.Checkpoint.from_directory(folder)
+            tune.report(metrics | placement | note, checkpoint=checkpoint)
+        first, fallback = False, ""
 
     # The trial's working folder is what Ray syncs to storage (sync_artifacts); get_trial_dir()
     # can be a driver-side staging folder that a worker on another node never uploads.
@@ -284,6 +286,10 @@ def run_function(
     the summary work as for a built-in model. A function that takes a ``devices`` keyword also
     gets the torch devices of every GPU Ray assigned to the trial (``cuda:0``, ``cuda:1``, ...:
     Ray makes exactly those visible; ``[cpu]`` without a GPU), for a trial of several GPUs.
+
+    Raises:
+        NeverReportedError: the function returned without reporting once (unless it resumed
+            from a state: a trial whose epochs were all done has nothing left to report).
     """
     hp = flatten(hp)
     seed_everything(settings.seed)
@@ -292,8 +298,10 @@ def run_function(
     state = dict(state) if state is not None else None
     best = state.pop(_BEST, None) if state is not None else None
     writer = TrialWriter(log_dir, hp, settings.tensorboard, best)
+    reports = 0
 
     def user_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> None:
+        nonlocal reports
         if EPOCH not in metrics or settings.metric not in metrics:
             raise ValueError(
                 f"train.function's report(metrics) must include {EPOCH!r} and the searched "
@@ -303,6 +311,7 @@ def run_function(
         epoch = int(plain_metrics[EPOCH])
         writer.epoch(epoch, plain_metrics)
         report(plain_metrics, {**(state or {}), _BEST: writer.best})
+        reports += 1
 
     options: dict[str, Any] = {"max_epochs": settings.max_epochs, "state": state}
     if _takes(function, "devices"):
@@ -314,6 +323,29 @@ def run_function(
         function(hp, data, user_report, **options)
     finally:
         writer.close()
+    if reports == 0 and state is None:
+        # Ray Tune would end the trial with no result at all, and its check for the searched
+        # metric then stops the whole experiment: this trial fails alone, saying why.
+        raise NeverReportedError(
+            f"train.function {_name(function)} returned without reporting "
+            f"{settings.metric!r}: it must call report(metrics) once an epoch, with "
+            f"{EPOCH!r} and {settings.metric!r} in metrics"
+        )
+
+
+class NeverReportedError(RuntimeError):
+    """A user's training function returned without reporting once: the trial fails."""
+
+
+def _name(function: Callable[..., Any]) -> str:
+    """``module:function``, as a config names it.
+
+    Example:
+        >>> _name(train)
+        'raytune_hp.trainable:train'
+    """
+    qualname = getattr(function, "__qualname__", None) or repr(function)
+    return f"{getattr(function, '__module__', '?')}:{qualname}"
 
 
 def _takes(function: Callable[..., Any], keyword: str) -> bool:

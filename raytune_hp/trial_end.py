@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from raytune_hp.report.trials import COMPLETED, STOPPED_AT_BUDGET, STOPPED_EARLY, trial_status
+from raytune_hp.report.trials import (
+    COMPLETED,
+    STOPPED_AT_BUDGET,
+    STOPPED_EARLY,
+    read_timed_out,
+    trial_status,
+)
 from raytune_hp.storage import ExperimentStore
 from raytune_hp.tb_logger import trial_end_file
 
@@ -56,7 +62,9 @@ class TrialEndWriter(Callback):  # type: ignore[misc]
     def _write(self, trial: Any, ray_status: str) -> None:
         last = dict(trial.last_result or {})
         failures = int(getattr(trial.run_metadata, "num_failures", 0) or 0)
-        status, detail = trial_status(ray_status, [last], self._max_epochs, failures)
+        folder = self._store.child(str(trial.storage.trial_dir_name))
+        timed_out = read_timed_out(folder)  # raytune_hp.timeouts ended it
+        status, detail = trial_status(ray_status, [last], self._max_epochs, failures, timed_out)
         if status == STOPPED_EARLY and self._budget is not None:
             status = STOPPED_AT_BUDGET if trial.trial_id in self._budget.ledger.cut else status
         epochs = int(last.get("epoch") or 0)
@@ -72,4 +80,4 @@ class TrialEndWriter(Callback):  # type: ignore[misc]
             stopped_early=status == STOPPED_EARLY,
             succeeded=status in (COMPLETED, STOPPED_EARLY, STOPPED_AT_BUDGET),
         )
-        self._store.child(str(trial.storage.trial_dir_name)).write_bytes(name, data)
+        folder.write_bytes(name, data)

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from raytune_hp.config.budget import BudgetConfig
+from raytune_hp.config.timeout import TrialTimeout
 from raytune_hp.errors import preview
 from raytune_hp.metrics import MODES, TASK_METRICS, Mode, Task
 from raytune_hp.models import CUSTOM, MODELS
@@ -179,6 +180,9 @@ class TrainConfig(_Section):
     summary, ``skip`` records them as skipped before they train.
     ``precision``: ``bf16`` runs the built-in loop's forward passes under bfloat16 autocast
     (weights and optimizer stay float32); ``fp32`` is plain float32.
+    ``trial_timeout``: a trial that takes longer (a duration: ``10 min``), or an epoch of it
+    (``{epoch: 60 s, trial: 1 h}``), is ended and recorded as timed out; none by default
+    (:mod:`raytune_hp.config.timeout`).
     """
 
     max_epochs: int = Field(20, ge=1)
@@ -190,6 +194,7 @@ class TrainConfig(_Section):
     retries: int = Field(2, ge=0)
     capacity: Literal["warn", "skip"] = "warn"
     precision: Literal["fp32", "bf16"] = "fp32"
+    trial_timeout: TrialTimeout | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from typing import Any
 from raytune_hp.budget.ledger import BudgetRecord
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.metrics import (
+    CHECKPOINT_FALLBACK,
     DIVERGED,
     EPOCH,
     NUM_PARAMS,
@@ -45,6 +46,7 @@ DIVERGED_STATUS = "diverged"
 FAILED = "failed"
 OUT_OF_MEMORY_STATUS = "out of memory"
 SKIPPED_STATUS = "skipped"
+TIMED_OUT = "timed out"
 ENDED = (
     COMPLETED,
     STOPPED_EARLY,
@@ -53,11 +55,36 @@ ENDED = (
     FAILED,
     OUT_OF_MEMORY_STATUS,
     SKIPPED_STATUS,
+    TIMED_OUT,
 )
 """How a trial ended: its whole budget; stopped early by ASHA; stopped where the search's budget
 (``search.budget``) ran out; its loss stopped being a number;
-an error (after its retries); out of GPU memory; skipped before training (the capacity rule).
+an error (after its retries); out of GPU memory; skipped before training (the capacity rule);
+ended by the driver when it went over ``train.trial_timeout``.
 A trial not ended yet is ``running`` or ``pending`` (or ``paused``)."""
+
+TIMED_OUT_FILE = "timed_out.json"
+"""In a trial's folder: the time limit it broke (``limit``: ``epoch`` or ``trial``, ``seconds``)
+and the epochs it had reported (``epochs``), written by the driver that ended it."""
+
+
+def timed_out_detail(record: Mapping[str, Any]) -> str:
+    """What the summary says beside a timed-out trial, from its :data:`TIMED_OUT_FILE`.
+
+    Example:
+        >>> timed_out_detail({"limit": "epoch", "seconds": 90.0, "epochs": 3})
+        'no report within 90 s after epoch 3 (train.trial_timeout.epoch)'
+        >>> timed_out_detail({"limit": "trial", "seconds": 3600.0, "epochs": 0})
+        'over 1 h of training, in epoch 1 (train.trial_timeout.trial)'
+    """
+    from raytune_hp.config.timeout import TrialTimeout
+
+    limit, epochs = str(record.get("limit")), int(record.get("epochs") or 0)
+    words = str(TrialTimeout.model_validate({limit: record.get("seconds")})).partition(" ")[2]
+    if limit == "epoch":
+        after = f"after epoch {epochs}" if epochs else "in its first epoch"
+        return f"no report within {words} {after} (train.trial_timeout.epoch)"
+    return f"over {words} of training, in epoch {epochs + 1} (train.trial_timeout.trial)"
 
 
 @dataclass(frozen=True)
@@ -104,11 +131,15 @@ class TrialRecord:
 
 
 def trial_status(
-    ray_status: str, rows: Sequence[Mapping[str, Any]], max_epochs: int, failures: int = 0
+    ray_status: str,
+    rows: Sequence[Mapping[str, Any]],
+    max_epochs: int,
+    failures: int = 0,
+    timed_out: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
     """How a trial ended (one of :data:`ENDED`, or ``running``/``pending``/``paused``) and the
     detail to show beside it, from Ray's status for it and what it reported (its result rows,
-    or just the last one).
+    or just the last one), and the record of the time limit it broke (``timed_out``), if any.
 
     Example:
         >>> trial_status("TERMINATED", [{"epoch": 6}], max_epochs=18)
@@ -119,6 +150,10 @@ def trial_status(
     skip = next((row for row in rows if row.get(SKIPPED) is True), None)
     out_of_memory = next((str(row[OUT_OF_MEMORY]) for row in rows if row.get(OUT_OF_MEMORY)), "")
     epochs = max((int(row[EPOCH]) for row in rows if is_finite(row.get(EPOCH))), default=0)
+    if timed_out is not None:
+        # Whatever Ray recorded: it can keep a trial whose process the driver killed as
+        # running in its experiment state, and a resume ends such a trial again at once.
+        return TIMED_OUT, timed_out_detail(timed_out)
     if ray_status == "ERROR":
         retries = max(0, failures - 1)
         return FAILED, f"after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
@@ -215,8 +250,9 @@ def _phase_trials(
         trial_id, ray_status = str(trial["trial_id"]), str(trial["status"])
         trial_folder = folder.child(str(trial.get("relative_logdir") or trial_id))
         history = _history(trial_folder)
+        timed_out = read_timed_out(trial_folder)
         status, detail = trial_status(
-            ray_status, history, max_epochs, int(metadata.get("num_failures") or 0)
+            ray_status, history, max_epochs, int(metadata.get("num_failures") or 0), timed_out
         )
         if status == SKIPPED_STATUS:
             history = []  # its placeholder result is no metric: it never trained
@@ -233,10 +269,15 @@ def _phase_trials(
         if trial_folder.exists("error.txt"):
             lines = trial_folder.read_text("error.txt").strip().splitlines()
             error = lines[-1] if lines else ""
-            if ray_status == "TERMINATED":
+            if timed_out is not None:
+                pass  # killed by the driver: the error is only how Ray saw it die
+            elif ray_status == "TERMINATED":
                 detail = f"retried from its checkpoint after {error}"
             elif error:
                 detail = f"{error} ({detail})" if detail else error
+        # A checkpoint that could not be read, and what the trial continued from instead.
+        notes = [str(row[CHECKPOINT_FALLBACK]) for row in history if row.get(CHECKPOINT_FALLBACK)]
+        detail = "; ".join(part for part in (detail, *notes) if part)
         hparams = {k: v for k, v in flatten(trial.get("config") or {}).items() if _plain(v)}
         name = trial_folder.location.rstrip("/").rsplit("/", 1)[-1].partition("?")[0]
         timed = [row for row in history if is_finite(row.get("timestamp"))]
@@ -263,6 +304,20 @@ def _phase_trials(
             )
         )
     return records
+
+
+def read_timed_out(trial_folder: ExperimentStore) -> dict[str, Any] | None:
+    """The trial's :data:`TIMED_OUT_FILE`, or ``None`` where it has none (or it is unreadable:
+    then the trial reads as Ray recorded it)."""
+    if not trial_folder.exists(TIMED_OUT_FILE):
+        return None
+    try:
+        record = json.loads(trial_folder.read_text(TIMED_OUT_FILE))
+    except (OSError, ValueError):
+        return None
+    return (
+        record if isinstance(record, dict) and record.get("limit") in ("epoch", "trial") else None
+    )
 
 
 def _number(name: str, trial: Mapping[str, Any]) -> int:

@@ -402,3 +402,16 @@ def test_a_training_function_reports_its_own_metric_and_gets_its_devices(
     settings = TrialSettings("custom", max_epochs=2, seed=0, metric="val_auc")
     with pytest.raises(ValueError, match=r"must include 'epoch' and the searched metric 'val_auc'"):
         run_function(_own_function, {}, digits, settings, tmp_path / "b", lambda m, _: None)
+
+
+def test_a_training_function_that_never_reports_fails_saying_so(
+    digits: Dataset, tmp_path: Path
+) -> None:
+    def silent(hp: Any, data: Any, report: Any, *, max_epochs: int, state: Any = None) -> None:
+        return None
+
+    settings = TrialSettings("custom", max_epochs=2, seed=0, metric="val_f1")
+    with pytest.raises(RuntimeError, match=r"silent returned without reporting 'val_f1'"):
+        run_function(silent, {}, digits, settings, tmp_path, lambda m, _: None)
+    # Resumed from a state with nothing left to train: nothing to report, no failure.
+    run_function(silent, {}, digits, settings, tmp_path / "b", lambda m, _: None, {"epoch": 2})

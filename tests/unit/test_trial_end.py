@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from raytune_hp.budget import BudgetLedger
 from raytune_hp.budget.tune_hooks import BudgetStopper
+from raytune_hp.report.trials import TIMED_OUT_FILE
 from raytune_hp.storage import ExperimentStore
 from raytune_hp.tb_logger import STOPPED_EARLY
 from raytune_hp.trial_end import TrialEndWriter
@@ -63,3 +64,15 @@ def test_without_a_budget_a_short_trial_was_stopped_by_asha(tmp_path: Path) -> N
     writer.on_trial_complete(0, [], FakeTrial("t", 2))
     writer.on_experiment_end([FakeTrial("t", 2)])
     assert _end(tmp_path / "run_t") == ("stopped early by ASHA at epoch 2", [1.0])
+
+
+def test_a_timed_out_trial_says_which_limit_it_broke(tmp_path: Path) -> None:
+    folder = tmp_path / "run_t"
+    folder.mkdir()
+    (folder / TIMED_OUT_FILE).write_text('{"limit": "epoch", "seconds": 60, "epochs": 2}')
+    writer = TrialEndWriter(ExperimentStore(str(tmp_path)), 4)
+    writer.on_trial_error(0, [], FakeTrial("t", 2))
+    assert _end(folder) == (
+        "timed out: no report within 1 min after epoch 2 (train.trial_timeout.epoch)",
+        [0.0],
+    )

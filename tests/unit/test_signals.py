@@ -1,0 +1,75 @@
+"""Stop signals in one process: SIGTERM and SIGHUP outside a Ray Tune run, inside one (handed to
+Tune's own handler), while the reports are written, and passed on to the caller afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from types import FrameType
+
+import pytest
+
+from raytune_hp.signals import Stopped, StopSignals, exit_code, pass_on
+
+
+def test_outside_a_tune_run_a_stop_signal_unwinds_like_ctrl_c() -> None:
+    stop, before = StopSignals(), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as raised, stop.caught():
+        stop.catch()
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert isinstance(raised.value, Stopped) and raised.value.signal_number == signal.SIGTERM
+    assert stop.received == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+    assert exit_code(stop.received) == 143
+
+
+def test_inside_a_tune_run_a_stop_signal_goes_to_tunes_graceful_stop() -> None:
+    calls: list[int] = []
+
+    def signal_interrupt_tune_run(number: int, frame: FrameType | None) -> None:
+        calls.append(number)  # what Ray Tune's handler, by that name, is given
+
+    stop = StopSignals()
+    before = signal.signal(signal.SIGINT, signal_interrupt_tune_run)
+    try:
+        with stop.caught():
+            stop.catch()
+            os.kill(os.getpid(), signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert calls == [signal.SIGINT] and stop.received == signal.SIGHUP
+
+
+def test_while_held_a_stop_signal_waits_for_the_block_to_end() -> None:
+    stop, done = StopSignals(), []
+    with stop.held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        done.append(True)
+    assert done and stop.received == signal.SIGTERM
+
+
+def test_a_signal_passed_on_reaches_the_callers_own_handler() -> None:
+    seen: list[int] = []
+    before = signal.signal(signal.SIGHUP, lambda number, frame: seen.append(number))
+    try:
+        pass_on(signal.SIGHUP)
+        pass_on(None)
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert seen == [signal.SIGHUP]
+
+
+def test_a_signal_passed_on_ends_a_process_that_keeps_the_default() -> None:
+    code = textwrap.dedent(
+        """
+        import signal
+        from raytune_hp.signals import pass_on
+        pass_on(signal.SIGTERM)
+        print("still here")
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == -signal.SIGTERM and "still here" not in run.stdout
