@@ -19,6 +19,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from raytune_hp.storage import write_atomically
+
 
 class GridSearcher(Searcher):  # type: ignore[misc]
     """Hands out ``points`` in order, then says it is finished."""
@@ -41,8 +43,7 @@ class GridSearcher(Searcher):  # type: ignore[misc]
         self._queue = state["queue"]
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.get_state(), file)
+        write_atomically(checkpoint_path, pickle.dumps(self.get_state()))
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as file:
