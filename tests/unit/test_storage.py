@@ -125,3 +125,15 @@ def test_a_folder_without_rays_state_is_no_experiment(tmp_path: Path) -> None:
     assert not is_experiment(folder)
     assert not is_experiment(folder, own_config=False)
     assert not is_experiment(tmp_path / "missing", own_config=False)
+
+
+def test_a_write_that_fails_names_the_file_and_keeps_the_old_one(tmp_path: Path) -> None:
+    from raytune_hp.errors import StorageWriteError
+    from raytune_hp.storage import write_atomically
+
+    write_atomically(tmp_path / "a.txt", b"old")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StorageWriteError, match=r"/file/a.txt could not be written: File exists"):
+        write_atomically(tmp_path / "file" / "a.txt", b"new")  # its folder is a file
+    assert (tmp_path / "a.txt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "file"]
