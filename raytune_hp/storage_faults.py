@@ -541,3 +541,53 @@ def ray_filesystem(store: ExperimentStore) -> pyarrow.fs.FileSystem:
     if isinstance(store.fs, pyarrow.fs.LocalFileSystem):
         return durable_filesystem()
     return store.fs
+
+
+def trials_missing_from_state(
+    folder: ExperimentStore, trial_data: list[Any], max_epochs: int
+) -> list[tuple[str, str]]:
+    """Entries in the form of Ray's ``trial_data`` for the trial folders in ``folder`` that the
+    experiment state does not name: trials that ran after the newest whole state was written
+    (the newer one was cut off). Each is rebuilt from its ``params.json`` and ``result.json``:
+    ended if it trained ``max_epochs`` epochs, else running (a resume did not pick it up).
+
+    Example:
+        >>> import tempfile
+        >>> from raytune_hp.storage import ExperimentStore
+        >>> store = ExperimentStore(tempfile.mkdtemp())
+        >>> store.child("003_adam").write_text("params.json", '{"lr": 0.1}')
+        >>> store.child("003_adam").write_text("result.json", '{"epoch": 2}\\n')
+        >>> trial, _ = trials_missing_from_state(store, [], max_epochs=2)[0]
+        >>> json.loads(trial)["status"], json.loads(trial)["config"]
+        ('TERMINATED', {'lr': 0.1})
+    """
+    named = set()
+    for trial_json, _ in trial_data:
+        trial = json.loads(trial_json)
+        named.add(str(trial.get("relative_logdir") or trial.get("trial_id")))
+    missing = []
+    for name in sorted(_trial_folders(folder)):
+        trial_folder = folder.child(name)
+        if name in named or not _json_object(_text(trial_folder, "params.json")):
+            continue
+        epochs = [
+            row.get("epoch")
+            for row in map(_json_or_none, _text(trial_folder, "result.json").splitlines())
+            if isinstance(row, dict)
+        ]
+        ended = max((e for e in epochs if isinstance(e, int | float)), default=0) >= max_epochs
+        trial = {
+            "trial_id": name,
+            "relative_logdir": name,
+            "status": "TERMINATED" if ended else "RUNNING",
+            "config": json.loads(_text(trial_folder, "params.json")),
+        }
+        missing.append((json.dumps(trial), "{}"))
+    return missing
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

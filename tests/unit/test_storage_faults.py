@@ -188,3 +188,53 @@ def test_a_damaged_folder_says_one_line_per_damaged_file(tmp_path: Path) -> None
         f"{tmp_path}/001_adam/params.json: cut off or not JSON",
     ]
     assert damaged_files(ExperimentStore(str(tmp_path / "002_sgd"))) == []
+
+
+def test_trials_that_ran_after_the_newest_whole_state_stay_in_the_summary(tmp_path: Path) -> None:
+    from raytune_hp.config import load_config
+    from raytune_hp.report import load_trials
+
+    config = load_config(Path(__file__).parents[2] / "configs" / "custom_function.yaml")
+    epochs = config.train.max_epochs
+    store = ExperimentStore(str(tmp_path))
+    known = {"trial_id": "a", "relative_logdir": "001_a", "status": "TERMINATED", "config": {}}
+    store.write_text(OLD, json.dumps({"trial_data": [[json.dumps(known), "{}"]]}))
+    store.write_text(NEW, '{"trial_data": [["')  # cut off: it named the second trial too
+    for name, top in (("001_a", 0.8), ("002_b", 0.9)):
+        rows = [{"epoch": e, "val_acc": top * e / epochs} for e in range(1, epochs + 1)]
+        store.child(name).write_text("params.json", json.dumps({"width": 32}))
+        store.child(name).write_text("result.json", "".join(json.dumps(r) + "\n" for r in rows))
+    store.child("003_c").write_text("params.json", json.dumps({"width": 64}))  # never reported
+    trials = {t.name: t for t in load_trials(store, config)}
+    assert trials["002_b"].status == "completed" and trials["002_b"].best == pytest.approx(0.9)
+    assert trials["001_a"].best == pytest.approx(0.8)
+    assert trials["003_c"].status == "running" and trials["003_c"].best is None
+
+
+def test_report_on_a_damaged_folder_reports_what_it_can_and_names_each_damaged_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from raytune_hp.cli import main
+    from raytune_hp.config import load_config
+
+    config = load_config(Path(__file__).parents[2] / "configs" / "custom_function.yaml")
+    store = ExperimentStore(str(tmp_path))
+    store.write_text("config.yaml", config.to_yaml())
+    known = {"trial_id": "a", "relative_logdir": "001_a", "status": "TERMINATED", "config": {}}
+    store.write_text(OLD, json.dumps({"trial_data": [[json.dumps(known), "{}"]]}))
+    store.write_text(NEW, "")  # 0 bytes
+    rows = [{"epoch": e, "val_acc": 0.1 * e} for e in range(1, config.train.max_epochs + 1)]
+    results = "".join(json.dumps(r) + "\n" for r in rows) + '{"epoch": 9, "val'
+    store.child("001_a").write_text("params.json", json.dumps({"width": 32}))
+    store.child("001_a").write_text("result.json", results)
+    assert main(["report", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    damaged = [line for line in err.splitlines() if line.startswith("raytune-hp: damaged: ")]
+    assert damaged == [
+        f"raytune-hp: damaged: {tmp_path}/{NEW}: cut off or not JSON (an older state is used "
+        "if whole)",
+        f"raytune-hp: damaged: {tmp_path}/001_a/result.json: 1 line(s) cut off or not JSON "
+        "(left out)",
+    ]
+    assert "Traceback" not in err and out.startswith("1 trials: ")
+    assert "001_a" in (tmp_path / "summary.md").read_text()
