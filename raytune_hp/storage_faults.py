@@ -38,7 +38,12 @@ import pyarrow
 import pyarrow.fs
 
 from raytune_hp.driver_lock import lease_lost
-from raytune_hp.errors import ExperimentLockedError, RaytuneHPError, StorageWriteError
+from raytune_hp.errors import (
+    ExperimentExistsError,
+    ExperimentLockedError,
+    RaytuneHPError,
+    StorageWriteError,
+)
 
 if TYPE_CHECKING:
     from raytune_hp.storage import ExperimentStore
@@ -443,6 +448,7 @@ def set_aside_damaged_states(store: ExperimentStore) -> list[str]:
 
     Raises:
         StorageWriteError: a damaged state could not be renamed.
+        ExperimentExistsError: no whole state is left to resume from.
     """
     from raytune_hp.storage import STATE_GLOB
 
@@ -463,6 +469,12 @@ def set_aside_damaged_states(store: ExperimentStore) -> list[str]:
             except OSError as exc:
                 raise StorageWriteError.of(store._join(other), exc) from exc
             moved.append(other)
+    if moved and not store.glob(STATE_GLOB):
+        raise ExperimentExistsError(
+            f"--resume: {store.location} must hold a whole experiment state to resume from; got "
+            f"only cut-off ones (set aside as *{DAMAGED_SUFFIX}): the trials' folders are read "
+            "by `raytune-hp report`, and a new experiment can warm-start from them"
+        )
     return moved
 
 

@@ -4,6 +4,7 @@ reports are read back from there."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from raytune_hp.config import load_config
-from raytune_hp.errors import ExperimentExistsError
+from raytune_hp.driver_lock import LEASE_FILE
+from raytune_hp.errors import ExperimentExistsError, ExperimentLockedError
 from raytune_hp.experiment import run_experiment
 from raytune_hp.storage import ExperimentStore
 
@@ -103,3 +105,20 @@ def test_an_experiment_lives_entirely_on_s3(s3_uri: str, ray_on_s3: None) -> Non
 
     with pytest.raises(ExperimentExistsError):
         run_experiment(config)
+
+
+def test_a_live_lease_refuses_a_second_driver_and_an_expired_one_is_taken_over(
+    s3_uri: str, ray_on_s3: None
+) -> None:
+    """On the experiment the test above ran (its folder on S3)."""
+    config = load_config(QUICKSTART, ["name=on-s3", f"storage={s3_uri}"])
+    store = ExperimentStore.of(s3_uri, "on-s3")
+    holder = {"host": "gpu-7", "pid": 4242, "since": "2024-05-01T10:00:00+00:00", "token": "t"}
+    store.write_text(LEASE_FILE, json.dumps({**holder, "expires": time.time() + 600}))
+    with pytest.raises(ExperimentLockedError, match="host gpu-7, pid 4242, since 2024-05-01"):
+        run_experiment(config, resume=True)
+
+    store.write_text(LEASE_FILE, json.dumps({**holder, "expires": time.time() - 1}))  # it died
+    result = run_experiment(config, resume=True)
+    assert [t.status for t in result.trials] == ["completed", "completed"]
+    assert not store.exists(LEASE_FILE)  # given back by the driver that took it over

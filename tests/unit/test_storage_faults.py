@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.fs
 import pytest
 
-from raytune_hp.errors import StorageWriteError
+from raytune_hp.errors import ExperimentExistsError, StorageWriteError
 from raytune_hp.storage import ExperimentStore
 from raytune_hp.storage_faults import (
     DAMAGED_SUFFIX,
@@ -55,7 +55,7 @@ def test_ray_writes_are_whole_and_a_full_disk_keeps_the_old_file(tmp_path: Path)
     done = _tiny_tmpfs(
         """
         import os, pyarrow.fs
-        from raytune_hp.errors import StorageWriteError
+        from raytune_hp.errors import ExperimentExistsError, StorageWriteError
         from raytune_hp.storage_faults import durable_filesystem, first_failure
         folder = FOLDER
         fs = durable_filesystem()
@@ -88,7 +88,7 @@ def test_an_atomic_write_on_a_full_disk_raises_one_line_and_keeps_the_old_file(
         """
         import os
         from raytune_hp.storage import ExperimentStore
-        from raytune_hp.errors import StorageWriteError
+        from raytune_hp.errors import ExperimentExistsError, StorageWriteError
         store = ExperimentStore(f"{FOLDER}/exp")
         store.write_text("summary.md", "old")
         try:
@@ -171,6 +171,13 @@ def test_a_cut_off_newest_state_is_set_aside_for_the_newest_whole_one(tmp_path: 
     assert store.glob("experiment_state-*.json") == [OLD]
     assert store.exists(NEW + DAMAGED_SUFFIX)
     assert set_aside_damaged_states(store) == []  # nothing more to set aside
+
+
+def test_a_folder_with_no_whole_state_is_refused_in_one_line(tmp_path: Path) -> None:
+    store = ExperimentStore(str(tmp_path))
+    store.write_text(NEW, "")
+    with pytest.raises(ExperimentExistsError, match="must hold a whole experiment state"):
+        set_aside_damaged_states(store)
 
 
 def test_a_damaged_folder_says_one_line_per_damaged_file(tmp_path: Path) -> None:
