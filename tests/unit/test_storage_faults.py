@@ -245,3 +245,27 @@ def test_report_on_a_damaged_folder_reports_what_it_can_and_names_each_damaged_f
     ]
     assert "Traceback" not in err and out.startswith("1 trials: ")
     assert "001_a" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_read_only_disk_is_a_lasting_failure_named_in_one_line(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    done = _tiny_tmpfs(
+        """
+        import subprocess
+        from raytune_hp.errors import StorageWriteError
+        from raytune_hp.storage_faults import durable_filesystem, first_failure
+        subprocess.run(["mount", "-o", "remount,ro", FOLDER], check=True)
+        try:
+            with durable_filesystem().open_output_stream(f"{FOLDER}/result.json") as stream:
+                stream.write(b"{}")
+        except StorageWriteError as exc:
+            print(exc)
+        print(first_failure() is not None)
+        """,
+        mount,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{mount}/result.json could not be written: Read-only file system (EROFS)",
+        "True",
+    ]
