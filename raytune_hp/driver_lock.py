@@ -9,11 +9,15 @@ what a refused driver prints.
 On an object store (``s3://``, ``gs://``) there is no lock to hold, so the lock is a lease: the
 object ``.driver.lease`` names its holder and when it expires, and a thread renews it every
 :data:`LEASE_RENEW_S`; a lease not renewed for :data:`LEASE_TTL_S` (its driver died) is taken
-over. Object stores reached through pyarrow offer no conditional write, so two drivers that read
-"no lease" at the same instant could both write one: each reads its lease back after
-:data:`LEASE_SETTLE_S`, and only the one whose lease is there goes on (the store keeps the last
-write); a driver whose renewal finds another's lease stops (:func:`lease_lost`). What is left is
-a window of about one round trip in which both wrote and neither read yet.
+over. On S3, where boto3 is installed (not a dependency: ``pip install boto3``), every lease
+write is conditional: a new lease only where there is none (``If-None-Match: *``), a renewal or
+a take-over only over the version read (``If-Match``), so of two drivers exactly one gets it.
+Elsewhere (GCS through
+pyarrow, which offers no conditional write) two drivers that read "no lease" at the same instant
+could both write one: each reads its lease back after :data:`LEASE_SETTLE_S`, and only the one
+whose lease is there goes on (the store keeps the last write). What is left there is a window
+of about one round trip in which both wrote and neither read yet. Either way a driver whose
+renewal finds another's lease stops (:func:`lease_lost`).
 
 Example:
     >>> import tempfile
@@ -145,22 +149,114 @@ def _read_holder(handle: int) -> dict[str, Any] | None:
     return None
 
 
+class _Leases:
+    """The lease object, written as pyarrow can: no condition, the last write wins (GCS, and S3
+    without boto3). A write is checked by reading it back after :data:`LEASE_SETTLE_S`."""
+
+    settle = True
+
+    def __init__(self, store: ExperimentStore) -> None:
+        self.store = store
+
+    def read(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The lease and a version to write over it with (here: none)."""
+        return _read_lease(self.store), None
+
+    def write(self, lease: dict[str, Any], over: str | None) -> str | None:
+        """Writes ``lease`` (where the store allows: only over version ``over``, or only where
+        there is none when ``over`` is ``None``); its new version, or ``None`` where another
+        driver's write came first."""
+        _write_lease(self.store, lease)
+        return ""
+
+    def delete(self) -> None:
+        self.store.fs.delete_file(f"{self.store.path}/{LEASE_FILE}")
+
+
+class _S3Leases(_Leases):
+    """The lease object on S3 through boto3, whose conditional writes close the race: a lease
+    is created only where none exists (``If-None-Match: *``) and replaced only in the version
+    read (``If-Match: <ETag>``), so of two drivers exactly one gets it."""
+
+    settle = False
+
+    def __init__(self, store: ExperimentStore, client: Any, bucket: str, key: str) -> None:
+        super().__init__(store)
+        self.client, self.bucket, self.key = client, bucket, key
+
+    @classmethod
+    def of(cls, store: ExperimentStore) -> _S3Leases | None:
+        """For an ``s3://`` store where boto3 is installed; ``None`` otherwise."""
+        import urllib.parse
+
+        if not store.location.startswith("s3://"):
+            return None
+        try:
+            import boto3
+        except ImportError:
+            return None
+        base, _, query = store.location.partition("?")
+        options = {key: values[-1] for key, values in urllib.parse.parse_qs(query).items()}
+        endpoint = options.get("endpoint_override")
+        scheme = options.get("scheme", "https")
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"{scheme}://{endpoint}" if endpoint else None,
+            region_name=options.get("region"),
+        )
+        bucket, _, prefix = base.removeprefix("s3://").partition("/")
+        return cls(store, client, bucket, f"{prefix.rstrip('/')}/{LEASE_FILE}".lstrip("/"))
+
+    def read(self) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            found = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        except self.client.exceptions.NoSuchKey:
+            return None, None
+        try:
+            lease = json.loads(found["Body"].read())
+        except ValueError:
+            lease = None
+        return (lease if isinstance(lease, dict) else None), found["ETag"]
+
+    def write(self, lease: dict[str, Any], over: str | None) -> str | None:
+        from botocore.exceptions import ClientError
+
+        stamped = {**lease, "heartbeat": time.time(), "expires": time.time() + LEASE_TTL_S}
+        condition = {"IfNoneMatch": "*"} if over is None else {"IfMatch": over}
+        try:
+            written = self.client.put_object(
+                Bucket=self.bucket, Key=self.key, Body=json.dumps(stamped).encode(), **condition
+            )
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (409, 412):  # another driver wrote first
+                return None
+            raise OSError(f"{self.bucket}/{self.key}: {exc}") from exc
+        return str(written["ETag"])
+
+    def delete(self) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key)
+
+
 @contextlib.contextmanager
 def _lease(store: ExperimentStore) -> Iterator[None]:
+    leases = _S3Leases.of(store) or _Leases(store)
     token = uuid.uuid4().hex
     mine = {**_me(), "token": token}
-    current = _read_lease(store)
+    current, version = leases.read()
     if current is not None and current.get("expires", 0) > time.time():
         raise _refusal(store, current)
-    _write_lease(store, mine)
-    time.sleep(LEASE_SETTLE_S)
-    current = _read_lease(store)
-    if current is None or current.get("token") != token:
-        raise _refusal(store, current)
+    if leases.write(mine, version) is None:
+        raise _refusal(store, leases.read()[0])
+    if leases.settle:
+        time.sleep(LEASE_SETTLE_S)
+        current, _ = leases.read()
+        if current is None or current.get("token") != token:
+            raise _refusal(store, current)
     _lost.clear()
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew, args=(store, mine, stop), name="raytune-hp-lease", daemon=True
+        target=_renew, args=(leases, mine, stop), name="raytune-hp-lease", daemon=True
     )
     renewer.start()
     try:
@@ -168,19 +264,19 @@ def _lease(store: ExperimentStore) -> Iterator[None]:
     finally:
         stop.set()
         renewer.join(timeout=10)
-        with contextlib.suppress(OSError):
-            if (_read_lease(store) or {}).get("token") == token:
-                store.fs.delete_file(f"{store.path}/{LEASE_FILE}")
+        with contextlib.suppress(OSError, StorageWriteError):
+            if (leases.read()[0] or {}).get("token") == token:
+                leases.delete()
 
 
-def _renew(store: ExperimentStore, mine: dict[str, Any], stop: threading.Event) -> None:
+def _renew(leases: _Leases, mine: dict[str, Any], stop: threading.Event) -> None:
     while not stop.wait(LEASE_RENEW_S):
         try:
-            current = _read_lease(store)
-            if current is not None and current.get("token") != mine["token"]:
+            current, version = leases.read()
+            lost = current is not None and current.get("token") != mine["token"]
+            if lost or leases.write(mine, version) is None:
                 _lost.set()
                 return
-            _write_lease(store, mine)
         except (OSError, StorageWriteError):
             continue  # a store that did not answer: the next round tries again
 
