@@ -5,9 +5,15 @@ Ray Tune writes most of the folder itself (its experiment state, each trial's re
 checkpoints), into whatever file it opens, so that a full disk used to leave them cut off. Ray
 writes through :func:`durable_filesystem` instead: each file is written beside its place, flushed
 and renamed over it, so it is whole (or the older version is kept); the first write that fails is
-remembered. :class:`WriteGuard` watches for such a failure, the driver's own or a trial's, and
+remembered. :func:`write_guard` watches for such a failure, the driver's own or a trial's, and
 stops the run the way Ctrl-C does (trials resumable, Ray's state kept), after which the driver
 raises :class:`~raytune_hp.errors.StorageWriteError`: one line naming the path and the cause.
+
+A folder damaged all the same (a copy cut off, a disk filled under an older raytune-hp) is read
+for what is whole: a resume sets a cut-off experiment state aside for the newest whole one
+(:func:`set_aside_damaged_states`), the summary keeps trials the state does not name
+(:func:`trials_missing_from_state`), and ``report`` names each damaged file
+(:func:`damaged_files`).
 
 Example:
     >>> import tempfile
