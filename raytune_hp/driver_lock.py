@@ -296,6 +296,40 @@ def _read_lease(store: ExperimentStore) -> dict[str, Any] | None:
     return lease if isinstance(lease, dict) else None
 
 
+def refuse_if_held(store: ExperimentStore) -> None:
+    """Raises if a driver holds the experiment's lock now, without taking it or writing anything
+    (a command refused for another reason names the driver running the experiment first).
+
+    Raises:
+        ExperimentLockedError: a live driver holds it.
+
+    Example:
+        >>> import tempfile
+        >>> from raytune_hp.storage import ExperimentStore
+        >>> refuse_if_held(ExperimentStore(tempfile.mkdtemp()))  # no lock: nothing to say
+    """
+    import pyarrow.fs
+
+    if not isinstance(store.fs, pyarrow.fs.LocalFileSystem):
+        lease = _read_lease(store)
+        if lease is not None and lease.get("expires", 0) > time.time():
+            raise _refusal(store, lease)
+        return
+    import fcntl
+
+    try:
+        handle = os.open(f"{store.path}/{LOCK_FILE}", os.O_RDONLY)
+    except OSError:
+        return  # no lock file: no driver
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _refusal(store, _read_holder(handle)) from None
+    finally:
+        os.close(handle)
+
+
 def holds_anything(store: ExperimentStore) -> bool:
     """Whether the folder holds anything but its lock: a new experiment needs it empty.
 

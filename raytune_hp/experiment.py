@@ -49,7 +49,7 @@ from raytune_hp.checks import capacity_findings
 from raytune_hp.cluster import ClusterShape, cluster_shape, plan_trials, spans_nodes
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.config.budget import BudgetConfig
-from raytune_hp.driver_lock import driver_lock, holds_anything
+from raytune_hp.driver_lock import driver_lock, holds_anything, refuse_if_held
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
@@ -121,8 +121,9 @@ def run_experiment(
     """
     store = experiment_store(config)
     arguments = (config, resume, address, given, verbose, num_samples, progress_table, budget)
-    if resume and not store.exists():
-        return _run_experiment(*arguments)  # refused: no folder is made to hold a lock
+    if (resume and not store.exists()) or (not resume and holds_anything(store)):
+        refuse_if_held(store)  # a driver running it now is what to say first
+        return _run_experiment(*arguments)  # refused before the lock: nothing is written
     with driver_lock(store):
         return _run_experiment(*arguments)
 

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from raytune_hp import driver_lock as lock_module
-from raytune_hp.driver_lock import LEASE_FILE, LOCK_FILE, driver_lock, holds_anything
+from raytune_hp.driver_lock import (
+    LEASE_FILE,
+    LOCK_FILE,
+    driver_lock,
+    holds_anything,
+    refuse_if_held,
+)
 from raytune_hp.errors import ExperimentLockedError
 from raytune_hp.storage import ExperimentStore
 
@@ -53,6 +59,20 @@ def test_a_second_driver_is_refused_with_the_holder_named(tmp_path: Path) -> Non
     assert message.startswith(f"{tmp_path / 'exp'} must be run by one driver at a time; got")
     assert f"pid {holder.pid}, since 20" in message and "host " in message
     assert "\n" not in message
+
+
+def test_a_held_lock_is_seen_without_taking_it_or_writing(tmp_path: Path) -> None:
+    store = ExperimentStore(str(tmp_path / "exp"))
+    holder = _hold(tmp_path / "exp")
+    try:
+        written = (tmp_path / "exp" / LOCK_FILE).stat().st_mtime_ns
+        with pytest.raises(ExperimentLockedError, match=f"pid {holder.pid}, since 20"):
+            refuse_if_held(store)
+        assert (tmp_path / "exp" / LOCK_FILE).stat().st_mtime_ns == written
+    finally:
+        holder.kill()
+        holder.wait()
+    refuse_if_held(store)  # its driver is gone
 
 
 def test_a_killed_drivers_lock_is_taken_without_ceremony(tmp_path: Path) -> None:
