@@ -112,7 +112,9 @@ def _file_lock(store: ExperimentStore) -> Iterator[None]:
     path = f"{store.path}/{LOCK_FILE}"
     try:
         os.makedirs(store.path, exist_ok=True)
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Held open read-only: a file open for writing all run long would keep the filesystem
+        # busy (an admin could not remount it read-only, say).
+        handle = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StorageWriteError.of(path, exc) from exc
     try:
@@ -123,9 +125,12 @@ def _file_lock(store: ExperimentStore) -> Iterator[None]:
         try:
             # Written in place (the lock is on this file, not on a name): a reader may catch it
             # half-written, and then says the holder has not named itself yet.
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, json.dumps(_me()).encode(), 0)
-            os.fsync(handle)
+            writer = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(writer, json.dumps(_me()).encode())
+                os.fsync(writer)
+            finally:
+                os.close(writer)
         except OSError as exc:
             raise StorageWriteError.of(path, exc) from exc
         yield

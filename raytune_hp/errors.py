@@ -8,6 +8,7 @@ bug and keeps its traceback. A misspelled name is answered with the closest vali
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 
 
@@ -58,7 +59,8 @@ class StorageWriteError(RaytuneHPError):
 
         code = cause.errno
         name = errnos.errorcode.get(code, "") if code is not None else ""
-        why = cause.strerror or str(cause) or type(cause).__name__
+        # The system's words for the errno: pyarrow's own messages repeat the path and more.
+        why = os.strerror(code) if code else str(cause) or type(cause).__name__
         return cls(f"{path} could not be written: {why}{f' ({name})' if name else ''}", path, code)
 
 

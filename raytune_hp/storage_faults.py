@@ -225,8 +225,9 @@ class _DurableLocalHandler(pyarrow.fs.FileSystemHandler):
         try:
             self._fs.create_dir(path, recursive=recursive)
         except OSError as exc:
-            _remember(StorageWriteError.of(path, _errno_of(exc)))
-            raise
+            error = StorageWriteError.of(path, _errno_of(exc))
+            _remember(error)
+            raise error from exc
 
     def delete_dir(self, path: str) -> None:
         if _CHECKPOINT_FOLDER.fullmatch(Path(path).name):
@@ -286,6 +287,7 @@ def _errno_of(exc: OSError) -> OSError:
 
 
 _WRITE_FAILURE = re.compile(r"(\S+) could not be written: (.+?) \((E[A-Z]+)\)")
+_QUOTED_PATH = re.compile(r"'(/[^'\n]+)'")
 _OS_FAILURE = re.compile(r"\[Errno (\d+)\] ([^:\n]+)(?:: '([^'\n]+)')?")
 
 
@@ -296,6 +298,9 @@ def failure_in(text: str) -> StorageWriteError | None:
     Example:
         >>> print(failure_in("OSError: [Errno 28] No space left on device: '/runs/x/ckpt'"))
         /runs/x/ckpt could not be written: No space left on device (ENOSPC)
+        >>> print(failure_in("OSError: [Errno 30] Cannot create directory '/runs/x/t1'. Detail: "
+        ...                  "[errno 30] Read-only file system"))
+        /runs/x/t1 could not be written: Read-only file system (EROFS)
         >>> failure_in("ValueError: bad shape") is None
         True
     """
@@ -307,7 +312,8 @@ def failure_in(text: str) -> StorageWriteError | None:
     for found in _OS_FAILURE.finditer(text):
         code = int(found.group(1))
         if code in WRITE_ERRNOS:
-            path = found.group(3) or "the experiment folder"
+            quoted = _QUOTED_PATH.search(text)
+            path = found.group(3) or (quoted.group(1) if quoted else "the experiment folder")
             return StorageWriteError.of(path, OSError(code, os.strerror(code)))
     return None
 

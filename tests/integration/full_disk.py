@@ -1,9 +1,10 @@
 """The full-disk scenario, run inside a mount namespace of its own (``unshare --mount``) so that
 the small filesystem it mounts is private to it and gone with it; see test_full_disk.py.
 
-``python full_disk.py MOUNT RECORD``: with a tmpfs already on MOUNT, starts an experiment there,
-fills the disk once some trials have finished, waits for the driver to stop, grows the
-filesystem, resumes, and writes what it saw to RECORD (JSON) for the test to check.
+``python full_disk.py MOUNT RECORD [full|read-only]``: with a tmpfs already on MOUNT, starts an
+experiment there, fills the disk (or remounts it read-only) once some trials have finished,
+waits for the driver to stop, grows the filesystem (or makes it writable again), resumes, and
+writes what it saw to RECORD (JSON) for the test to check.
 """
 
 from __future__ import annotations
@@ -50,7 +51,23 @@ def _finished(exp: Path) -> dict[str, list[dict[str, Any]]]:
     return {name: rows for name, rows in trials.items() if rows and rows[-1]["epoch"] == EPOCHS}
 
 
-def main(mount: Path, record: Path) -> None:
+def _fault(mount: Path, fault: str) -> None:
+    if fault == "read-only":
+        # A busy filesystem refuses to turn read-only: retried until no write is in flight.
+        deadline = time.monotonic() + 30
+        while subprocess.run(["mount", "-o", "remount,ro", str(mount)]).returncode != 0:
+            assert time.monotonic() < deadline, "the filesystem stayed busy"
+            time.sleep(0.05)
+        return
+    try:
+        with open(mount / "filler", "wb") as filler:
+            while True:
+                filler.write(b"\0" * 65536)
+    except OSError:
+        pass  # full
+
+
+def main(mount: Path, record: Path, fault: str = "full") -> None:
     exp = mount / "full"
     config = str(REPO / "configs" / "custom_function.yaml")
     driver = subprocess.Popen(
@@ -64,19 +81,14 @@ def main(mount: Path, record: Path) -> None:
     while len(_finished(exp)) < FINISHED_BEFORE_FILLING and time.monotonic() < deadline:
         time.sleep(0.1)
     finished = _finished(exp)
-    try:
-        with open(mount / "filler", "wb") as filler:
-            while True:
-                filler.write(b"\0" * 65536)
-    except OSError:
-        pass  # full
+    _fault(mount, fault)
     out, err = driver.communicate(timeout=240)
     seen: dict[str, Any] = {"finished": finished, "stopped": {"rc": driver.returncode, "err": err}}
     seen["stopped"]["out"] = out
     seen["report_when_full"] = _run(
         [sys.executable, "-m", "raytune_hp", "report", str(exp)],
     )
-    subprocess.run(["mount", "-o", "remount,size=256m", str(mount)], check=True)
+    subprocess.run(["mount", "-o", "remount,rw,size=256m", str(mount)], check=True)
     seen["resumed"] = _run(_command(mount, "tune", config, "--resume"))
     seen["report"] = _run([sys.executable, "-m", "raytune_hp", "report", str(exp)])
     summary = exp / "summary.md"
@@ -85,4 +97,4 @@ def main(mount: Path, record: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])

@@ -1,5 +1,6 @@
-"""A disk that fills mid-run: the run stops in one line with exit 1, and once the disk has room
-again it resumes with every trial that finished before the fault, metrics and all.
+"""A disk that fills (or turns read-only) mid-run: the run stops in one line with exit 1, and once
+the disk has room again it resumes with every trial that finished before the fault, metrics and
+all.
 
 The disk is a tmpfs mounted in a mount namespace of the test's own (``unshare --mount``: root,
 or a user namespace, is needed; the test is skipped without), so nothing outside sees it."""
@@ -35,15 +36,21 @@ def _can_mount() -> bool:
     return probe.returncode == 0
 
 
+CAUSES = {"full": "No space left on device (ENOSPC)", "read-only": "Read-only file system (EROFS)"}
+
+
 @pytest.mark.skipif(not _can_mount(), reason="cannot mount a tmpfs in a private namespace here")
-def test_a_full_disk_stops_cleanly_and_the_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault", list(CAUSES))
+def test_a_full_disk_stops_cleanly_and_the_run_resumes_with_nothing_lost(
+    tmp_path: Path, fault: str
+) -> None:
     mount, record = tmp_path / "disk", tmp_path / "record.json"
     mount.mkdir()
     environment = {**os.environ, "PYTHONPATH": str(SCENARIO.parents[2])}
     script = f'mount -t tmpfs -o size=24m tmpfs {mount} && exec {sys.executable} "$@"'
     namespace = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
     done = subprocess.run(
-        [*namespace, str(SCENARIO), str(mount), str(record)],
+        [*namespace, str(SCENARIO), str(mount), str(record), fault],
         env=environment,
         capture_output=True,
         text=True,
@@ -58,7 +65,7 @@ def test_a_full_disk_stops_cleanly_and_the_run_resumes_with_nothing_lost(tmp_pat
     lines = stopped["err"].strip().splitlines()
     assert len(lines) == 1, stopped["err"][-3000:]
     assert lines[0].startswith(f"raytune-hp: {mount}/full/")
-    assert "could not be written: No space left on device (ENOSPC); stopped" in lines[0]
+    assert f"could not be written: {CAUSES[fault]}; stopped" in lines[0]
     # report on the full disk: it cannot write the summary either, and says so the same way
     assert seen["report_when_full"]["rc"] == 1
     assert "Traceback" not in seen["report_when_full"]["err"]
