@@ -4,9 +4,10 @@
 command's ``--help`` describes each argument and its default. A misspelled command or choice is
 answered with the closest one (``raytune-hp tnue``: did you mean tune?).
 
-Exit codes: 0 success; 1 the run failed (or a check found a blocking problem); 2 bad input, with
-one line on stderr and no traceback; 130 interrupted (Ctrl-C), 143 stopped by SIGTERM and 129 by
-SIGHUP, each resumable with --resume.
+Exit codes: 0 success; 1 the run failed (or a check found a blocking problem; or a write failed:
+disk full, read-only, permission, said in one line, resumable); 2 bad input, with one line on
+stderr and no traceback (also: another driver runs the experiment); 130 interrupted (Ctrl-C),
+143 stopped by SIGTERM and 129 by SIGHUP, each resumable with --resume.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from raytune_hp.errors import ConfigError, RaytuneHPError, bounded, did_you_mean
+from raytune_hp.errors import ConfigError, RaytuneHPError, StorageWriteError, bounded, did_you_mean
 from raytune_hp.values import is_pow2
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+_AFTER_A_FAILED_WRITE = (
+    "stopped; everything written before is kept: make room (or fix the permission), then run "
+    "the same command again (tune with --resume)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -380,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     try:
         return _COMMANDS[args.command](args)
+    except StorageWriteError as exc:  # not bad input: the run failed, and can go on later
+        print(f"raytune-hp: {_one_line(str(exc))}; {_AFTER_A_FAILED_WRITE}", file=sys.stderr)
+        return EXIT_FAILED
     except RaytuneHPError as exc:
         print(f"raytune-hp: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -584,11 +592,14 @@ def _diagnostic_inputs(args: argparse.Namespace, command: str) -> tuple[Any, Any
 
 def _report(args: argparse.Namespace) -> int:
     from raytune_hp.report import write_reports
-    from raytune_hp.storage import SUMMARY_FILE
+    from raytune_hp.storage import SUMMARY_FILE, as_store
+    from raytune_hp.storage_faults import damaged_files
 
     result = _experiment_at(args.run_dir)
     print("raytune-hp: reading the trials, writing summary.md and plots…", file=sys.stderr)
     trials = write_reports(result.location, result.config)
+    for line in damaged_files(as_store(result.location)):
+        print(f"raytune-hp: damaged: {line}", file=sys.stderr)
     print(f"{len(trials)} trials: {result.location}/{SUMMARY_FILE}")
     return EXIT_OK
 

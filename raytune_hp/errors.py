@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import reprlib
 from collections.abc import Iterable
 from itertools import islice
@@ -39,6 +40,39 @@ class SearchSpaceError(RaytuneHPError):
 
 class ExperimentExistsError(RaytuneHPError):
     """An experiment folder already exists and ``--resume`` was not given."""
+
+
+class ExperimentLockedError(RaytuneHPError):
+    """Another driver holds the experiment's lock: it is being run or resumed right now."""
+
+
+class StorageWriteError(RaytuneHPError):
+    """A file of the experiment could not be written: the disk is full, read-only, or not ours.
+
+    Not the user's input, but nothing that a traceback would explain either: the command line
+    says it in one line, with exit code 1, and the folder stays resumable.
+
+    Example:
+        >>> import errno
+        >>> cause = OSError(errno.ENOSPC, "No space left on device")
+        >>> str(StorageWriteError.of("/runs/x/summary.md", cause))
+        '/runs/x/summary.md could not be written: No space left on device (ENOSPC)'
+    """
+
+    def __init__(self, message: str, path: str = "", errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path, self.errno = path, errno
+
+    @classmethod
+    def of(cls, path: str, cause: OSError) -> StorageWriteError:
+        """The error for ``path``, whose write raised ``cause``."""
+        import errno as errnos
+
+        code = cause.errno
+        name = errnos.errorcode.get(code, "") if code is not None else ""
+        # The system's words for the errno: pyarrow's own messages repeat the path and more.
+        why = os.strerror(code) if code else str(cause) or type(cause).__name__
+        return cls(f"{path} could not be written: {why}{f' ({name})' if name else ''}", path, code)
 
 
 def did_you_mean(given: object, options: Iterable[object]) -> str:

@@ -49,6 +49,7 @@ from raytune_hp.checks import capacity_findings
 from raytune_hp.cluster import ClusterShape, cluster_shape, plan_trials, spans_nodes
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.config.budget import BudgetConfig
+from raytune_hp.driver_lock import driver_lock, holds_anything, refuse_if_held
 from raytune_hp.early_stopping import build_early_stopping
 from raytune_hp.errors import ConfigError, ExperimentExistsError
 from raytune_hp.metrics import EPOCH, TASK_METRICS, TRAIN_LOSS
@@ -68,6 +69,12 @@ from raytune_hp.storage import (
     rooted_at,
 )
 from raytune_hp.storage_access import check_storage
+from raytune_hp.storage_faults import (
+    raise_if_stopped,
+    ray_filesystem,
+    set_aside_damaged_states,
+    write_guard,
+)
 from raytune_hp.user_code import UserCode
 
 RUNS_FILE = "runs.json"
@@ -104,7 +111,14 @@ def run_experiment(
     trials instead of that line. A resume unpickles Ray's state only where this user's runs
     signed it, unless ``trust_folder`` (:mod:`raytune_hp.folder_trust`).
 
+    Only one driver runs an experiment at a time: its lock
+    (:func:`raytune_hp.driver_lock.driver_lock`) is held from before anything is written until
+    the end.
+
     Raises:
+        ExperimentLockedError: another driver runs or resumes the experiment right now.
+        StorageWriteError: the folder could not be written (disk full, read-only, permission):
+            the run stopped, and resumes once it can be written.
         ExperimentExistsError: the folder exists and ``resume`` is false, or ``resume`` is true
             and the folder holds no experiment.
         ConfigError: an import path or a warm-start experiment that does not resolve, or a
@@ -114,13 +128,47 @@ def run_experiment(
     """
     check_storage(config.storage, config.name)  # before Ray starts or anything is written
     store = experiment_store(config)
+    arguments = (
+        config,
+        resume,
+        address,
+        given,
+        verbose,
+        num_samples,
+        progress_table,
+        budget,
+        trust_folder,
+    )
+    if (resume and not store.exists()) or (not resume and holds_anything(store)):
+        refuse_if_held(store)  # a driver running it now is what to say first
+        return _run_experiment(*arguments)  # refused before the lock: nothing is written
+    with driver_lock(store):
+        return _run_experiment(*arguments)
+
+
+def _run_experiment(
+    config: ExperimentConfig,
+    resume: bool = False,
+    address: str | None = None,
+    given: Mapping[str, Any] | None = None,
+    verbose: bool = False,
+    num_samples: int | None = None,
+    progress_table: bool = False,
+    budget: BudgetConfig | None = None,
+    trust_folder: bool = False,
+) -> ExperimentResult:
+    """The body of :func:`run_experiment`, run while holding the experiment's lock."""
+    store = experiment_store(config)
     where = store.location
     if resume:
-        from raytune_hp.folder_trust import check_resumable
+        from raytune_hp.folder_trust import check_resumable, run_folders
 
         config = _resumed_config(store, num_samples, budget)
+        for folder in run_folders(store):
+            if is_experiment(folder, own_config=False):
+                set_aside_damaged_states(folder)  # renamed, not read: a cut-off state is no code
         check_resumable(store, trust_folder)
-    elif store.exists():
+    elif holds_anything(store):
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
             "(pass --resume to continue it, or --name to start another)"
@@ -505,13 +553,15 @@ class _PhaseRunner:
                 storage = str(Path(storage).expanduser().resolve())
             name = self.config.name
         if self.resume and is_experiment(target, own_config=False):
+            set_aside_damaged_states(target)
             tune.Tuner.restore(
                 target.path,
                 self.trainable,
                 resume_unfinished=True,
                 resume_errored=True,
-                storage_filesystem=target.fs,
+                storage_filesystem=ray_filesystem(target),
             ).fit()
+            raise_if_stopped()
             expected = (cap or 0) if self.config.search.budget else num_samples
             return self._finished_trials(target, self.planned(folder, expected), folder)
         if phase and target.exists():
@@ -557,6 +607,7 @@ class _PhaseRunner:
                 budget,
             ),
         ).fit()
+        raise_if_stopped()
         return self._finished_trials(target, planned, folder)
 
     def _budget(self, folder: str, share: float) -> Any:
@@ -620,6 +671,7 @@ def _run_config(
     budgeted = [budget] if budget is not None else []
     callbacks: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback(), *budgeted, ends]
     callbacks.append(FolderSigner(target))
+    callbacks.append(write_guard())
     if config.train.trial_timeout is not None:
         from raytune_hp.timeouts import TrialTimeouts
 
@@ -635,6 +687,7 @@ def _run_config(
     return tune.RunConfig(
         name=name,
         storage_path=storage,
+        storage_filesystem=ray_filesystem(target) if target.is_local else None,
         callbacks=callbacks,
         stop=budget,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),

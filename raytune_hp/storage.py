@@ -33,10 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from raytune_hp.errors import StorageWriteError
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.md"
@@ -128,12 +132,24 @@ class ExperimentStore:
         self.write_bytes(name, text.encode())
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        """Writes a whole file at once: a reader (or a crash) never sees half of it."""
-        self.fs.create_dir(self.path, recursive=True)
-        partial = self._join(f".{name}.partial")
-        with self.fs.open_output_stream(partial) as stream:
-            stream.write(data)
-        self.fs.move(partial, self._join(name))
+        """Writes a whole file at once (:func:`write_atomically`): a reader, a crash or a full
+        disk never leaves half of it, only the old version or the new one.
+
+        Raises:
+            StorageWriteError: the folder cannot be written (disk full, read-only, permission).
+        """
+        import pyarrow.fs
+
+        if isinstance(self.fs, pyarrow.fs.LocalFileSystem):  # a path, or a file:// URI
+            write_atomically(self._join(name), data)
+            return
+        try:
+            self.fs.create_dir(self.path, recursive=True)
+            # One PUT on an object store: the object appears whole or not at all.
+            with self.fs.open_output_stream(self._join(name)) as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise StorageWriteError.of(self._join(name), exc) from exc
 
     def upload(self, local_dir: str | Path) -> None:
         """Copies the files of ``local_dir`` into the folder."""
@@ -174,6 +190,58 @@ def _unpickled_store(location: str, relative: str | None) -> ExperimentStore:
     for name in filter(None, relative.split("/")):
         store = store.child(name)
     return store
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    """Writes the local file ``path`` whole or not at all: into a temporary file beside it,
+    flushed to the disk, then renamed over it (and the rename flushed too), so that a crash, a
+    full disk or a reader at the wrong moment finds the old version or the new one, never half.
+
+    Every file raytune-hp writes goes through here (or :meth:`ExperimentStore.write_bytes`).
+
+    Raises:
+        StorageWriteError: the write failed (disk full, read-only, permission); the old file is
+            kept and no temporary file is left.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> write_atomically(folder / "sub" / "a.txt", b"new")
+        >>> (folder / "sub" / "a.txt").read_bytes(), [p.name for p in (folder / "sub").iterdir()]
+        (b'new', ['a.txt'])
+    """
+    target = Path(path)
+    partial = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+        partial = None
+        _fsync_folder(target.parent)
+    except OSError as exc:
+        raise StorageWriteError.of(str(target), exc) from exc
+    finally:
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flushes a folder's entries (a rename in it) to the disk, where the system allows."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass  # some filesystems cannot fsync a folder; the rename itself is still atomic
+    finally:
+        os.close(handle)
 
 
 def as_store(where: ExperimentStore | str | Path) -> ExperimentStore:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 import time
@@ -38,6 +39,7 @@ from raytune_hp.diagnostics.recommended import (
 from raytune_hp.errors import RaytuneHPError
 from raytune_hp.metrics import TASK_METRICS, VAL_ACC, VAL_LOSS, Task
 from raytune_hp.spaces import LR, OPTIMIZER, TABLES
+from raytune_hp.storage import write_atomically
 from raytune_hp.values import is_int, is_pow2, powers_of_two
 
 if TYPE_CHECKING:
@@ -343,7 +345,7 @@ def batch_study(
         table=out_dir / BATCH_STUDY_TABLE,
     )
     title = f"Batch-size study of {config.name} ({config.model.name})"
-    result.table.write_text(f"# {title}\n\n{result.markdown()}")
+    write_atomically(result.table, f"# {title}\n\n{result.markdown()}".encode())
     _plot_batch_study(result, title)
     return result
 
@@ -430,5 +432,7 @@ def _plot_batch_study(result: BatchStudyResult, title: str) -> None:
         f"{title}: {result.optimizer} at lr {result.lr:g} on {result.device}, "
         f"{_threads(result.threads)}"
     )
-    fig.savefig(result.plot, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=result.plot.suffix.lstrip(".") or "png", dpi=120)
+    write_atomically(result.plot, buffer.getvalue())
     plt.close(fig)

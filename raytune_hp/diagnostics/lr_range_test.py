@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import sys
@@ -41,6 +42,7 @@ from raytune_hp.diagnostics.recommended import (
 from raytune_hp.errors import RaytuneHPError
 from raytune_hp.metrics import Task
 from raytune_hp.spaces import OPTIMIZER
+from raytune_hp.storage import write_atomically
 from raytune_hp.values import is_int
 
 if TYPE_CHECKING:
@@ -360,5 +362,7 @@ def _plot_lr_find(result: LrFindResult, config: ExperimentConfig, hp: Mapping[st
     )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left", fontsize=9)
-    fig.savefig(result.plot, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=result.plot.suffix.lstrip(".") or "png", dpi=120)
+    write_atomically(result.plot, buffer.getvalue())
     plt.close(fig)

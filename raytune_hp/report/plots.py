@@ -67,12 +67,11 @@ def write_plots(
 
 
 def _save_png(store: ExperimentStore, name: str, figure: Any) -> None:
-    """Writes ``figure`` as PNG through the store's filesystem (local or ``s3://`` alike)."""
+    """Writes ``figure`` as PNG through the store (local or ``s3://`` alike), whole or not at
+    all."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI)
-    store.fs.create_dir(store.path, recursive=True)
-    with store.fs.open_output_stream(f"{store.path}/{name}") as stream:
-        stream.write(buffer.getvalue())
+    store.write_bytes(name, buffer.getvalue())
 
 
 # Figures are built as matplotlib ``Figure`` objects, never through pyplot: saving one renders

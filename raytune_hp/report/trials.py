@@ -37,6 +37,7 @@ from raytune_hp.metrics import (
 from raytune_hp.models import capacity_limit
 from raytune_hp.spaces import flatten
 from raytune_hp.storage import STATE_GLOB, ExperimentStore, as_store, phase_folders
+from raytune_hp.storage_faults import trials_missing_from_state
 from raytune_hp.values import is_finite
 
 COMPLETED = "completed"
@@ -245,7 +246,9 @@ def _phase_trials(
     if state is None:
         return []
     records = []
-    for trial_json, metadata_json in state["trial_data"]:
+    # Trials that ran after the newest whole state (a newer one was cut off) count too.
+    missing = trials_missing_from_state(folder, state["trial_data"], max_epochs)
+    for trial_json, metadata_json in state["trial_data"] + missing:
         trial, metadata = json.loads(trial_json), json.loads(metadata_json)
         trial_id, ray_status = str(trial["trial_id"]), str(trial["status"])
         trial_folder = folder.child(str(trial.get("relative_logdir") or trial_id))

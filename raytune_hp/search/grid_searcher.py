@@ -21,6 +21,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from raytune_hp.storage import write_atomically
+
 
 class GridSearcher(Searcher):  # type: ignore[misc]
     """Hands out ``points`` in order, then says it is finished."""
@@ -43,8 +45,7 @@ class GridSearcher(Searcher):  # type: ignore[misc]
         self._queue = state["queue"]
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "w") as file:
-            json.dump(self.get_state(), file)
+        write_atomically(checkpoint_path, json.dumps(self.get_state()).encode())
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as file:

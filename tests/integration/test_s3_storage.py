@@ -5,6 +5,7 @@ reports are read back from there; a folder synced to another prefix resumes ther
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from raytune_hp.config import load_config
-from raytune_hp.errors import ExperimentExistsError
+from raytune_hp.driver_lock import LEASE_FILE, driver_lock
+from raytune_hp.errors import ExperimentExistsError, ExperimentLockedError
 from raytune_hp.experiment import run_experiment
 from raytune_hp.storage import ExperimentStore
 
@@ -175,3 +177,52 @@ def test_a_folder_synced_to_another_prefix_resumes_there_only(s3_uri: str, ray_o
     assert not result.interrupted and len(result.trials) == samples
     assert result.location == copy.location
     assert _objects(original) == before  # nothing written under the original prefix
+
+
+def test_a_live_lease_refuses_a_second_driver_and_an_expired_one_is_taken_over(
+    s3_uri: str, ray_on_s3: None
+) -> None:
+    """On the experiment the test above ran (its folder on S3)."""
+    config = load_config(QUICKSTART, ["name=on-s3", f"storage={s3_uri}"])
+    store = ExperimentStore.of(s3_uri, "on-s3")
+    holder = {"host": "gpu-7", "pid": 4242, "since": "2024-05-01T10:00:00+00:00", "token": "t"}
+    store.write_text(LEASE_FILE, json.dumps({**holder, "expires": time.time() + 600}))
+    with pytest.raises(ExperimentLockedError, match="host gpu-7, pid 4242, since 2024-05-01"):
+        run_experiment(config, resume=True)
+
+    store.write_text(LEASE_FILE, json.dumps({**holder, "expires": time.time() - 1}))  # it died
+    result = run_experiment(config, resume=True)
+    assert [t.status for t in result.trials] == ["completed", "completed"]
+    assert not store.exists(LEASE_FILE)  # given back by the driver that took it over
+
+
+def _race(store: ExperimentStore) -> list[str]:
+    """Two drivers taking the lock on ``store`` at the same instant: what each got."""
+    started, release, outcomes = threading.Barrier(2), threading.Event(), []
+
+    def driver() -> None:
+        started.wait()
+        try:
+            with driver_lock(store):
+                outcomes.append("held")
+                release.wait(timeout=30)
+        except ExperimentLockedError as exc:
+            outcomes.append(str(exc))
+            release.set()
+
+    threads = [threading.Thread(target=driver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(outcomes)
+
+
+def test_of_two_drivers_racing_for_an_s3_lease_exactly_one_gets_it(s3_uri: str) -> None:
+    """S3's conditional writes (moto's server has them): no settling time, no window."""
+    for attempt in range(5):
+        store = ExperimentStore.of(s3_uri, f"race-{attempt}")
+        outcomes = _race(store)
+        assert len(outcomes) == 2 and outcomes[0] == "held", outcomes
+        assert "must be run by one driver at a time" in outcomes[1]
+        assert not store.exists(LEASE_FILE)

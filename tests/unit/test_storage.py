@@ -149,3 +149,15 @@ def test_a_store_in_ray_tunes_state_unpickles_under_the_folder_being_run(tmp_pat
     loose = ExperimentStore(str(tmp_path / "elsewhere"))  # not part of an experiment folder
     with rooted_at(new):
         assert pickle.loads(pickle.dumps(loose)).location == loose.location
+
+
+def test_a_write_that_fails_names_the_file_and_keeps_the_old_one(tmp_path: Path) -> None:
+    from raytune_hp.errors import StorageWriteError
+    from raytune_hp.storage import write_atomically
+
+    write_atomically(tmp_path / "a.txt", b"old")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StorageWriteError, match=r"/file/a.txt could not be written: File exists"):
+        write_atomically(tmp_path / "file" / "a.txt", b"new")  # its folder is a file
+    assert (tmp_path / "a.txt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "file"]
