@@ -110,6 +110,7 @@ def _file_lock(store: ExperimentStore) -> Iterator[None]:
     import fcntl
 
     path = f"{store.path}/{LOCK_FILE}"
+    created = _first_missing(store.path)  # the folders the lock makes, to remove if unused
     try:
         os.makedirs(store.path, exist_ok=True)
         # Held open read-only: a file open for writing all run long would keep the filesystem
@@ -133,13 +134,28 @@ def _file_lock(store: ExperimentStore) -> Iterator[None]:
                 os.close(writer)
         except OSError as exc:
             raise StorageWriteError.of(path, exc) from exc
-        yield
-        if not holds_anything(store):  # a new experiment refused before it wrote anything
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-                os.rmdir(store.path)
+        try:
+            yield
+        finally:
+            if created is not None and not holds_anything(store):  # refused before it wrote
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    folder = store.path
+                    while True:
+                        os.rmdir(folder)
+                        if folder == created:
+                            break
+                        folder = os.path.dirname(folder)
     finally:
         os.close(handle)  # releases the flock
+
+
+def _first_missing(path: str) -> str | None:
+    """The outermost folder of ``path`` (or ``path`` itself) that does not exist yet, if any."""
+    missing = None
+    while not os.path.exists(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
 
 
 def _read_holder(handle: int) -> dict[str, Any] | None:

@@ -142,6 +142,9 @@ def run_experiment(
     if (resume and not store.exists()) or (not resume and holds_anything(store)):
         refuse_if_held(store)  # a driver running it now is what to say first
         return _run_experiment(*arguments)  # refused before the lock: nothing is written
+    if resume:
+        refuse_if_held(store)
+        _resumed_config(store, num_samples, budget)  # a resume it refuses writes not even a lock
     with driver_lock(store):
         return _run_experiment(*arguments)
 

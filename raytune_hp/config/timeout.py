@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
-from raytune_hp.errors import did_you_mean
+from raytune_hp.errors import did_you_mean, preview
 from raytune_hp.values import is_number
 
 LIMITS = ("epoch", "trial")
@@ -49,7 +49,10 @@ def seconds(value: Any, key: str = _KEY) -> float:
         ValueError: anything else, or a duration that is not above 0, in the error grammar.
     """
     if is_number(value) and not isinstance(value, bool):
-        amount = float(value)
+        try:
+            amount = float(value)
+        except OverflowError:  # an integer beyond any float: no duration
+            amount = math.inf
     else:
         match = _AMOUNT_AND_UNIT.fullmatch(value) if isinstance(value, str) else None
         if match is None:
@@ -63,7 +66,7 @@ def seconds(value: Any, key: str = _KEY) -> float:
             )
         amount = float(number) * unit
     if not (math.isfinite(amount) and amount > 0):
-        raise ValueError(f"{key} must be a duration above 0 seconds; got {value!r}")
+        raise ValueError(f"{key} must be a duration above 0 seconds, finite; got {preview(value)}")
     return amount
 
 

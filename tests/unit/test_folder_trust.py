@@ -4,6 +4,7 @@ planted pickle before Ray starts (the runs themselves: tests/integration/test_fo
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -161,7 +162,10 @@ def test_the_python_api_refuses_the_same_way(tmp_path: Path, quickstart: Experim
 
     _experiment(tmp_path, quickstart)
     marker = tmp_path / "ran"
-    (tmp_path / "exp" / STATE).write_bytes(pickle.dumps(Planted(marker)))
+    # A whole state, as Ray writes one (JSON holding pickled values), carrying the planted one:
+    # a cut-off state would be set aside rather than read.
+    planted = json.dumps({"trial_data": [[pickle.dumps(Planted(marker)).hex()]]})
+    (tmp_path / "exp" / STATE).write_text(planted)
     experiment = {"name": "exp", "storage": str(tmp_path), "model": {"name": "cnn"}}
     with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
         api.tune(experiment, resume=True)
