@@ -139,14 +139,28 @@ def run_experiment(
         budget,
         trust_folder,
     )
-    if (resume and not store.exists()) or (not resume and holds_anything(store)):
-        refuse_if_held(store)  # a driver running it now is what to say first
-        return _run_experiment(*arguments)  # refused before the lock: nothing is written
-    if resume:
-        refuse_if_held(store)
-        _resumed_config(store, num_samples, budget)  # a resume it refuses writes not even a lock
-    with driver_lock(store):
-        return _run_experiment(*arguments)
+    with _environment_kept():
+        if (resume and not store.exists()) or (not resume and holds_anything(store)):
+            refuse_if_held(store)  # a driver running it now is what to say first
+            return _run_experiment(*arguments)  # refused before the lock: nothing is written
+        if resume:
+            refuse_if_held(store)
+            _resumed_config(store, num_samples, budget)  # refused, it writes not even a lock
+        with driver_lock(store):
+            return _run_experiment(*arguments)
+
+
+@contextlib.contextmanager
+def _environment_kept() -> Iterator[None]:
+    """The calling process's environment variables as they were, whatever the run's libraries
+    (scikit-learn, imported by a user's data loader before Ray starts, sets two) changed."""
+    environment = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != environment:
+            os.environ.clear()
+            os.environ.update(environment)
 
 
 def _run_experiment(

@@ -37,6 +37,8 @@ from typing import Any, Literal
 
 from ray.tune.search.hyperopt import HyperOptSearch
 
+# Registers HyperOpt's truncated priors, which a searcher unpickled on resume looks up by name.
+import raytune_hp.spaces.truncated  # noqa: F401
 from raytune_hp.metrics import EPOCH
 from raytune_hp.spaces import flatten
 

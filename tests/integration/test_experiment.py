@@ -106,8 +106,9 @@ def test_recommended_starting_point_was_tried(bayes_run: ExperimentResult) -> No
 def test_best_config_is_runnable_and_matches_the_best_trial(bayes_run: ExperimentResult) -> None:
     best = load_config(bayes_run.exp_dir / "best_config.yaml")
     assert best.search.num_samples == 1
-    assert best.search_space().tuned == ()
-    assert best.space == pytest.approx(bayes_run.trials[0].hparams)
+    fixed = best.search_space()
+    assert fixed.tuned == ()
+    assert start_point(fixed) == pytest.approx(bayes_run.trials[0].hparams)
 
 
 def test_best_config_trains_exactly_the_best_configuration(bayes_run: ExperimentResult) -> None:
