@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from types import FrameType
 
 import pytest
@@ -15,11 +17,20 @@ import pytest
 from raytune_hp.signals import Stopped, StopSignals, exit_code, pass_on
 
 
+def _delivered(done: Callable[[], bool]) -> None:
+    """Waits (up to 10 s) for a signal sent to this process to be handled: on a loaded machine
+    Python may run the handler a moment after ``os.kill`` returns."""
+    deadline = time.monotonic() + 10
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_outside_a_tune_run_a_stop_signal_unwinds_like_ctrl_c() -> None:
     stop, before = StopSignals(), signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt) as raised, stop.caught():
         stop.catch()
         os.kill(os.getpid(), signal.SIGTERM)
+        _delivered(lambda: False)  # the handler raises as soon as Python runs it
     assert isinstance(raised.value, Stopped) and raised.value.signal_number == signal.SIGTERM
     assert stop.received == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
@@ -38,6 +49,7 @@ def test_inside_a_tune_run_a_stop_signal_goes_to_tunes_graceful_stop() -> None:
         with stop.caught():
             stop.catch()
             os.kill(os.getpid(), signal.SIGHUP)
+            _delivered(lambda: bool(calls))
     finally:
         signal.signal(signal.SIGINT, before)
     assert calls == [signal.SIGINT] and stop.received == signal.SIGHUP
@@ -47,6 +59,7 @@ def test_while_held_a_stop_signal_waits_for_the_block_to_end() -> None:
     stop, done = StopSignals(), []
     with stop.held():
         os.kill(os.getpid(), signal.SIGTERM)
+        _delivered(lambda: stop.received is not None)
         done.append(True)
     assert done and stop.received == signal.SIGTERM
 
