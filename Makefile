@@ -39,7 +39,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The five benchmarks in quick mode (about 20 minutes on 2 cores); without --quick each is the
+# The five benchmarks in quick mode (about 30 minutes on 2 cores); without --quick each is the
 # full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
