@@ -39,7 +39,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The four benchmarks in quick mode (about 13 minutes on 2 cores); without --quick each is the
+# The five benchmarks in quick mode (about 30 minutes on 2 cores); without --quick each is the
 # full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python benchmarks/search_quality.py --quick
 	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
+	$(BIN)/python benchmarks/driver_cost.py --quick
 
 clean-venv:
 	rm -rf $(VENV)
