@@ -44,6 +44,7 @@ format: setup
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/search_quality.py --quick
 	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
