@@ -39,11 +39,12 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The five benchmarks in quick mode (about 30 minutes on 2 cores); without --quick each is the
+# The six benchmarks in quick mode (about 30 minutes on 2 cores); without --quick each is the
 # full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/search_quality.py --quick
 	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
