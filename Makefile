@@ -39,7 +39,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The six benchmarks in quick mode (about 30 minutes on 2 cores); without --quick each is the
+# The five benchmarks in quick mode (about 25 minutes on 2 cores); without --quick each is the
 # full mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
@@ -48,7 +48,6 @@ bench: setup
 	$(BIN)/python benchmarks/search_quality.py --quick
 	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
-	$(BIN)/python benchmarks/driver_cost.py --quick
 
 clean-venv:
 	rm -rf $(VENV)

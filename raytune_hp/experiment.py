@@ -58,7 +58,6 @@ from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.report.trials import run_name
 from raytune_hp.results import ExperimentResult
 from raytune_hp.signals import StopSignals
-from raytune_hp.snapshots import periodic_snapshots
 from raytune_hp.spaces import Dimension, SearchSpace, contains, flatten
 from raytune_hp.storage import (
     CONFIG_FILE,
@@ -297,10 +296,11 @@ def _tune_environment() -> Iterator[None]:
         # Ray's classic progress table shows every tuned hyperparameter beside the metrics; the
         # newer output prints a result box per finished trial instead.
         "RAY_AIR_NEW_OUTPUT": "0",
-        # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune snapshots the
-        # experiment state every other checkpoint of any trial and warns about it; on a local
-        # folder periodic_snapshots turns that off (on its period only), elsewhere the warning
-        # says nothing a user can act on.
+        # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune then snapshots
+        # the experiment state every other checkpoint of any trial and warns about it; the
+        # snapshot grows with the trials (benchmarks/results/scale.md: 13 -> 29 ms of driver CPU
+        # per result over 160 trials), which matters for hundreds of short trials, not for this
+        # warning.
         "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": os.environ.get(
             "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0"
         ),
@@ -571,15 +571,13 @@ class _PhaseRunner:
             name = self.config.name
         if self.resume and is_experiment(target, own_config=False):
             set_aside_damaged_states(target)
-            tuner = tune.Tuner.restore(
+            tune.Tuner.restore(
                 target.path,
                 self.trainable,
                 resume_unfinished=True,
                 resume_errored=True,
                 storage_filesystem=ray_filesystem(target),
-            )
-            with periodic_snapshots(target.is_local):
-                tuner.fit()
+            ).fit()
             raise_if_stopped()
             expected = (cap or 0) if self.config.search.budget else num_samples
             return self._finished_trials(target, self.planned(folder, expected), folder)
@@ -605,7 +603,7 @@ class _PhaseRunner:
             elif strategy != "grid":
                 samples = -1  # Ray Tune's "until a stopper or the searcher ends it"
         planned = self.planned(folder, max(0, samples))
-        tuner = tune.Tuner(
+        tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
                 search_alg=FolderSearchGenerator(searcher, target),
@@ -625,9 +623,7 @@ class _PhaseRunner:
                 folder,
                 budget,
             ),
-        )
-        with periodic_snapshots(target.is_local):
-            tuner.fit()
+        ).fit()
         raise_if_stopped()
         return self._finished_trials(target, planned, folder)
 
