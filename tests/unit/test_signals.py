@@ -26,11 +26,17 @@ def _delivered(done: Callable[[], bool]) -> None:
 
 
 def test_outside_a_tune_run_a_stop_signal_unwinds_like_ctrl_c() -> None:
+    # Outside a run, Ctrl-C is Python's own (a Tune run earlier in this process may have left
+    # its handler installed).
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop, before = StopSignals(), signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt) as raised, stop.caught():
-        stop.catch()
-        os.kill(os.getpid(), signal.SIGTERM)
-        _delivered(lambda: False)  # the handler raises as soon as Python runs it
+    try:
+        with pytest.raises(KeyboardInterrupt) as raised, stop.caught():
+            stop.catch()
+            os.kill(os.getpid(), signal.SIGTERM)
+            _delivered(lambda: False)  # the handler raises as soon as Python runs it
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
     assert isinstance(raised.value, Stopped) and raised.value.signal_number == signal.SIGTERM
     assert stop.received == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
