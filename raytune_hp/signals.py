@@ -26,6 +26,10 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 """The signals that stop a run cleanly besides SIGINT (Ctrl-C)."""
+_KEPT = (*STOP_SIGNALS, signal.SIGINT, *([signal.SIGUSR1] if hasattr(signal, "SIGUSR1") else []))
+"""The handlers a run puts back when it ends: Ray Tune leaves its own SIGINT and SIGUSR1 handlers
+installed after a run that no signal stopped, and in the same process (a notebook, a script
+that tunes twice) they would swallow the next Ctrl-C before the next run's trials start."""
 
 
 class Stopped(KeyboardInterrupt):
@@ -62,7 +66,7 @@ class StopSignals:
     @contextlib.contextmanager
     def caught(self) -> Iterator[None]:
         """The run's block: the caller's handlers are saved when it starts and put back when it
-        ends (``ray.init`` replaces SIGTERM's, and Ray's does not outlive its session)."""
+        ends (``ray.init`` replaces SIGTERM's and Ray Tune SIGINT's: neither outlives the run)."""
         with self._restored():
             yield
 
@@ -118,7 +122,7 @@ class StopSignals:
 
     @contextlib.contextmanager
     def _restored(self) -> Iterator[None]:
-        before = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        before = {number: signal.getsignal(number) for number in _KEPT}
         try:
             yield
         finally:

@@ -61,6 +61,24 @@ def test_inside_a_tune_run_a_stop_signal_goes_to_tunes_graceful_stop() -> None:
     assert calls == [signal.SIGINT] and stop.received == signal.SIGHUP
 
 
+def test_a_run_puts_back_the_ctrl_c_handler_ray_tune_leaves_behind() -> None:
+    def signal_interrupt_tune_run(number: int, frame: FrameType | None) -> None:
+        pass  # Ray Tune's, left installed after a run no signal stopped: it swallows Ctrl-C
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with StopSignals().caught():
+            signal.signal(signal.SIGINT, signal_interrupt_tune_run)  # as Tune's run does
+            signal.signal(signal.SIGUSR1, signal_interrupt_tune_run)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGUSR1) is not signal_interrupt_tune_run
+        with pytest.raises(KeyboardInterrupt):  # the next Ctrl-C, before the next run's trials
+            os.kill(os.getpid(), signal.SIGINT)
+            _delivered(lambda: False)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_while_held_a_stop_signal_waits_for_the_block_to_end() -> None:
     stop, done = StopSignals(), []
     with stop.held():
