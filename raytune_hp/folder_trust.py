@@ -11,10 +11,12 @@ reads only JSON, CSV and event files.
 The driver that writes Ray's state records the SHA-256 of each such file in
 :data:`MANIFEST_FILE`, signed (HMAC-SHA256) with a key that never leaves the user's config folder
 (``$XDG_CONFIG_HOME/raytune-hp/``, else ``~/.config/raytune-hp/``; made on first use, readable by
-the user alone). It signs each time Ray snapshots its state (:class:`FolderSigner`), so the
-manifest travels with the files it covers, and a driver killed outright leaves a folder the same
-user resumes without a question. Before anything is unpickled, a resume checks every run folder
-(:func:`check_resumable`) and refuses, in one line, a pickle the manifest does not cover or that
+the user alone). It signs each time Ray snapshots its state (:class:`FolderSigner`), before
+Ray copies the snapshot into the folder, and the manifest names both the new digest of each file
+and the few before it (:data:`EARLIER_KEPT`): a driver killed, or a disk filled or turned
+read-only, in the middle of a copy leaves a folder the same user resumes without a question.
+Before anything is unpickled, a resume checks every run folder (:func:`check_resumable`) and
+refuses, in one line, a pickle the manifest does not cover or that
 changed, a missing manifest, or one signed by another key (another user, or another machine: a
 folder fetched with ``aws s3 sync``), unless the user trusts the folder (``--trust-folder``).
 
@@ -58,8 +60,11 @@ PICKLED = (
 )
 """The files of a run folder that Ray unpickles on resume (every ``*.pkl``, to be safe)."""
 KEY_FILE = "folder-signing.key"
-_VERSION = 1
-_TUNER_FILE = "tuner.pkl"
+EARLIER_KEPT = 4
+"""How many earlier digests of each file a manifest also accepts: the versions of it that an
+upload of Ray's state may not have replaced yet (a copy cut off by a fault, or still running)."""
+_VERSION = 2
+_VERSIONS = (1, 2)  # version 1: no earlier digests
 
 
 class UntrustedFolderError(RaytuneHPError):
@@ -116,18 +121,31 @@ def _key_id(key: bytes) -> str:
     return hashlib.sha256(b"raytune-hp key id:" + key).hexdigest()[:16]
 
 
-def _signature(files: Mapping[str, str], key: bytes) -> str:
-    signed = json.dumps({"version": _VERSION, "files": dict(files)}, sort_keys=True)
-    return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
+def _signature(
+    files: Mapping[str, str],
+    earlier: Mapping[str, Sequence[str]],
+    key: bytes,
+    version: int = _VERSION,
+) -> str:
+    signed: dict[str, Any] = {"version": version, "files": dict(files)}
+    if version > 1:
+        signed["earlier"] = {name: list(digests) for name, digests in earlier.items()}
+    text = json.dumps(signed, sort_keys=True)
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
-def manifest_text(files: Mapping[str, str], key: bytes) -> str:
-    """The manifest of ``files`` (name: SHA-256), signed with ``key``: the module's example."""
+def manifest_text(
+    files: Mapping[str, str], key: bytes, earlier: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """The manifest of ``files`` (name: SHA-256), which also accepts the ``earlier`` digests of
+    each (name: digests), signed with ``key``: the module's example."""
+    earlier = {name: list(digests) for name, digests in sorted((earlier or {}).items())}
     manifest = {
         "version": _VERSION,
         "key_id": _key_id(key),
         "files": dict(sorted(files.items())),
-        "signature": _signature(files, key),
+        "earlier": earlier,
+        "signature": _signature(files, earlier, key),
     }
     return json.dumps(manifest, indent=1) + "\n"
 
@@ -142,21 +160,26 @@ def problem_with(
     try:
         parsed = json.loads(manifest)
         files, signature = parsed["files"], parsed["signature"]
-        valid = parsed["version"] == _VERSION and isinstance(signature, str)
-        valid = valid and isinstance(files, dict)
-        valid = valid and all(isinstance(v, str) for v in [*files, *files.values()])
-    except (ValueError, TypeError, KeyError):
+        earlier = parsed.get("earlier", {})
+        valid = parsed["version"] in _VERSIONS and isinstance(signature, str)
+        valid = valid and isinstance(files, dict) and isinstance(earlier, dict)
+        valid = valid and all(isinstance(v, str) for v in [*files, *files.values(), *earlier])
+        valid = valid and all(
+            isinstance(d, list) and all(isinstance(v, str) for v in d) for d in earlier.values()
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
         valid = False
     if not valid:
         return f"{MANIFEST_FILE} is damaged"
     if parsed.get("key_id") != _key_id(key):
         return f"{MANIFEST_FILE} is signed by another key (another user, or another machine)"
-    if not hmac.compare_digest(signature, _signature(files, key)):
+    if not hmac.compare_digest(signature, _signature(files, earlier, key, parsed["version"])):
         return f"{MANIFEST_FILE} does not match its signature"
     for name, content in sorted(pickles.items()):
         if name not in files:
             return f"{name} is not in {MANIFEST_FILE}: no run of this user wrote it"
-        if not hmac.compare_digest(files[name], digest(content)):
+        found = digest(content)
+        if not any(hmac.compare_digest(d, found) for d in [files[name], *earlier.get(name, [])]):
             return f"{name} changed after its run wrote it"
     return None
 
@@ -204,13 +227,16 @@ class FolderSigner(Callback):  # type: ignore[misc]
     """Signs the run's pickles each time Ray Tune snapshots its state (see the module).
 
     Ray writes the experiment state and the searcher's into a staging folder on the driver,
-    then asks each callback for its state (:meth:`get_state`), then uploads the staging folder
-    to the run folder. Signing there puts the manifest in the same upload as the files it
-    covers: a driver killed between snapshots leaves a manifest that matches the state Ray
-    resumes from (killed in the middle of an upload, it can leave a refusal, never a pickle run
-    unchecked). ``tuner.pkl``, which Ray writes straight into the run folder, is read there. At
-    the run's start and end (after Ray's last upload) it signs the run folder itself.
-    Held in Ray's pickled state, it signs the folder it is resumed in (a relocatable store).
+    then asks each callback for its state (:meth:`get_state`), then copies the staging folder
+    into the run folder, file by file, often in the background. Signing there, straight into
+    the run folder, puts the manifest ahead of the files it covers; as it also accepts the
+    digests signed before, a copy cut off part-way (a driver killed, a disk full or turned
+    read-only) leaves files the manifest covers, whichever version of each it holds. When the
+    manifest cannot be written, the snapshot fails (:class:`StorageWriteError`) before Ray
+    copies anything: the folder keeps the state and manifest it had. ``tuner.pkl``, which Ray
+    writes straight into the run folder, is read there. At the run's start and end (after
+    Ray's last copy) it signs the run folder itself. Held in Ray's pickled state, it signs the
+    folder it is resumed in (a relocatable store).
 
     Args:
         store: the run folder.
@@ -219,7 +245,7 @@ class FolderSigner(Callback):  # type: ignore[misc]
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
         self._staging: str | None = None
-        self._tuner: str | None = None  # tuner.pkl's digest: Ray writes it once, at the start
+        self._signed: dict[str, list[str]] = {}  # each file's digests signed, newest first
 
     def setup(
         self,
@@ -234,7 +260,7 @@ class FolderSigner(Callback):  # type: ignore[misc]
 
     def on_experiment_end(self, trials: Sequence[Any], **info: Any) -> None:
         # After Ray's last snapshot has reached the run folder: a run that took no step (a
-        # finished one, resumed) has staged no manifest, and uploaded the one it found.
+        # finished one, resumed) has signed no snapshot of its own.
         self._sign_stored()
 
     def on_step_begin(self, iteration: int, trials: Sequence[Any], **info: Any) -> None:
@@ -246,10 +272,9 @@ class FolderSigner(Callback):  # type: ignore[misc]
     def get_state(self) -> dict[str, Any] | None:
         if self._staging is not None:
             staged = Path(self._staging)
-            digests = {
-                p.name: digest(p.read_bytes()) for p in staged.iterdir() if is_pickled(p.name)
-            }
-            self._sign(digests, staged)
+            self._sign(
+                {p.name: digest(p.read_bytes()) for p in staged.iterdir() if is_pickled(p.name)}
+            )
         return None  # nothing to restore: pickled callback state would be one more pickle
 
     def _sign_stored(self) -> None:
@@ -257,18 +282,23 @@ class FolderSigner(Callback):  # type: ignore[misc]
         names = [name for name in store.glob("*") if is_pickled(name)]
         self._sign({name: digest(store.read_bytes(name)) for name in names})
 
-    def _sign(self, digests: dict[str, str], staged: Path | None = None) -> None:
-        if _TUNER_FILE in digests:
-            self._tuner = digests[_TUNER_FILE]
-        elif self._tuner is not None:
-            digests[_TUNER_FILE] = self._tuner
-        text = manifest_text(digests, signing_key())
-        if staged is None:
-            self._store.write_text(MANIFEST_FILE, text)
-            return
-        partial = staged / f".{MANIFEST_FILE}.partial"
-        partial.write_text(text)
-        partial.replace(staged / MANIFEST_FILE)
+    def _sign(self, digests: dict[str, str]) -> None:
+        """Writes the manifest of ``digests``: these files as they are now, and each file signed
+        before (``tuner.pkl``, which Ray writes once) with its newest digest. It also accepts the
+        :data:`EARLIER_KEPT` digests of each file signed before its newest.
+
+        Raises:
+            StorageWriteError: the run folder cannot be written.
+        """
+        for name, found in digests.items():
+            history = self._signed.setdefault(name, [])
+            if found in history:
+                history.remove(found)
+            history.insert(0, found)
+            del history[EARLIER_KEPT + 1 :]
+        current = {name: history[0] for name, history in self._signed.items()}
+        earlier = {name: history[1:] for name, history in self._signed.items() if history[1:]}
+        self._store.write_text(MANIFEST_FILE, manifest_text(current, signing_key(), earlier))
 
 
 def _drop_own_files(staged: Path) -> None:
@@ -281,5 +311,6 @@ def _drop_own_files(staged: Path) -> None:
     """
     from raytune_hp.experiment import RUNS_FILE
 
-    for name in (RUNGS_FILE, BUDGET_FILE, RUNS_FILE):
+    # The manifest too: it is written straight into the run folder, ahead of Ray's copy.
+    for name in (RUNGS_FILE, BUDGET_FILE, RUNS_FILE, MANIFEST_FILE):
         (staged / name).unlink(missing_ok=True)

@@ -37,15 +37,10 @@ def _can_mount() -> bool:
 
 
 CAUSES = {"full": "No space left on device (ENOSPC)", "read-only": "Read-only file system (EROFS)"}
-# Known bug: a disk that turns read-only between Ray's state write and the signed manifest's
-# leaves a manifest older than the state, and the resume asks for --trust-folder.
-READ_ONLY_RACE = pytest.mark.xfail(reason="manifest older than the state after EROFS", strict=False)
 
 
 @pytest.mark.skipif(not _can_mount(), reason="cannot mount a tmpfs in a private namespace here")
-@pytest.mark.parametrize(
-    "fault", [pytest.param(f, marks=READ_ONLY_RACE) if f == "read-only" else f for f in CAUSES]
-)
+@pytest.mark.parametrize("fault", CAUSES)
 def test_a_full_disk_stops_cleanly_and_the_run_resumes_with_nothing_lost(
     tmp_path: Path, fault: str
 ) -> None:

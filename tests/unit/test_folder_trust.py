@@ -4,6 +4,8 @@ planted pickle before Ray starts (the runs themselves: tests/integration/test_fo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import pickle
@@ -16,7 +18,9 @@ import pytest
 from raytune_hp.cli import main
 from raytune_hp.config import ExperimentConfig
 from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE, StateFileError
+from raytune_hp.errors import StorageWriteError
 from raytune_hp.folder_trust import (
+    EARLIER_KEPT,
     KEY_FILE,
     MANIFEST_FILE,
     FolderSigner,
@@ -182,25 +186,71 @@ class _Trial:
         self.storage = _Storage(staging)
 
 
-def test_each_snapshot_of_ray_is_signed_in_the_upload_that_carries_it(
+def test_each_snapshot_of_ray_is_signed_before_ray_copies_it_into_the_folder(
     tmp_path: Path, quickstart: ExperimentConfig
 ) -> None:
     store = _experiment(tmp_path, quickstart)
-    staging = tmp_path / "staging"  # Ray's: a resumed run's starts as a copy of the folder's
-    shutil.copytree(tmp_path / "exp", staging, ignore=shutil.ignore_patterns("*.yaml"))
+    folder, staging = tmp_path / "exp", tmp_path / "staging"
+    # Ray's staging folder: a resumed run's starts as a copy of the folder's JSON and pickles.
+    shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("*.yaml"))
     for name in (RUNGS_FILE, "budget.json", "runs.json"):
         (staging / name).write_text("{}")
     signer = FolderSigner(store)
+    signer.setup()  # as Ray calls it, before the first step
     signer.on_step_begin(0, [_Trial(staging)])
-    # Uploaded at each snapshot, these stale copies would overwrite what raytune-hp keeps fresh.
-    assert sorted(p.name for p in staging.iterdir()) == sorted([MANIFEST_FILE, STATE, "tuner.pkl"])
+    # Copied into the folder at each snapshot, these stale copies would overwrite what
+    # raytune-hp keeps up to date there (the manifest among them).
+    assert sorted(p.name for p in staging.iterdir()) == sorted([STATE, "tuner.pkl"])
 
     (staging / STATE).write_text('{"trial_data": [1]}')  # Ray's next snapshot
     (staging / "searcher-state-x.pkl").write_bytes(b"searcher")
     assert signer.get_state() is None  # nothing for Ray to pickle
-    for name in (STATE, "searcher-state-x.pkl", MANIFEST_FILE):  # what Ray uploads
-        (tmp_path / "exp" / name).write_bytes((staging / name).read_bytes())
+    check_resumable(store)  # signed before Ray copies anything: the old state is still covered
+    (folder / STATE).write_bytes((staging / STATE).read_bytes())
+    check_resumable(store)  # a copy cut off after the state, before the searcher's file
+    (folder / "searcher-state-x.pkl").write_bytes(b"searcher")
     check_resumable(store)
-    (tmp_path / "exp" / STATE).write_text('{"trial_data": []}')
+
+    (folder / STATE).write_text('{"trial_data": ["planted"]}')
+    with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
+        check_resumable(store)
+    for snapshot in range(2, EARLIER_KEPT + 3):  # a state this old is no longer accepted
+        (staging / STATE).write_text(json.dumps({"trial_data": [snapshot]}))
+        signer.get_state()
+    (folder / STATE).write_text('{"trial_data": [1]}')
+    with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
+        check_resumable(store)
+
+
+def test_a_manifest_that_cannot_be_written_fails_the_snapshot_before_ray_copies_it(
+    tmp_path: Path, quickstart: ExperimentConfig
+) -> None:
+    store = _experiment(tmp_path, quickstart)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    signer = FolderSigner(store)
+    signer.on_step_begin(0, [_Trial(staging)])
+    (tmp_path / "exp" / MANIFEST_FILE).unlink()
+    (tmp_path / "exp" / MANIFEST_FILE).mkdir()  # cannot be replaced by a file, even by root
+    (staging / STATE).write_text('{"trial_data": [1]}')
+    with pytest.raises(StorageWriteError, match=f"{MANIFEST_FILE} could not be written"):
+        signer.get_state()
+
+
+def test_a_manifest_of_the_earlier_format_is_still_read(
+    tmp_path: Path, quickstart: ExperimentConfig
+) -> None:
+    store = _experiment(tmp_path, quickstart)
+    files = {name: digest((tmp_path / "exp" / name).read_bytes()) for name in ("tuner.pkl", STATE)}
+    signed = json.dumps({"version": 1, "files": files}, sort_keys=True)
+    manifest = {
+        "version": 1,
+        "key_id": json.loads((tmp_path / "exp" / MANIFEST_FILE).read_text())["key_id"],
+        "files": files,
+        "signature": hmac.new(signing_key(), signed.encode(), hashlib.sha256).hexdigest(),
+    }
+    (tmp_path / "exp" / MANIFEST_FILE).write_text(json.dumps(manifest))
+    check_resumable(store)
+    (tmp_path / "exp" / STATE).write_text('{"trial_data": ["planted"]}')
     with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
         check_resumable(store)
