@@ -8,8 +8,11 @@ process came up (the first line of its ``python-core-worker-*.log``), when the f
 first epoch was written (its TensorBoard event) and how long that epoch took inside the trial
 (``time_this_iter_s``: building the model and one epoch), which leaves the trial's own start
 (the actor's creation, its imports, the trainable and the data fetched from the object store).
-A fresh interpreter's imports of what a trial process needs are timed apart. Results go to
-``benchmarks/results/startup.md``.
+A fresh interpreter's imports of what a trial process needs are timed apart. Each repetition
+also runs the same command as raytune-hp ran it before (:data:`VARIANTS`: each trial in a new
+worker process that imports torch and Ray Tune when its trial arrives, as with Ray Tune's
+defaults), alternated with the shipped one, so the two are compared under the same load.
+Results go to ``benchmarks/results/startup.md``.
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/startup.py              # 3 repetitions
@@ -121,12 +124,23 @@ def first_epoch(folder: Path) -> tuple[float, float, int]:
     return best
 
 
-def one_run(python: str) -> dict[str, float]:
-    """One ``raytune-hp tune`` run; every step in seconds from the process's start."""
+VARIANTS = {
+    "shipped": {},
+    "a new worker per trial": {"PL_DISABLE_FORK": "0"},
+}
+"""raytune-hp as shipped, and as before: given a value of the user's own for the variable Tune
+sets in each trial's runtime environment, each trial waits for a worker process of its own, as
+with Ray Tune's defaults."""
+
+
+def one_run(python: str, settings: dict[str, str] | None = None) -> dict[str, float]:
+    """One ``raytune-hp tune`` run (with the environment ``settings``); every step in seconds
+    from the process's start."""
     with tempfile.TemporaryDirectory(prefix="startup-") as folder:
         stamps_file = Path(folder) / "stamps.json"
         storage = Path(folder) / "runs"
         environment = dict(os.environ, STARTUP_STAMPS=str(stamps_file), PYTHONPATH=str(ROOT))
+        environment.update(settings or {})
         argv = [python, "-c", CHILD, "tune", str(CONFIG), "--name", NAME, "--storage"]
         argv += [str(storage), "--set", "search.num_samples=2", "--set", "train.max_epochs=2"]
         environment["STARTUP_T0"] = repr(time.time())
@@ -146,8 +160,41 @@ def one_run(python: str) -> dict[str, float]:
     return steps
 
 
-def report_markdown(runs: list[dict[str, float]], imports: dict[str, float], command: str) -> str:
-    """Every step's mean over the runs, and the target."""
+def _mean_se(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values) / len(values) ** 0.5:.2f}"
+
+
+def comparison_markdown(variants: dict[str, list[dict[str, float]]]) -> list[str]:
+    """Seconds after ``ray.init`` returned, per variant: mean ± standard error."""
+    lines = [
+        "## Trials in the session's pre-started workers, against a new worker per trial",
+        "",
+        "The same command, alternated in this invocation; seconds after `ray.init` returned, "
+        "mean ± standard error over the runs. Shipped: trials run in the workers Ray starts "
+        "with a local session. `a new worker per trial` (`PL_DISABLE_FORK=0`): as before, and "
+        "as with Ray Tune's defaults, each trial's actor carries a runtime environment those "
+        "workers lack, so it waits for a new process.",
+        "",
+        "| variant | runs | first trial's function entered | first epoch written |",
+        "|---|---|---|---|",
+    ]
+    for name, runs in variants.items():
+        entered = [run["trial function start"] - run["ray.init end"] for run in runs]
+        written = [run["first epoch written"] - run["ray.init end"] for run in runs]
+        lines.append(f"| {name} | {len(runs)} | {_mean_se(entered)} | {_mean_se(written)} |")
+    return [*lines, ""]
+
+
+def report_markdown(
+    runs: list[dict[str, float]],
+    imports: dict[str, float],
+    command: str,
+    others: dict[str, list[dict[str, float]]] | None = None,
+) -> str:
+    """Every step's mean over the runs, the target, and the runs of ``others`` (variants) set
+    beside them."""
 
     def mean(key: str) -> float:
         return statistics.fmean(run[key] for run in runs)
@@ -207,7 +254,8 @@ def report_markdown(runs: list[dict[str, float]], imports: dict[str, float], com
         f"| {'yes' if after_ray <= MAX_AFTER_RAY_S else '**no**'} "
         f"| {after_ray:.2f} s from `ray.init` returning to the first epoch written |",
         "",
-        "## Every run",
+        *(comparison_markdown({"shipped": runs, **others}) if others else []),
+        "## Every run (as shipped)",
         "",
         "| run | ray.init s | fit entered | worker up | function entered | first epoch |",
         "|---|---|---|---|---|---|",
@@ -238,11 +286,15 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
         ).stdout
     )
-    runs = []
+    variants: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     for i in range(args.repeats):
-        runs.append(one_run(sys.executable))
-        print(f"run {i}: first epoch {runs[-1]['first epoch written']:.2f} s", flush=True)
-    markdown = report_markdown(runs, imports, command)
+        for name, settings in VARIANTS.items():
+            run = one_run(sys.executable, settings)
+            variants[name].append(run)
+            after = run["first epoch written"] - run["ray.init end"]
+            print(f"run {i} ({name}): first epoch {after:.2f} s after ray.init", flush=True)
+    shipped = variants.pop("shipped")
+    markdown = report_markdown(shipped, imports, command, variants)
     path = write_result(RESULTS_FILE, markdown, *([args.out] if args.out else []))
     print("\n" + markdown)
     print(f"Written to {path}")

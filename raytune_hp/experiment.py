@@ -344,6 +344,12 @@ def _ray_session(address: str | None) -> Iterator[bool]:
         yield False
         return
     environment = dict(os.environ)
+    local = address is None and not os.environ.get("RAY_ADDRESS")
+    if local:  # inherited by the raylet this session starts, hence by its workers
+        from ray.tune.execution.class_cache import DEFAULT_ENV_VARS
+
+        for name, value in DEFAULT_ENV_VARS.items():
+            os.environ.setdefault(name, value)
     # A new local session has token authentication on (Ray's default, the token in
     # ~/.ray/auth_token), and Ray warns that it turned it on; raytune-hp keeps the default and
     # drops the warning.
@@ -356,11 +362,37 @@ def _ray_session(address: str | None) -> Iterator[bool]:
             configure_logging=True,
         )
     try:
-        yield True
+        with _trial_workers_prestarted() if local else contextlib.nullcontext():
+            yield True
     finally:
         ray.shutdown()
         os.environ.clear()
         os.environ.update(environment)
+
+
+@contextlib.contextmanager
+def _trial_workers_prestarted() -> Iterator[None]:
+    """Trials run in the worker processes a local Ray session starts with it (one per CPU),
+    rather than each in a new process.
+
+    Ray Tune gives every trial's actor a runtime environment of its own (``PL_DISABLE_FORK=1``,
+    for PyTorch Lightning), and Ray never gives an actor a worker started without it: each trial
+    waited for a new process (benchmarks/results/startup.md). Here the variable is set for every
+    worker of the session instead (:func:`_ray_session`), which is what the runtime environment
+    did. Where the user set a value of their own, Tune's runtime environment still overrides it
+    in the trials, as before.
+    """
+    from ray.tune.execution import class_cache
+
+    extra = dict(class_cache.DEFAULT_ENV_VARS)
+    if any(os.environ.get(name, value) != value for name, value in extra.items()):
+        yield  # the user's own value: Tune's runtime environment keeps overriding it
+        return
+    class_cache.DEFAULT_ENV_VARS.clear()
+    try:
+        yield
+    finally:
+        class_cache.DEFAULT_ENV_VARS.update(extra)
 
 
 def _warn_capacity(config: ExperimentConfig, code: UserCode, data: Any, verbose: bool) -> None:
