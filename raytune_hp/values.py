@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 
@@ -121,6 +122,25 @@ def compact(value: Any, digits: int = 3, exponent: bool = False) -> str:
             mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{int(power)}"
     return f"{number:g}"  # 1234.5 reads 1230, never 1.23e+03
+
+
+_AMOUNT_AND_UNIT = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([A-Za-z]+)\s*")
+
+
+def amount_and_unit(value: Any) -> tuple[float, str] | None:
+    """A number and the word after it, as a config writes a quantity (``30 minutes``,
+    ``1.5 h``, ``400epochs``); ``None`` for anything else. The word is returned as written: each
+    setting knows its own units.
+
+    Example:
+        >>> amount_and_unit("1.5 h"), amount_and_unit(" 400epochs "), amount_and_unit("h")
+        ((1.5, 'h'), (400.0, 'epochs'), None)
+    """
+    match = _AMOUNT_AND_UNIT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    number, word = match.groups()
+    return float(number), word
 
 
 def duration(seconds: float) -> str:

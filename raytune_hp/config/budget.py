@@ -16,13 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from raytune_hp.errors import did_you_mean, preview
-from raytune_hp.values import is_number
+from raytune_hp.values import amount_and_unit, is_number
 
 UNITS = ("epochs", "minutes", "hours")
 """The keys a budget may name, one of them."""
@@ -38,7 +37,6 @@ _WORDS = {
     "hour": "hours",
     "hours": "hours",
 }
-_AMOUNT_AND_UNIT = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([A-Za-z]+)\s*")
 _EXAMPLES = "{epochs: 400}, {minutes: 30} or {hours: 2} (or 400 epochs, 30 minutes, 2 hours)"
 
 
@@ -61,17 +59,16 @@ class BudgetConfig(BaseModel):
         here, with the forms that work."""
         if isinstance(data, dict | BudgetConfig):
             return data
-        match = _AMOUNT_AND_UNIT.fullmatch(data) if isinstance(data, str) else None
-        if match is None:
+        quantity = amount_and_unit(data)
+        if quantity is None:
             raise ValueError(f"search.budget must be one of {_EXAMPLES}; got {preview(data)}")
-        amount, word = match.groups()
+        number, word = quantity
         unit = _WORDS.get(word.casefold())
         if unit is None:
             raise ValueError(
                 f"search.budget must name its unit, one of {', '.join(UNITS)}; got "
                 f"{preview(word)} in {preview(data)}{did_you_mean(word, UNITS)}"
             )
-        number = float(amount)
         return {unit: int(number) if number.is_integer() else number}
 
     @model_validator(mode="after")

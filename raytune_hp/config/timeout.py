@@ -18,13 +18,12 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 from raytune_hp.errors import did_you_mean, preview
-from raytune_hp.values import is_number
+from raytune_hp.values import amount_and_unit, is_number
 
 LIMITS = ("epoch", "trial")
 """The keys of a mapping ``train.trial_timeout``: either or both."""
@@ -33,7 +32,6 @@ _SECONDS = {
     **dict.fromkeys(("min", "mins", "minute", "minutes"), 60.0),
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
 }
-_AMOUNT_AND_UNIT = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([A-Za-z]+)\s*")
 _KEY = "train.trial_timeout"
 _FORMS = "seconds (90), or a number with s, min or h (90 s, 10 min, 1.5 h)"
 
@@ -54,17 +52,17 @@ def seconds(value: Any, key: str = _KEY) -> float:
         except OverflowError:  # an integer beyond any float: no duration
             amount = math.inf
     else:
-        match = _AMOUNT_AND_UNIT.fullmatch(value) if isinstance(value, str) else None
-        if match is None:
-            raise ValueError(f"{key} must be a duration: {_FORMS}; got {value!r}")
-        number, word = match.groups()
+        quantity = amount_and_unit(value)
+        if quantity is None:
+            raise ValueError(f"{key} must be a duration: {_FORMS}; got {preview(value)}")
+        number, word = quantity
         unit = _SECONDS.get(word.casefold())
         if unit is None:
             raise ValueError(
-                f"{key} must name its unit, s, min or h; got {word!r} in {value!r}"
+                f"{key} must name its unit, s, min or h; got {preview(word)} in {preview(value)}"
                 f"{did_you_mean(word, _SECONDS)}"
             )
-        amount = float(number) * unit
+        amount = number * unit
     if not (math.isfinite(amount) and amount > 0):
         raise ValueError(f"{key} must be a duration above 0 seconds, finite; got {preview(value)}")
     return amount
