@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,72 +49,57 @@ def _draw(mu: float, sigma: float, low: float, high: float, rng: Any, size: Any)
     return np.reshape(np.asarray(kept[:n]), size)
 
 
-def _truncnormal(
-    mu: float,
-    sigma: float,
-    low: float,
-    high: float,
-    q: float | None = None,
-    rng: Any = None,
-    size: Any = (),
-) -> Any:
-    samples = _draw(mu, sigma, low, high, rng, size)
-    return samples if q is None else np.round(samples / q) * q
+def _sampler(log: bool) -> Callable[..., Any]:
+    """How ``truncnormal`` (``log``: ``logtruncnormal``) is drawn: N(mu, sigma) within
+    [low, high], on the value (on its log), rounded to multiples of ``q`` when given."""
+
+    def draw(
+        mu: float,
+        sigma: float,
+        low: float,
+        high: float,
+        q: float | None = None,
+        rng: Any = None,
+        size: Any = (),
+    ) -> Any:
+        samples = _draw(mu, sigma, low, high, rng, size)
+        samples = np.exp(samples) if log else samples
+        return samples if q is None else np.round(samples / q) * q
+
+    return draw
 
 
-def _logtruncnormal(
-    mu: float,
-    sigma: float,
-    low: float,
-    high: float,
-    q: float | None = None,
-    rng: Any = None,
-    size: Any = (),
-) -> Any:
-    samples = np.exp(_draw(mu, sigma, low, high, rng, size))
-    return samples if q is None else np.round(samples / q) * q
+def _parzen_model(log: bool) -> Callable[..., Any]:
+    """How TPE models ``truncnormal`` (``log``: ``logtruncnormal``) from the observations and
+    the prior: HyperOpt's truncated Gaussian mixture, on the value (on its log)."""
 
+    def model(
+        obs: Any,
+        prior_weight: Any,
+        mu: Any,
+        sigma: Any,
+        low: Any,
+        high: Any,
+        q: Any,
+        size: Any = (),
+        rng: Any = None,
+    ) -> Any:
+        points = scope.log(obs) if log else obs
+        weights, mus, sigmas = scope.adaptive_parzen_normal(points, prior_weight, mu, sigma)
+        mixture = scope.LGMM1 if log else scope.GMM1
+        return mixture(weights, mus, sigmas, low=low, high=high, q=q, size=size, rng=rng)
 
-def _ap_truncnormal(
-    obs: Any,
-    prior_weight: Any,
-    mu: Any,
-    sigma: Any,
-    low: Any,
-    high: Any,
-    q: Any,
-    size: Any = (),
-    rng: Any = None,
-) -> Any:
-    weights, mus, sigmas = scope.adaptive_parzen_normal(obs, prior_weight, mu, sigma)
-    return scope.GMM1(weights, mus, sigmas, low=low, high=high, q=q, size=size, rng=rng)
-
-
-def _ap_logtruncnormal(
-    obs: Any,
-    prior_weight: Any,
-    mu: Any,
-    sigma: Any,
-    low: Any,
-    high: Any,
-    q: Any,
-    size: Any = (),
-    rng: Any = None,
-) -> Any:
-    weights, mus, sigmas = scope.adaptive_parzen_normal(scope.log(obs), prior_weight, mu, sigma)
-    return scope.LGMM1(weights, mus, sigmas, low=low, high=high, q=q, size=size, rng=rng)
+    return model
 
 
 def _register() -> None:
-    for name, draw, model in (
-        (TRUNCNORMAL, _truncnormal, _ap_truncnormal),
-        (LOGTRUNCNORMAL, _logtruncnormal, _ap_logtruncnormal),
-    ):
+    for name, log in ((TRUNCNORMAL, False), (LOGTRUNCNORMAL, True)):
         if name not in scope._impls:
+            draw = _sampler(log)
             draw.__name__ = name
             implicit_stochastic(scope.define(draw))
         if name not in tpe.adaptive_parzen_samplers:
-            tpe.adaptive_parzen_sampler(name)(model)
+            tpe.adaptive_parzen_sampler(name)(_parzen_model(log))
 
 
 _register()
