@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -128,26 +129,20 @@ def run_experiment(
     """
     check_storage(config.storage, config.name)  # before Ray starts or anything is written
     store = experiment_store(config)
-    arguments = (
-        config,
-        resume,
-        address,
-        given,
-        verbose,
-        num_samples,
-        progress_table,
-        budget,
-        trust_folder,
+    run = _Run(
+        config, resume, address, given, verbose, num_samples, progress_table, budget, trust_folder
     )
     with _environment_kept():
         if (resume and not store.exists()) or (not resume and holds_anything(store)):
             refuse_if_held(store)  # a driver running it now is what to say first
-            return _run_experiment(*arguments)  # refused before the lock: nothing is written
+            return _run_experiment(run)  # refused before the lock: nothing is written
         if resume:
             refuse_if_held(store)
-            _resumed_config(store, num_samples, budget)  # refused, it writes not even a lock
+            # Refused here, before a lock is written; read again under the lock, where no other
+            # driver can grow the experiment meanwhile.
+            _resumed_config(store, num_samples, budget)
         with driver_lock(store):
-            return _run_experiment(*arguments)
+            return _run_experiment(run)
 
 
 @contextlib.contextmanager
@@ -163,34 +158,40 @@ def _environment_kept() -> Iterator[None]:
             os.environ.update(environment)
 
 
-def _run_experiment(
-    config: ExperimentConfig,
-    resume: bool = False,
-    address: str | None = None,
-    given: Mapping[str, Any] | None = None,
-    verbose: bool = False,
-    num_samples: int | None = None,
-    progress_table: bool = False,
-    budget: BudgetConfig | None = None,
-    trust_folder: bool = False,
-) -> ExperimentResult:
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What a call of :func:`run_experiment` asks for: its arguments, as it documents them."""
+
+    config: ExperimentConfig
+    resume: bool
+    address: str | None
+    given: Mapping[str, Any] | None
+    verbose: bool
+    num_samples: int | None
+    progress_table: bool
+    budget: BudgetConfig | None
+    trust_folder: bool
+
+
+def _run_experiment(run: _Run) -> ExperimentResult:
     """The body of :func:`run_experiment`, run while holding the experiment's lock."""
+    config, resume, verbose = run.config, run.resume, run.verbose
     store = experiment_store(config)
     where = store.location
     if resume:
         from raytune_hp.folder_trust import check_resumable, run_folders
 
-        config = _resumed_config(store, num_samples, budget)
+        config = _resumed_config(store, run.num_samples, run.budget)
         for folder in run_folders(store):
             if is_experiment(folder, own_config=False):
                 set_aside_damaged_states(folder)  # renamed, not read: a cut-off state is no code
-        check_resumable(store, trust_folder)
+        check_resumable(store, run.trust_folder)
     elif holds_anything(store):
         raise ExperimentExistsError(
             f"{where} must not exist yet for a new experiment; got an existing folder "
             "(pass --resume to continue it, or --name to start another)"
         )
-    code = UserCode.of(config, given)  # resolved before Ray starts or anything is written
+    code = UserCode.of(config, run.given)  # resolved before Ray starts or anything is written
     space = config.search_space()
     past_trials = _warm_start_trials(config, space)
     data = code.dataset(config)  # bad data is refused before Ray starts (data_sanity)
@@ -200,9 +201,9 @@ def _run_experiment(
             print(line)
 
     stop = StopSignals()  # SIGTERM and SIGHUP stop the run as Ctrl-C does
-    with rooted_at(store), _tune_environment(), stop.caught(), _ray_session(address) as started:
+    with rooted_at(store), _tune_environment(), stop.caught(), _ray_session(run.address) as started:
         stop.catch()
-        shape = cluster_shape(attached=address is not None or not started)
+        shape = cluster_shape(attached=run.address is not None or not started)
         _check_storage_is_shared(config, store, shape)
         resources = config.resources
         plan = plan_trials(
@@ -214,7 +215,7 @@ def _run_experiment(
         _warn_capacity(config, code, data, verbose)
         trainable = _trainable(config, code, data, plan.gpus_per_trial)
         runner = _PhaseRunner(
-            config, store, trainable, resume, verbose, plan.concurrent, progress_table
+            config, store, trainable, resume, verbose, plan.concurrent, run.progress_table
         )
         if not resume:
             store.write_text(CONFIG_FILE, config.to_yaml())
