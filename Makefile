@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/raytune-hp tune $(DEMO_CONFIG) --name $$name
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
