@@ -59,6 +59,7 @@ from raytune_hp.report import TrialRecord, load_trials, write_reports
 from raytune_hp.report.trials import run_name
 from raytune_hp.results import ExperimentResult
 from raytune_hp.signals import StopSignals
+from raytune_hp.snapshots import incremental_snapshots
 from raytune_hp.spaces import Dimension, SearchSpace, contains, flatten
 from raytune_hp.storage import (
     CONFIG_FILE,
@@ -298,10 +299,10 @@ def _tune_environment() -> Iterator[None]:
         # newer output prints a result box per finished trial instead.
         "RAY_AIR_NEW_OUTPUT": "0",
         # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune then snapshots
-        # the experiment state every other checkpoint of any trial and warns about it; the
-        # snapshot grows with the trials (benchmarks/results/scale.md: 13 -> 29 ms of driver CPU
-        # per result over 160 trials), which matters for hundreds of short trials, not for this
-        # warning.
+        # the experiment state every other checkpoint of any trial, which a driver killed
+        # outright needs to resume without losing or repeating a trial, and warns about it;
+        # incremental_snapshots keeps each snapshot's copy to what changed
+        # (benchmarks/results/driver_cost.md).
         "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": os.environ.get(
             "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0"
         ),
@@ -604,13 +605,15 @@ class _PhaseRunner:
             name = self.config.name
         if self.resume and is_experiment(target, own_config=False):
             set_aside_damaged_states(target)
-            tune.Tuner.restore(
+            tuner = tune.Tuner.restore(
                 target.path,
                 self.trainable,
                 resume_unfinished=True,
                 resume_errored=True,
                 storage_filesystem=ray_filesystem(target),
-            ).fit()
+            )
+            with incremental_snapshots(target.is_local):
+                tuner.fit()
             raise_if_stopped()
             expected = (cap or 0) if self.config.search.budget else num_samples
             return self._finished_trials(target, self.planned(folder, expected), folder)
@@ -636,7 +639,7 @@ class _PhaseRunner:
             elif strategy != "grid":
                 samples = -1  # Ray Tune's "until a stopper or the searcher ends it"
         planned = self.planned(folder, max(0, samples))
-        tune.Tuner(
+        tuner = tune.Tuner(
             self.trainable,
             tune_config=tune.TuneConfig(
                 search_alg=FolderSearchGenerator(searcher, target),
@@ -656,7 +659,9 @@ class _PhaseRunner:
                 folder,
                 budget,
             ),
-        ).fit()
+        )
+        with incremental_snapshots(target.is_local):
+            tuner.fit()
         raise_if_stopped()
         return self._finished_trials(target, planned, folder)
 

@@ -245,6 +245,7 @@ class FolderSigner(Callback):  # type: ignore[misc]
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
         self._staging: str | None = None
+        self._trials: Sequence[Any] = ()  # Ray's own list of the run's trials, as it grows
         self._signed: dict[str, list[str]] = {}  # each file's digests signed, newest first
 
     def setup(
@@ -264,12 +265,20 @@ class FolderSigner(Callback):  # type: ignore[misc]
         self._sign_stored()
 
     def on_step_begin(self, iteration: int, trials: Sequence[Any], **info: Any) -> None:
+        # Ray's first step adds the first trials after this call and snapshots before the next:
+        # the list it passes is the one it adds them to, read again in get_state.
+        self._trials = trials
+        self._find_staging()
+
+    def _find_staging(self) -> None:
+        trials = getattr(self, "_trials", ())
         if self._staging is None and trials:
             # Every trial shares the run's storage context, hence its staging folder.
             self._staging = str(trials[0].storage.experiment_driver_staging_path)
             _drop_own_files(Path(self._staging))
 
     def get_state(self) -> dict[str, Any] | None:
+        self._find_staging()  # the first snapshot comes in the step that added the first trial
         if self._staging is not None:
             staged = Path(self._staging)
             self._sign(

@@ -222,6 +222,23 @@ def test_each_snapshot_of_ray_is_signed_before_ray_copies_it_into_the_folder(
         check_resumable(store)
 
 
+def test_the_first_snapshot_of_a_new_run_is_signed_though_it_began_without_trials(
+    tmp_path: Path, quickstart: ExperimentConfig
+) -> None:
+    store = _experiment(tmp_path, quickstart)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    signer = FolderSigner(store)
+    signer.setup()
+    trials: list[_Trial] = []  # Ray's own list: its first step begins before it adds a trial
+    signer.on_step_begin(0, trials)
+    trials.append(_Trial(staging))
+    (staging / STATE).write_text('{"trial_data": [1]}')  # and snapshots before the next step
+    signer.get_state()
+    (tmp_path / "exp" / STATE).write_bytes((staging / STATE).read_bytes())  # Ray's copy
+    check_resumable(store)  # a driver killed now: its folder resumes without a question
+
+
 def test_a_manifest_that_cannot_be_written_fails_the_snapshot_before_ray_copies_it(
     tmp_path: Path, quickstart: ExperimentConfig
 ) -> None:
