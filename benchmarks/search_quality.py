@@ -32,7 +32,7 @@ search on ``mlp-7`` for 27 epochs, once with ASHA (grace 1, reduction 3) and onc
 stopping, the same seed, so both try the same configurations.
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/search_quality.py --quick   # 10 seeds, 30 trials; ASHA 3 seeds
+    .venv/bin/python benchmarks/search_quality.py --quick   # 5 seeds, 30 trials; ASHA 2 seeds
     .venv/bin/python benchmarks/search_quality.py           # 30 seeds, 50 trials; ASHA 10 seeds
 """
 
@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, header, suggest_optuna, write_result
+from common import ROOT, header, load_line, suggest_optuna, write_result
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.data import Dataset, load_data, load_npz
@@ -339,7 +339,17 @@ def report_markdown(
     runtime_s: float,
 ) -> str:
     lines = [
-        *header("Search-quality benchmark: raytune-hp's searchers, grid and Optuna TPE", command),
+        *header(
+            "Search-quality benchmark: raytune-hp's searchers, grid and Optuna TPE",
+            command,
+            mode=(
+                "quick (`--quick`, what `make bench` runs): 5 seeds of 30 trials, ASHA 2 seeds "
+                "of 20 trials; the full mode runs 30 seeds of 50, ASHA 10 of 30"
+                if "--quick" in command
+                else None
+            ),
+        ),
+        load_line(),
         f"- Seeds: 0–{budget.seeds - 1} (each changes the searchers' seed only); {budget.trials} "
         "trials per searcher and seed, one at a time",
         f"- Task: an MLP (raytune-hp's `mlp`) on {TRAIN_SAMPLES} digits training images, "
@@ -456,10 +466,10 @@ def report_markdown(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 seeds, 30 trials; ASHA 3 seeds")
+    parser.add_argument("--quick", action="store_true", help="5 seeds, 30 trials; ASHA 2 seeds")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    budget = Budget(10, 30, 3, 20) if args.quick else Budget(30, 50, 10, 30)
+    budget = Budget(5, 30, 2, 20) if args.quick else Budget(30, 50, 10, 30)
     if args.smoke:
         budget = Budget(2, 6, 1, 4)
     command = " ".join([".venv/bin/python", "benchmarks/search_quality.py", *sys.argv[1:]])
