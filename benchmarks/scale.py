@@ -38,6 +38,7 @@ Usage (from the repository root):
     .venv/bin/python benchmarks/scale.py --quick         # 8, 32 slots; 2 s epochs (~3 min)
     .venv/bin/python benchmarks/scale.py                 # 8, 16, 32; 60 s windows; + 32 of 10 s
     .venv/bin/python benchmarks/scale.py --levels 8 32   # only these levels, 2 s epochs
+    .venv/bin/python benchmarks/scale.py --quick --levels 32 --epoch-seconds 10  # longer epochs
     .venv/bin/python benchmarks/scale.py --quick --out /tmp/scale-check  # results not committed
 """
 
@@ -375,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         "--levels", type=int, nargs="+", help="only these numbers of slots, 2 s epochs"
     )
     parser.add_argument(
+        "--epoch-seconds", type=float, help="with --levels: each epoch's seconds (default 2)"
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS,
@@ -388,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         bad = [level for level in args.levels if not 1 <= level <= slots]
         if bad:
             parser.error(f"--levels must be integers from 1 to {slots} (the slots); got {bad}")
-        plan = replace(plan, levels=tuple(args.levels), longer=())
+        seconds = args.epoch_seconds or plan.epoch_seconds
+        if seconds <= 0:
+            parser.error(f"--epoch-seconds must be a number above 0; got {seconds}")
+        plan = replace(plan, levels=tuple(args.levels), longer=(), epoch_seconds=seconds)
     command = " ".join([".venv/bin/python", "benchmarks/scale.py", *sys.argv[1:]])
     # The config's import paths (benchmarks.simulated:...) resolve from the repository root.
     sys.path.insert(0, str(ROOT))

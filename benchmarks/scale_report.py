@@ -143,7 +143,8 @@ def target_lines(runs: list[Run]) -> list[str]:
 
 def _fit(runs: list[Run]) -> tuple[float, float] | None:
     """Least squares ``ms = a + b × slots`` of the driver main thread's CPU per result over the
-    runs of the target's epoch, or ``None`` with fewer than two levels."""
+    runs of the target's epoch (a falling slope returned as 0), or ``None`` with fewer than two
+    levels."""
     points = [
         (r.spec.concurrency, r.driver_ms_per_result()[1])
         for r in runs
@@ -195,8 +196,13 @@ def projection_lines(runs: list[Run]) -> list[str]:
         scenarios.append((f"flat at {top.spec.concurrency} slots', {top_ms:.1f} ms", top_ms, 0.0))
     lines = [
         "Tune's loop runs on the driver's main thread, one result at a time: its CPU per result "
-        f"is what caps one driver. Measured in the steady windows: {measured} (a line through "
-        f"them: {a:.2f} + {b:.4f} × slots ms, a falling slope counted as flat). At "
+        f"is what caps one driver. Measured in the steady windows: {measured} ("
+        + (
+            f"a line through them: {a:.2f} + {b:.4f} × slots ms"
+            if b > 0
+            else "it did not grow with the slots"
+        )
+        + "). At "
         f"{top.spec.concurrency} slots one driver's loop serves at most about "
         f"{1000 / top_ms:.0f} results/s with its main thread always busy "
         f"({1000 / process_ms:.0f}/s per core of the whole driver process, Ray's threads "
