@@ -39,8 +39,9 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The five benchmarks in quick mode (about 25 minutes on 2 cores); without --quick each is the
-# full mode. Each writes its table (and plots) to benchmarks/results/.
+# The benchmarks in quick mode (about 45 minutes on a loaded 2-core machine: each script's time
+# is in benchmarks/README.md); without --quick each is the full mode. Each writes its table (and
+# plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick
@@ -48,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/search_quality.py --quick
 	$(BIN)/python benchmarks/search_priors.py --quick
 	$(BIN)/python benchmarks/scale.py --quick
+	$(BIN)/python benchmarks/driver_cost.py --quick
 
 clean-venv:
 	rm -rf $(VENV)

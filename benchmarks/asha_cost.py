@@ -9,16 +9,16 @@ grows with the trials shows.
 
 Example (from the repository root, with ``benchmarks`` on the path as the scripts run)::
 
-    from scale import QUICK, Spec, experiment_config
+    from scale import Spec, experiment_config
 
-    spec = Spec("asha-100", concurrency=32, trials=100, early_stopping="asha")
-    config = experiment_config(spec, QUICK, storage=Path("/tmp/asha-cost"))
+    spec, folder = Spec("asha", concurrency=32, epoch_seconds=2.0, steady_s=0), Path("/tmp/a")
+    config = experiment_config(spec, folder, folder / "stop", trials=100, epochs=8,
+                               early_stopping="asha")
     print("\n".join(asha_table([asha_cost(config)])))
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -35,7 +35,7 @@ class AshaCost:
     results: int
     writes: int
     seconds: float  # in on_trial_result / on_trial_complete, rungs writes included
-    write_s: float  # one write of all rungs at the end (pickle + file): the largest
+    write_s: float  # one write of all rungs at the end (JSON + file): the largest
     rungs_bytes: int
 
 
@@ -48,6 +48,14 @@ class CountingStore:
     def write_bytes(self, name: str, data: bytes) -> None:
         self.writes += 1
         self.store.write_bytes(name, data)
+
+    def write_text(self, name: str, text: str) -> None:
+        self.writes += 1
+        self.store.write_text(name, text)
+
+    @property
+    def location(self) -> str:
+        return str(self.store.location)
 
     def exists(self, name: str = "") -> bool:
         return bool(self.store.exists(name))
@@ -62,7 +70,7 @@ def asha_cost(config: ExperimentConfig) -> AshaCost:
     and times its rungs writes: the scheduler alone, without Ray running anything."""
     from benchmarks.simulated import curve
     from raytune_hp.early_stopping import build_early_stopping
-    from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE
+    from raytune_hp.early_stopping.persistent_asha import RUNGS_FILE, rungs_json
     from raytune_hp.experiment import experiment_store
 
     trials, epochs = config.search.num_samples, config.train.max_epochs
@@ -91,9 +99,9 @@ def asha_cost(config: ExperimentConfig) -> AshaCost:
                 results += 1
     writes = store.writes
     began = time.perf_counter()
-    data = pickle.dumps({"rungs": scheduler.rungs()})
-    store.write_bytes(RUNGS_FILE, data)
-    return AshaCost(trials, results, writes, seconds, time.perf_counter() - began, len(data))
+    text = rungs_json(scheduler.rungs(), 0)
+    store.write_text(RUNGS_FILE, text)
+    return AshaCost(trials, results, writes, seconds, time.perf_counter() - began, len(text))
 
 
 def asha_table(costs: list[AshaCost]) -> list[str]:

@@ -34,10 +34,14 @@ def versions(packages: tuple[str, ...] = ("torch", "ray", "hyperopt", "optuna"))
 
 
 def header(
-    title: str, command: str, packages: tuple[str, ...] = ("torch", "ray", "hyperopt", "optuna")
+    title: str,
+    command: str,
+    packages: tuple[str, ...] = ("torch", "ray", "hyperopt", "optuna"),
+    mode: str | None = None,
 ) -> list[str]:
-    """The Markdown title and the date, command, machine and versions lines."""
-    return [
+    """The Markdown title and the date, command, machine and versions lines, and the mode (what
+    ``--quick`` or the full mode ran) where given."""
+    lines = [
         f"# {title}",
         "",
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
@@ -45,6 +49,19 @@ def header(
         f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}",
         f"- Versions: {versions(packages)}",
     ]
+    return [*lines, f"- Mode: {mode}"] if mode else lines
+
+
+def load_line() -> str:
+    """The load average now, as a table's line: others' work on a shared machine shows there."""
+    loads = os.getloadavg()
+    cores = os.cpu_count() or 1
+    note = f" (above {cores} on {cores} cores: others' work shared the machine)"
+    return (
+        "- Load average (1, 5, 15 min) at the end: "
+        + ", ".join(f"{load:.1f}" for load in loads)
+        + (note if loads[0] > cores else "")
+    )
 
 
 def write_result(name: str, markdown: str, folder: Path = RESULTS) -> Path:

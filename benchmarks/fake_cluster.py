@@ -5,7 +5,8 @@ no trials) and worker nodes that each declare some fake GPUs and as many CPUs, s
 schedules trials on them as it would on a GPU cluster, and connects this process as the driver.
 
 Importing this module, before Ray is imported, puts Ray's files in a private ``RAY_TMPDIR``
-(``/tmp/scale-ray`` unless set) without token auth and usage stats: the cluster lives inside the
+(``/tmp/scale-ray`` unless set) without token auth and usage stats, and runs Ray's workers at
+the script's own priority: the cluster lives inside the
 script and never touches another Ray session on the machine, so it is shut down alone (never
 ``ray stop`` on a shared machine).
 
@@ -30,6 +31,9 @@ from typing import Any
 os.environ.setdefault("RAY_TMPDIR", "/tmp/scale-ray")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Ray starts its workers 15 steps nicer than the raylet: on a machine shared with others' jobs
+# that starves the trials' wake-ups, which a real node's own cores would not.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 
 def start_cluster(nodes: int, gpus_per_node: int) -> Any:

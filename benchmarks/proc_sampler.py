@@ -4,7 +4,8 @@
 adds each process's CPU seconds to its kind (:data:`KINDS`): this process (the driver), Ray's
 worker processes, the raylets, the GCS, the cluster's other processes, and the rest of the machine
 (everything this process did not start). It also records the driver's main thread, the whole
-machine's busy seconds and the available memory; the sampling thread's own CPU is left out.
+machine's busy seconds and the available memory; the sampling thread's own CPU is left out. Each
+Ray worker process that appears is put down with the raylet that started it (its node).
 
 Example (``python -m doctest benchmarks/proc_sampler.py`` runs it)::
 
@@ -58,6 +59,7 @@ class Sampler:
         self._last: dict[int, float] = {}  # per process: its CPU seconds at the last sample
         self._kind: dict[int, str] = {}
         self.workers_started = 0  # Ray worker processes that appeared after the first sample
+        self.worker_node: dict[int, int] = {}  # every Ray worker process seen -> its raylet
         self._totals = dict.fromkeys(KINDS, 0.0)
         self._own_s = 0.0
         self._stop = threading.Event()
@@ -103,8 +105,9 @@ class Sampler:
                 continue
             if pid not in self._kind:
                 self._kind[pid] = self._classify(pid, comm[pid], parent)
-                if self.samples and self._kind[pid] == "trial processes":
-                    self.workers_started += 1
+                if self._kind[pid] == "trial processes":
+                    self.worker_node[pid] = parent.get(pid, 0)
+                    self.workers_started += bool(self.samples)
             self._totals[self._kind[pid]] += seconds - self._last.get(pid, 0.0)
         self._last = cpu
         self._totals["driver"] = self.driver_cpu_s

@@ -1,38 +1,44 @@
-"""The scale benchmark's report: its tables, the target met or not and why, its plot.
+"""The scale benchmark's report: its tables, the target met or not and why, the projection of the
+largest cluster one driver serves, its plot.
 
 Everything here reads the runs :mod:`scale` measured (:class:`scale.Run`) and writes nothing:
-:func:`report_markdown` is the whole of ``results/scale.md`` (the set-up, throughput and
-utilization per run, CPU per result by process, how the driver's cost grows with the trials, the
-``PersistentASHA`` costs, and the profiled run's hot spots), :func:`plot` is ``results/scale.png``.
+:func:`report_markdown` is the whole of ``results/scale.md`` (the set-up, the start-up and the
+steady state per run, CPU per result by process, the target, the projection, the
+``PersistentASHA`` costs), :func:`plot` is ``results/scale.png``.
 
 Example::
 
     markdown = report_markdown(runs, costs, plan, command, runtime_s)
-    plot(runs, plan).savefig("scale.png", dpi=110)
+    plot(runs).savefig("scale.png", dpi=110)
 """
 
 from __future__ import annotations
 
+import math
 import os
-import pstats
-import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
 from asha_cost import AshaCost, asha_table
-from common import ROOT, header
+from common import header, load_line
 from proc_sampler import KINDS, SAMPLE_S
 
 if TYPE_CHECKING:  # scale imports this module to write its report
     from scale import Plan, Run
 
-# The issue's target: 32 concurrent trials of >= 2 s keep their slots >= 90 % busy.
-TARGET_CONCURRENCY, TARGET_UTILIZATION, TARGET_TRIAL_S = 32, 0.9, 2.0
+# The issue's target: 32 concurrent simulated trials of 2 s epochs keep their slots >= 95 % busy
+# once they all run.
+TARGET_CONCURRENCY, TARGET_UTILIZATION, TARGET_EPOCH_S = 32, 0.95, 2.0
+# The projection's cluster: workers whose epochs last a minute; the ASHA paper's 500 workers
+# (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020).
+PROJECTED_EPOCH_S, ASHA_PAPER_WORKERS = 60.0, 500
+# How busy Tune's single-threaded loop may be kept: at 1.0 results queue without bound.
+LOOP_SHARES = (0.5, 1.0)
 
 
 def num(value: float | None, digits: int = 2) -> str:
     """``value`` with ``digits`` decimals, or a dash where there is none."""
-    return "—" if value is None else f"{value:.{digits}f}"
+    return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _median_ms(values: list[float]) -> str:
@@ -44,249 +50,216 @@ def _median_ms(values: list[float]) -> str:
     return f"{statistics.median(ordered) * 1000:.0f} / {p90 * 1000:.0f}"
 
 
-def throughput_table(runs: list[Run]) -> list[str]:
-    """One row per run: trials per minute, utilization, start-up, memory."""
+def startup_table(runs: list[Run]) -> list[str]:
+    """One row per run: how long until the first and until every trial ran, and what started."""
     lines = [
-        "| run | concurrency | trials ended | results | wall s | trials/min | utilization "
-        "| steady utilization | peak concurrent trials | actors that trained "
-        "| Ray workers started | start-up s | CPU s per actor start | final reports s "
-        "| min GiB available |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | slots | epoch s | first trial's first epoch, s | every trial running, s "
+        "| Ray worker processes per node (of which trained) | started during the run "
+        "| CPU s per actor start | machine busy until all run (cores) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
+        nodes = ", ".join(
+            f"{'head ' if head else ''}{seen} ({trained})"
+            for head, seen, trained in r.workers_per_node()
+        )
         lines.append(
-            f"| {r.spec.label} | {r.spec.concurrency} | {r.ended} | {r.results} "
-            f"| {r.wall_s:.1f} | {r.trials_per_min:.1f} | {r.utilization:.2f} "
-            f"| {num(r.steady_utilization)} | {r.peak_concurrency} | {len(r.actor_starts)} "
-            f"| {r.workers_started} | {r.startup_s:.1f} | {r.actor_startup_cpu_s:.1f} "
-            f"| {r.reports_s:.1f} | {r.min_available_gib:.1f} |"
+            f"| {r.spec.label} | {r.spec.concurrency} | {r.spec.epoch_seconds:g} "
+            f"| {r.first_epoch_s:.1f} | {r.all_running_s:.1f} | {nodes} | {r.workers_started} "
+            f"| {r.actor_startup_cpu_s:.1f} | {r.startup_busy_cores():.2f} |"
         )
     return lines
 
 
-def cost_table(runs: list[Run]) -> list[str]:
-    """One row per run: the driver's and the trials' CPU per result, the report gaps."""
+def steady_table(runs: list[Run]) -> list[str]:
+    """One row per run: the steady window's utilization, results per second, and costs."""
     lines = [
-        "| run | driver CPU s (main thread) | driver ms/result "
-        "| steady: driver ms/result (main thread) "
-        "| trial process ms/result | steady: CPU ms/result, all processes "
-        "| steady: machine busy (of 2 cores) | report gap ms (median / p90) "
-        "| trial turnover ms (median / p90) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | window s | results | results/s | **utilization** | report gap ms "
+        "(median / p90) | driver CPU ms/result (main thread) | all processes' CPU ms/result "
+        "| machine busy (cores) | of which others' work |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        report, turnover = r.gaps()
-        steady = r.steady_costs()
-        if steady is None:
-            driver = everything = busy = "—"
-        else:
-            used, results = steady
-            per = 1000 / max(1, results)
-            driver = f"{used['driver'] * per:.1f} ({used['main thread'] * per:.1f})"
-            everything = f"{sum(used[k] for k in KINDS if k != 'rest of machine') * per:.1f}"
-            busy = f"{used['machine'] / used['seconds']:.2f}"
+        used, results = r.steady_cpu()
+        per = 1000 / max(1, results)
+        driver, main = r.driver_ms_per_result()
+        ours = sum(used[k] for k in KINDS if k != "rest of machine") * per
+        seconds = max(1e-9, used["seconds"])
         lines.append(
-            f"| {r.spec.label} | {r.driver_cpu_s:.1f} ({r.main_thread_cpu_s:.1f}) "
-            f"| {r.driver_cpu_s / max(1, r.results) * 1000:.1f} | {driver} "
-            f"| {r.actor_ms_per_result:.1f} | {everything} "
-            f"| {busy} | {_median_ms(report)} | {_median_ms(turnover)} |"
+            f"| {r.spec.label} | {r.window_s:.1f} | {len(r.inside())} | {r.results_per_s:.1f} "
+            f"| **{r.utilization:.3f}** | {_median_ms(r.report_gaps())} "
+            f"| {driver:.1f} ({main:.1f}) | {ours:.1f} | {used['machine'] / seconds:.2f} "
+            f"| {used['rest of machine'] / seconds:.2f} |"
         )
     return lines
 
 
 def cpu_by_process_table(runs: list[Run]) -> list[str]:
-    """One row per run with a steady window: CPU ms per result by kind of process."""
+    """One row per run: CPU ms per result by kind of process in the steady window."""
     lines = [
         "| run | window s | results | " + " | ".join(KINDS) + " | machine |",
         "|---|---|---|" + "---|" * (len(KINDS) + 1),
     ]
     for r in runs:
-        steady = r.steady_costs()
-        if steady is None:
-            continue
-        used, results = steady
+        used, results = r.steady_cpu()
         per = 1000 / max(1, results)
         cells = " | ".join(f"{used[k] * per:.1f}" for k in (*KINDS, "machine"))
         lines.append(f"| {r.spec.label} | {used['seconds']:.1f} | {results} | {cells} |")
     return lines
 
 
-def growth_table(runs: list[Run]) -> list[str]:
-    """One row per run: the driver's CPU per result by quarter, the experiment state's size."""
-    lines = [
-        "| run | trials | results | 1st quarter | 2nd | 3rd | 4th "
-        "| experiment state at the end, KiB |",
-        "|---|---|---|---|---|---|---|---|",
+def target_lines(runs: list[Run]) -> list[str]:
+    """Whether 32 concurrent trials of 2 s epochs keep their slots ≥ 95 % busy, and why not."""
+    top = [
+        r
+        for r in runs
+        if r.spec.concurrency == TARGET_CONCURRENCY and r.spec.epoch_seconds == TARGET_EPOCH_S
     ]
-    for r in runs:
-        quarters = " | ".join(f"{q:.1f}" for q in r.driver_ms_per_result_by_quarter())
-        lines.append(
-            f"| {r.spec.label} | {r.spec.trials} | {r.results} | {quarters} | {r.state_kib:.0f} |"
-        )
-    return lines
-
-
-# Where Tune's loop spends its CPU, by what raytune-hp's settings ask of it:
-# (label, file the function is in, function name).
-PROFILE_PARTS = (
-    ("Tune's loop (`TuneController.step`)", "execution/tune_controller.py", "step"),
-    ("experiment-state snapshots", "execution/experiment_state.py", "sync_up_experiment_state"),
-    ("snapshot writes (`save_to_dir`)", "execution/tune_controller.py", "save_to_dir"),
-    ("  of which the trials' states as JSON", "experiment/trial.py", "get_json_state"),
-    ("  of which the searcher's state", "search/search_generator.py", "save_to_dir"),
-    (
-        "results handled (`_on_training_result`)",
-        "execution/tune_controller.py",
-        "_on_training_result",
-    ),
-    ("checkpoints: saves scheduled", "execution/tune_controller.py", "_schedule_trial_save"),
-    (
-        "checkpoints: registered, old ones deleted",
-        "_internal/checkpoint_manager.py",
-        "register_checkpoint",
-    ),
-    ("JSON logger", "tune/logger/json.py", "log_trial_result"),
-    ("CSV logger", "tune/logger/csv.py", "log_trial_result"),
-    ("progress table (`CLIReporter`)", "tune/progress_reporter.py", "report"),
-    ("searcher: next trial", "search/search_generator.py", "next_trial"),
-    (
-        "`PersistentASHA.on_trial_result`",
-        "raytune_hp/early_stopping/persistent_asha.py",
-        "on_trial_result",
-    ),
-    ("  of which rungs written", "raytune_hp/early_stopping/persistent_asha.py", "_save_rungs"),
-)
-
-
-def profile_parts(stats: pstats.Stats, results: int) -> list[str]:
-    """Cumulative main-thread CPU of the parts of Tune's loop that raytune-hp's settings
-    decide: calls, seconds, and milliseconds per result."""
-    entries = stats.stats  # type: ignore[attr-defined]
-    lines = ["| part | calls | CPU s | ms per result |", "|---|---|---|---|"]
-    for label, where, function in PROFILE_PARTS:
-        found = [
-            (nc, ct)
-            for (path, _, name), (_, nc, _, ct, _) in entries.items()
-            if path.endswith(where) and name == function
-        ]
-        if found:
-            calls, seconds = sum(nc for nc, _ in found), sum(ct for _, ct in found)
-            cell = label.replace("  of which", "&nbsp;&nbsp;of which")
-            lines.append(
-                f"| {cell} | {calls} | {seconds:.2f} | {seconds / max(1, results) * 1000:.2f} |"
-            )
-    return lines
-
-
-def profile_table(stats: pstats.Stats, rows: int = 15) -> list[str]:
-    """The functions with the most main-thread CPU of their own, and the Tune and raytune-hp
-    functions with the most CPU including what they call."""
-    entries = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for _, _, tt, _, _ in entries.values())
-
-    def name(key: tuple[str, int, str]) -> str:
-        path, line, function = key
-        short = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", path)
-        short = short.removeprefix(f"{ROOT}/")
-        return f"`{short}:{line}({function})`" if line else f"`{function}`"
-
+    if not top:
+        return ["Target not measured: no run of 32 concurrent trials of 2 s epochs."]
+    r = top[0]
+    met = r.utilization >= TARGET_UTILIZATION
+    gaps = r.report_gaps()
+    gap = statistics.mean(gaps) if gaps else math.nan
     lines = [
-        f"Main-thread CPU under the profiler: {total:.1f} s.",
+        f"**Target: steady-state utilization ≥ {TARGET_UTILIZATION} with {TARGET_CONCURRENCY} "
+        f"concurrent simulated trials of {TARGET_EPOCH_S:g} s epochs: "
+        f"{'met' if met else 'not met'}** ({r.spec.label}: {r.utilization:.3f} over a "
+        f"{r.window_s:.0f} s window, {len(r.inside())} results).",
         "",
-        "| own CPU s | calls | function |",
+        f"- What the slots lose in the steady state is the report's round trip: a mean "
+        f"{gap * 1000:.0f} ms between one epoch's end and the next's start, against "
+        f"{r.spec.epoch_seconds:g} s of epoch (1 − {r.spec.epoch_seconds:g} / "
+        f"({r.spec.epoch_seconds:g} + {gap:.3f}) = "
+        f"{1 - r.spec.epoch_seconds / (r.spec.epoch_seconds + gap):.3f} of each slot).",
+        f"- Start-up is apart: every trial ran {r.all_running_s:.0f} s after the call (the first "
+        f"after {r.first_epoch_s:.0f} s): {len(r.worker_node)} Ray worker processes on the nodes, "
+        f"each actor {r.actor_startup_cpu_s:.1f} CPU s to boot and import torch, Ray Tune and "
+        f"raytune-hp, on {os.cpu_count()} cores. On a real cluster every node brings its own "
+        "cores for its own actors.",
+    ]
+    return lines
+
+
+def _fit(runs: list[Run]) -> tuple[float, float] | None:
+    """Least squares ``ms = a + b × slots`` of the driver main thread's CPU per result over the
+    runs of the target's epoch (a falling slope returned as 0), or ``None`` with fewer than two
+    levels."""
+    points = [
+        (r.spec.concurrency, r.driver_ms_per_result()[1])
+        for r in runs
+        if r.spec.epoch_seconds == TARGET_EPOCH_S
+    ]
+    if len({c for c, _ in points}) < 2:
+        return None
+    xs, ys = [c for c, _ in points], [ms for _, ms in points]
+    slope, intercept = statistics.linear_regression(xs, ys)
+    return intercept, max(0.0, slope)
+
+
+def largest_cluster(intercept_ms: float, slope_ms: float, epoch_s: float, share: float) -> float:
+    """Workers of ``epoch_s`` epochs whose results keep ``share`` of Tune's loop busy, when a
+    result costs ``intercept_ms + slope_ms × workers`` of it: ``W / epoch_s`` results per second
+    × that cost = ``share`` × 1000 ms per second.
+
+    >>> round(largest_cluster(5.0, 0.0, 60.0, 1.0))
+    12000
+    """
+    budget = share * 1000 * epoch_s
+    if slope_ms <= 0:
+        return budget / intercept_ms
+    return (-intercept_ms + math.sqrt(intercept_ms**2 + 4 * slope_ms * budget)) / (2 * slope_ms)
+
+
+def projection_lines(runs: list[Run]) -> list[str]:
+    """The largest cluster one driver keeps busy, on paper, from the measured cost per result."""
+    fit = _fit(runs)
+    if fit is None:
+        return ["No projection: fewer than two levels of 2 s epochs were run."]
+    a, b = fit
+    levels = sorted(
+        (r for r in runs if r.spec.epoch_seconds == TARGET_EPOCH_S),
+        key=lambda r: r.spec.concurrency,
+    )
+    costs = [r.driver_ms_per_result()[1] for r in levels]
+    measured = ", ".join(
+        f"{ms:.1f} ms at {r.spec.concurrency}" for r, ms in zip(levels, costs, strict=True)
+    )
+    top = levels[-1]
+    top_ms, highest = costs[-1], max(costs)
+    process_ms = top.driver_ms_per_result()[0]
+    # (what the cost per result is taken to be, its intercept and slope per worker in ms)
+    scenarios = [(f"flat at the highest measured, {highest:.1f} ms", highest, 0.0)]
+    if b > 0:
+        scenarios.insert(0, (f"growing as fitted, {a:.2f} + {b:.4f} × workers ms", a, b))
+    if top_ms != highest:
+        scenarios.append((f"flat at {top.spec.concurrency} slots', {top_ms:.1f} ms", top_ms, 0.0))
+    lines = [
+        "Tune's loop runs on the driver's main thread, one result at a time: its CPU per result "
+        f"is what caps one driver. Measured in the steady windows: {measured} ("
+        + (
+            f"a line through them: {a:.2f} + {b:.4f} × slots ms"
+            if b > 0
+            else "it did not grow with the slots"
+        )
+        + "). At "
+        f"{top.spec.concurrency} slots one driver's loop serves at most about "
+        f"{1000 / top_ms:.0f} results/s with its main thread always busy "
+        f"({1000 / process_ms:.0f}/s per core of the whole driver process, Ray's threads "
+        f"included); it served {top.results_per_s:.1f}/s here, its main thread "
+        f"{top.results_per_s * top_ms / 1000:.2f} busy.",
+        "",
+        f"Largest cluster of workers with {PROJECTED_EPOCH_S:g} s epochs (one report per epoch) "
+        "whose results one driver's loop keeps up with:",
+        "",
+        "| cost per result in Tune's loop | workers, loop half busy | workers, loop always busy |",
         "|---|---|---|",
     ]
-    by_own = sorted(entries.items(), key=lambda item: -item[1][2])[:rows]
-    lines += [f"| {tt:.2f} | {nc} | {name(key)} |" for key, (_, nc, tt, _, _) in by_own]
-    lines += ["", "| cumulative CPU s | calls | function |", "|---|---|---|"]
-    ours = [
-        item
-        for item in entries.items()
-        if any(part in item[0][0] for part in ("ray/tune", "ray/train", "raytune_hp"))
-    ]
-    by_cumulative = sorted(ours, key=lambda item: -item[1][3])[: rows * 2]
-    lines += [f"| {ct:.2f} | {nc} | {name(key)} |" for key, (_, nc, _, ct, _) in by_cumulative]
-    return lines
-
-
-def target_lines(runs: list[Run], plan: Plan) -> list[str]:
-    """Whether 32 concurrent trials of ≥ 2 s keep their slots ≥ 90 % busy, and why not."""
-    top = [r for r in runs if r.spec.concurrency == TARGET_CONCURRENCY and not r.spec.profile]
-    if not top or plan.trial_s < TARGET_TRIAL_S:
-        return ["Target not measured: no unprofiled run at 32 concurrent trials of ≥ 2 s."]
-    r = top[0]
-    steady = r.steady_utilization
-    met = r.utilization >= TARGET_UTILIZATION
-    lines = [
-        f"**Target: utilization ≥ {TARGET_UTILIZATION} at {TARGET_CONCURRENCY} concurrent "
-        f"simulated trials of ≥ {TARGET_TRIAL_S:g} s: {'met' if met else 'not met'}** "
-        f"({r.spec.label}: {r.utilization:.2f} over the run, "
-        f"{num(steady)} in the steady state, {plan.epochs} epochs × {plan.epoch_seconds} s).",
+    for label, intercept, slope in scenarios:
+        half, full = (largest_cluster(intercept, slope, PROJECTED_EPOCH_S, s) for s in LOOP_SHARES)
+        lines.append(f"| {label} | {half:,.0f} | {full:,.0f} |")
+    paper = ASHA_PAPER_WORKERS
+    _, intercept, slope = scenarios[0]  # the costliest
+    paper_ms = intercept + slope * paper
+    shortest = paper * paper_ms / 1000 / LOOP_SHARES[0]
+    lines += [
         "",
+        f"The ASHA paper's {paper} workers (Li et al., MLSys 2020) with {PROJECTED_EPOCH_S:g} s "
+        f"epochs send {paper / PROJECTED_EPOCH_S:.1f} results/s; at {paper_ms:.1f} ms each "
+        f"(the costliest line above) that keeps Tune's loop "
+        f"{paper / PROJECTED_EPOCH_S * paper_ms / 1000:.0%} busy. One driver serves {paper} "
+        f"workers with its loop at most half busy as long as their epochs last ≥ {shortest:.1f} s.",
+        "",
+        "On paper only: the costs are from the levels above, on one 2-core machine shared by the "
+        "trials' processes and others' jobs, with no early stopping (with ASHA, "
+        "`PersistentASHA` adds its own cost per result in the same loop: see its table below); "
+        "the driver's cost also grows with the trials an experiment has held (Tune's "
+        "experiment-state snapshots; `benchmarks/driver_cost.py` measures that), and real "
+        "workers add network round trips, which lengthen the report gap but cost the driver no "
+        "CPU.",
     ]
-    cores = os.cpu_count() or 1
-    workers_cpu = r.cpu_between(r.began, r.began + r.wall_s)[0]["trial processes"]
-    reporting_cpu = r.actor_ms_per_result * r.results / 1000
-    lines.append(
-        f"- Start-up: {r.workers_started} Ray worker processes started during the run and "
-        f"{len(r.actor_starts)} of them trained; an actor had used a median "
-        f"{r.actor_startup_cpu_s:.1f} CPU s by the end of its first epoch (worker boot, then "
-        "`import torch`, `ray.tune`, `raytune_hp.trainable` to load the trainable). The "
-        f"workers used {workers_cpu:.0f} CPU s in all, about {reporting_cpu:.0f} of them for "
-        f"their trials' reports: {max(0.0, workers_cpu - reporting_cpu):.0f} CPU s of starting "
-        f"processes on {cores} cores. Started together, they share the cores and none trains "
-        f"until most have imported: the last new actor began training {r.startup_s:.0f} s "
-        f"into the {r.wall_s:.0f} s run, and at most {r.peak_concurrency} of the "
-        f"{TARGET_CONCURRENCY} slots trained at once (Tune gives the next trial to an actor "
-        "that finished one rather than wait for a new actor)."
-    )
-    steady_costs = r.steady_costs()
-    if steady_costs is not None:
-        used, results = steady_costs
-        per = 1000 / max(1, results)
-        driver, main = used["driver"] * per, used["main thread"] * per
-        cluster = (used["raylets"] + used["GCS"]) * per
-        total = driver + r.actor_ms_per_result + cluster
-        rate = TARGET_CONCURRENCY / plan.epoch_seconds
-        sustained = cores * 1000 / total
-        lines.append(
-            f"- Per result once trials run: the trial's process {r.actor_ms_per_result:.1f} CPU "
-            "ms (its own clock: the report, raytune-hp's checkpoint, TensorBoard), the driver "
-            f"{driver:.1f} ms ({main:.1f} in Tune's single-threaded loop), raylets and GCS "
-            f"{cluster:.1f} ms (the steady window, {used['seconds']:.0f} s, with the machine "
-            f"{used['machine'] / used['seconds']:.2f} of {cores} cores busy): {total:.0f} ms. "
-            f"{TARGET_CONCURRENCY} trials reporting every {plan.epoch_seconds} s make "
-            f"{rate:.0f} results/s, {rate * total / 1000:.1f} cores' worth, and "
-            f"{rate * main / 1000:.2f} of a core for Tune's loop alone. {cores} cores sustain "
-            f"about {sustained:.0f} results/s at that cost: at 0.9 utilization, about "
-            f"{sustained * plan.epoch_seconds / TARGET_UTILIZATION:.0f} trials with "
-            f"{plan.epoch_seconds} s epochs, or {TARGET_CONCURRENCY} trials with epochs of "
-            f"≥ {TARGET_CONCURRENCY * TARGET_UTILIZATION / sustained:.1f} s, even with every "
-            "actor started."
-        )
     return lines
 
 
-def plot(runs: list[Run], plan: Plan) -> Any:
-    """Utilization and trials per minute against concurrency, for the levels' runs."""
+def plot(runs: list[Run]) -> Any:
+    """Steady-state utilization and the start-up against the slots, for the 2 s runs."""
     from matplotlib.figure import Figure
 
-    levels = [r for r in runs if r.spec.label == f"fifo-{r.spec.concurrency}"]
+    levels = sorted(
+        (r for r in runs if r.spec.epoch_seconds == TARGET_EPOCH_S),
+        key=lambda r: r.spec.concurrency,
+    )
     xs = [r.spec.concurrency for r in levels]
     figure = Figure(figsize=(9, 3.8), layout="constrained")
     left, right = figure.subplots(1, 2)
-    left.plot(xs, [r.utilization for r in levels], "o-", label="whole run")
-    steady = [(r.spec.concurrency, r.steady_utilization) for r in levels]
-    steady = [(x, u) for x, u in steady if u is not None]
-    if steady:
-        left.plot(*zip(*steady, strict=True), "s--", label="steady state")
+    left.plot(xs, [r.utilization for r in levels], "o-", label="steady state")
     left.axhline(TARGET_UTILIZATION, color="tab:red", lw=1, ls=":", label="target")
-    left.set(xlabel="concurrent trials", ylabel="utilization", ylim=(0, 1.05), xscale="log")
-    left.set_title("Slot utilization")
-    right.plot(xs, [r.trials_per_min for r in levels], "o-", label="measured")
-    right.plot(xs, [60 * x / plan.trial_s for x in xs], ":", color="gray", label="ideal")
-    right.set(xlabel="concurrent trials", ylabel="trials per minute", xscale="log", yscale="log")
-    right.set_title(f"Throughput ({plan.epochs} × {plan.epoch_seconds} s trials)")
+    left.set(xlabel="concurrent trials (slots)", ylabel="utilization", ylim=(0.8, 1.0))
+    left.set_title(f"Steady-state utilization ({TARGET_EPOCH_S:g} s epochs)")
+    right.plot(xs, [r.all_running_s for r in levels], "o-", label="every trial running")
+    right.plot(xs, [r.first_epoch_s for r in levels], "s--", label="first trial's first epoch")
+    right.set(xlabel="concurrent trials (slots)", ylabel="seconds from the call")
+    right.set_title(f"Start-up on {os.cpu_count()} cores")
     for ax in (left, right):
         ax.set_xticks(xs, [str(x) for x in xs])
         ax.grid(alpha=0.3)
@@ -297,91 +270,83 @@ def plot(runs: list[Run], plan: Plan) -> Any:
 def report_markdown(
     runs: list[Run], costs: list[AshaCost], plan: Plan, command: str, runtime_s: float
 ) -> str:
-    """The whole of ``scale.md``: the set-up, the tables, the target, and the profiles."""
+    """The whole of ``scale.md``: the set-up, the tables, the target, and the projection."""
     slots = plan.nodes * plan.gpus_per_node
+    quick = "--quick" in command
+    mode = (
+        f"quick (`--quick`, what `make bench` runs): {', '.join(map(str, plan.levels))} slots, "
+        f"{plan.steady_s:g} s steady windows; the full mode runs 8, 16 and 32 slots, 60 s "
+        "windows, and 32 trials of 10 s epochs too"
+        if quick
+        else None
+    )
     lines = [
         *header(
             "Scale benchmark: simulated trials on a fake-GPU Ray cluster",
             command,
             packages=("torch", "ray", "hyperopt"),
+            mode=mode,
         ),
+        load_line(),
         f"- Cluster: `ray.cluster_utils.Cluster` on this machine: a head with 0 CPUs and 0 GPUs "
-        f"(runs no trials) and {plan.nodes} worker nodes with {plan.gpus_per_node} fake GPUs and "
-        f"{plan.gpus_per_node} CPUs each ({slots} slots); storage a local temporary folder with "
-        "`shared_storage: true`, one per run",
-        f"- Trial: `benchmarks/simulated.py`, {plan.epochs} epochs × {plan.epoch_seconds} s sleep "
-        f"= {plan.trial_s:g} s simulated, one report (and raytune-hp's checkpoint) per epoch; "
-        "1 fake GPU and 1 CPU per trial",
-        "- Search: random (HyperOpt's random sampler through raytune-hp, the tables' starting "
-        "point first), seed 0 for the searcher and every trial; no early stopping except in the "
-        "ASHA run (grace period 2, reduction factor 3); raytune-hp's settings otherwise "
-        "(actors reused, JSON and CSV loggers, a checkpoint per epoch, 2 kept)",
-        f"- Runs, in this order: {', '.join(f'{r.spec.label} ({r.spec.trials})' for r in runs)}; "
-        "a 1-trial warm-up first (not shown) so that imports and the cluster's first workers are "
-        "not charged to the first level",
+        f"(runs no trials, holds the driver) and {plan.nodes} worker nodes with "
+        f"{plan.gpus_per_node} fake GPUs and {plan.gpus_per_node} CPUs each ({slots} slots); "
+        "Ray's workers at the script's priority (`RAY_worker_niceness=0`); storage a local "
+        "temporary folder with `shared_storage: true`, one per run",
+        "- Trial: `benchmarks/simulated.py` through raytune-hp's own run path (`run_experiment`, "
+        "its trainable, one report and raytune-hp's checkpoint per epoch, actors reused, JSON "
+        "and CSV loggers, TensorBoard); no training: each epoch a sleep; 1 fake GPU and 1 CPU per "
+        "trial; random search, seed 0, no early stopping",
+        "- Each run starts one trial per slot; about the steady window's length after the last "
+        "trial began, the script writes a file after which each trial ends at its next epoch's "
+        "end",
+        f"- Runs, in this order: {', '.join(r.spec.label for r in runs)} (slots × epoch); a "
+        "1-trial warm-up first (not shown) so that the driver's imports are not charged to the "
+        "first run",
         f"- Total runtime of the script: {runtime_s:.0f} s",
         "",
-        "## Throughput and utilization",
+        "## Start-up",
         "",
-        "Utilization: simulated seconds ÷ (concurrency × wall s). Steady: the same inside the "
-        "window from the last new actor's first epoch to the last trial's first epoch ("
-        "— where that window is shorter than an epoch). Start-up s: until the last new actor "
-        "began training. CPU s per actor start: median CPU seconds of an actor process by the "
-        "end of its first epoch.",
+        "Seconds from `run_experiment`'s call. Ray worker processes per node: those seen on the "
+        "node during the run (Ray's idle pool included) and, in brackets, those whose actor "
+        "trained, the head (which runs no trials) first; started during the run: those that "
+        "appeared after it began. CPU s per actor start: median CPU seconds of an actor's "
+        "process by the end of its first epoch.",
         "",
-        *throughput_table(runs),
+        *startup_table(runs),
         "",
-        *target_lines(runs, plan),
+        "## Steady state",
         "",
-        "![utilization and trials per minute against concurrency](scale.png)",
+        "The window runs from the moment the last trial began its first epoch to the moment the "
+        "first trial ended its last: every slot holds a running trial throughout. Utilization = "
+        "busy trial-seconds (the sleeps, from the trials' own clocks) ÷ slot-seconds (slots × "
+        "window). Report gap: inside a trial, from one epoch's end to the next's start. Driver: "
+        "this process (Tune's loop in its main thread, Ray's core-worker threads beside it). "
+        "Others' work: CPU of processes this script did not start (the machine is shared).",
         "",
-        "## Costs per result",
+        *steady_table(runs),
         "",
-        "Driver: this process (Tune's loop in its main thread, Ray's core-worker threads beside "
-        "it), less the final reports. Report gap: inside a trial, from one epoch's end to the "
-        "next's start. Trial turnover: on one actor, from a trial's last epoch to the next "
-        "trial's first. The ASHA run is profiled, which slows its driver.",
+        *target_lines(runs),
         "",
-        *cost_table(runs),
+        "![steady-state utilization and start-up against the slots](scale.png)",
         "",
         "CPU ms per result by process, in each run's steady window (`/proc/<pid>/stat` every "
         f'{SAMPLE_S} s; "rest of machine" is everything this script did not start):',
         "",
         *cpu_by_process_table(runs),
         "",
-        "## How the driver's cost grows with the number of trials",
+        "## The largest cluster one driver serves, on paper",
         "",
-        "Driver CPU ms per result in each quarter of a run's results (in the order they were "
-        "reported); the first quarter carries the start-up of the actors. Each snapshot of "
-        "Tune's experiment state writes every trial's state into one file and copies it to the "
-        "storage, and a checkpoint per epoch with `CheckpointConfig(num_to_keep=2)` (raytune-hp's "
-        "settings) makes Tune force a snapshot whenever a trial has checkpointed twice since the "
-        "last one (see the profile below): the work per snapshot grows with the trials, and "
-        "the snapshots come with the results.",
-        "",
-        *growth_table(runs),
+        *projection_lines(runs),
     ]
     if costs:
         lines += [
             "",
-            "`PersistentASHA` alone (`raytune_hp/early_stopping/persistent_asha.py`), fed the fake "
-            f"results of trials of {plan.epochs} epochs, {TARGET_CONCURRENCY} at a time, rungs "
-            "written to a local folder:",
+            "## `PersistentASHA` alone",
+            "",
+            "`raytune_hp/early_stopping/persistent_asha.py` fed the fake results of trials of 8 "
+            f"epochs, {TARGET_CONCURRENCY} at a time, rungs written to a local folder:",
             "",
             *asha_table(costs),
         ]
-    for r in runs:
-        if r.stats is not None:
-            lines += [
-                "",
-                f"## Where the driver's main thread spends its CPU ({r.spec.label})",
-                "",
-                f"cProfile on the main thread's CPU clock, final reports left out; {r.results} "
-                "results. The parts of Tune's loop that raytune-hp's settings decide "
-                "(cumulative, so parts nest):",
-                "",
-                *profile_parts(r.stats, r.results),
-                "",
-                *profile_table(r.stats),
-            ]
     return "\n".join(lines) + "\n"

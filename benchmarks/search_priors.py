@@ -13,7 +13,7 @@ does not accept yet are listed as skipped, with the reason, and run once the key
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/search_priors.py --quick   # 20 seeds; mfh3/mfh6 good (~1 min)
+    .venv/bin/python benchmarks/search_priors.py --quick   # 20 seeds; mfh3/mfh6 good (~3 min idle)
     .venv/bin/python benchmarks/search_priors.py           # 100 seeds; + mfh3/mfh6 terrible
     .venv/bin/python benchmarks/search_priors.py --quick --out /tmp/check   # results/ untouched
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RESULTS, header, write_result
+from common import RESULTS, header, load_line, write_result
 from curve_tasks import DATA, TASKS, read_curves
 from mf_hartmann import benchmarks as mfh_benchmarks
 from tabular import TRIALS, AnyMethod, K, Method, OptunaMethod, SearchRun, run_method, unavailable
@@ -429,8 +429,17 @@ def report(
 ) -> str:
     lines = [
         *header(
-            "Search with priors and fidelity: regret on recorded curves and MFHartmann", command
+            "Search with priors and fidelity: regret on recorded curves and MFHartmann",
+            command,
+            mode=(
+                f"quick (`--quick`, what `make bench` runs): {plan.seeds} seeds per cell, "
+                "MFHartmann with good priors only; the full mode runs 100 seeds and the terrible "
+                "priors too"
+                if "--quick" in command
+                else None
+            ),
         ),
+        load_line(),
         f"- Seeds: 0–{plan.seeds - 1} per cell (each seeds the searcher or sampler; the curves "
         f"are fixed); {TRIALS} trials per search for every method, {K} at a time",
         "- Replay: each method's own searcher and early stopping (raytune-hp's built by "

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, header, suggest_optuna, write_result
+from common import ROOT, header, load_line, suggest_optuna, write_result
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.data import Dataset, load_data, load_npz
@@ -339,7 +339,17 @@ def report_markdown(
     runtime_s: float,
 ) -> str:
     lines = [
-        *header("Search-quality benchmark: raytune-hp's searchers, grid and Optuna TPE", command),
+        *header(
+            "Search-quality benchmark: raytune-hp's searchers, grid and Optuna TPE",
+            command,
+            mode=(
+                "quick (`--quick`, what `make bench` runs): 10 seeds of 30 trials, ASHA 3 seeds "
+                "of 20 trials; the full mode runs 30 seeds of 50, ASHA 10 of 30"
+                if "--quick" in command
+                else None
+            ),
+        ),
+        load_line(),
         f"- Seeds: 0–{budget.seeds - 1} (each changes the searchers' seed only); {budget.trials} "
         "trials per searcher and seed, one at a time",
         f"- Task: an MLP (raytune-hp's `mlp`) on {TRAIN_SAMPLES} digits training images, "

@@ -7,6 +7,9 @@ hyperparameters (the same configuration always gives the same curve). Every repo
 the wall-clock times its sleep began and ended and the process's CPU seconds so far, from which
 the benchmark computes how much of each trial slot was spent simulating training.
 
+A trial whose space names a ``stop_file`` ends after the first epoch that finds that file (the
+benchmark creates it once its steady window is long enough), else after ``max_epochs``.
+
 raytune-hp imports these because the benchmark's config names them (``benchmarks.simulated:train``
 and so on); run from the repository's root so ``benchmarks`` is on the path.
 """
@@ -25,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-EPOCH_SECONDS = "epoch_seconds"
+EPOCH_SECONDS, STOP_FILE = "epoch_seconds", "stop_file"
 # What each report adds besides the metrics: the sleep's wall-clock bounds, the process.
 SIM_START, SIM_END, PROCESS_CPU_S, PID = "sim_start", "sim_end", "process_cpu_s", "pid"
 BEST_LR, BEST_DROPOUT = 1e-3, 0.2
@@ -68,8 +71,9 @@ def train(
     state: Mapping[str, Any] | None = None,
 ) -> None:
     """A whole training function as raytune-hp calls it: one sleep and one report per epoch,
-    resumable from the epoch in ``state``."""
+    resumable from the epoch in ``state``; it ends early once ``hp["stop_file"]`` exists."""
     seconds = float(hp[EPOCH_SECONDS])
+    stop = hp.get(STOP_FILE)
     for epoch in range((state or {}).get("epoch", 0) + 1, max_epochs + 1):
         start = time.time()
         time.sleep(seconds)
@@ -85,3 +89,5 @@ def train(
             PID: os.getpid(),
         }
         report(metrics, state={"epoch": epoch})
+        if stop and os.path.exists(stop):
+            return

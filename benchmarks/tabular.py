@@ -320,11 +320,16 @@ class Engine(Protocol):
 class MemoryStore:
     """An experiment store in memory: where ``PersistentASHA`` keeps its rungs here."""
 
+    location = "memory"
+
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
 
     def write_bytes(self, name: str, data: bytes) -> None:
         self.files[name] = data
+
+    def write_text(self, name: str, text: str) -> None:
+        self.files[name] = text.encode()
 
     def exists(self, name: str = "") -> bool:
         return name in self.files
