@@ -288,6 +288,13 @@ def _resumed_config(
     return stored.model_copy(update={"search": search})
 
 
+def _without_tune_resume_hint(record: logging.LogRecord) -> bool:
+    """Drops what Ray Tune logs when a run is interrupted ("Resume experiment with:
+    Tuner.restore(...)"): a raytune-hp experiment resumes with ``--resume`` (``resume=True``),
+    which the command line says instead."""
+    return "Tuner.restore(" not in record.getMessage()
+
+
 @contextlib.contextmanager
 def _tune_environment() -> Iterator[None]:
     """Ray Tune's settings that raytune-hp relies on, put back as they were afterwards."""
@@ -309,9 +316,12 @@ def _tune_environment() -> Iterator[None]:
     }
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
+    tune_log = logging.getLogger("ray.tune.tune")
+    tune_log.addFilter(_without_tune_resume_hint)
     try:
         yield
     finally:
+        tune_log.removeFilter(_without_tune_resume_hint)
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)

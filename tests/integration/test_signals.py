@@ -58,6 +58,7 @@ def test_a_stop_signal_stops_cleanly_and_the_run_resumes(
     assert driver.returncode == code, err[-3000:]
     assert "Interrupted; nothing is lost. Resume with:" in err
     assert "--resume --name faults --storage" in err
+    assert "Tuner.restore" not in err  # Ray Tune's own hint would resume without raytune-hp
     assert "Traceback" not in err
     statuses = _statuses(exp_dir)
     ended = {d.name for d in exp_dir.glob("*/") if (d / "params.json").exists()}
