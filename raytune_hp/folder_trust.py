@@ -248,6 +248,11 @@ class FolderSigner(Callback):  # type: ignore[misc]
         self._trials: Sequence[Any] = ()  # Ray's own list of the run's trials, as it grows
         self._signed: dict[str, list[str]] = {}  # each file's digests signed, newest first
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled from Ray's state when a run resumes, perhaps written by an earlier
+        # raytune-hp: only the folder is kept, the rest is this driver's to learn again.
+        self.__init__(state["_store"])  # type: ignore[misc]
+
     def setup(
         self,
         stop: Any = None,
@@ -271,7 +276,7 @@ class FolderSigner(Callback):  # type: ignore[misc]
         self._find_staging()
 
     def _find_staging(self) -> None:
-        trials = getattr(self, "_trials", ())
+        trials = self._trials
         if self._staging is None and trials:
             # Every trial shares the run's storage context, hence its staging folder.
             self._staging = str(trials[0].storage.experiment_driver_staging_path)

@@ -271,3 +271,15 @@ def test_a_manifest_of_the_earlier_format_is_still_read(
     (tmp_path / "exp" / STATE).write_text('{"trial_data": ["planted"]}')
     with pytest.raises(UntrustedFolderError, match=f"{STATE} changed"):
         check_resumable(store)
+
+
+def test_a_signer_unpickled_from_an_earlier_release_signs_the_resumed_run(
+    tmp_path: Path, quickstart: ExperimentConfig
+) -> None:
+    store = _experiment(tmp_path, quickstart)
+    earlier = FolderSigner(store)
+    earlier.__dict__ = {"_store": store, "_staging": None, "_tuner": None}  # the last release's
+    resumed = pickle.loads(pickle.dumps(earlier))  # as Ray restores it from tuner.pkl
+    (tmp_path / "exp" / STATE).write_text('{"trial_data": [2]}')  # trusted with --trust-folder
+    resumed.setup()
+    check_resumable(store)  # signed again, under this user's key
