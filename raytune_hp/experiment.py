@@ -74,6 +74,7 @@ from raytune_hp.storage_access import check_storage
 from raytune_hp.storage_faults import (
     raise_if_stopped,
     ray_filesystem,
+    saved_trial_ids,
     set_aside_damaged_states,
     write_guard,
 )
@@ -615,6 +616,7 @@ class _PhaseRunner:
             name = self.config.name
         if self.resume and is_experiment(target, own_config=False):
             set_aside_damaged_states(target)
+            self._forget_unsaved_trials(self._rungs_store(folder, target))
             tuner = tune.Tuner.restore(
                 target.path,
                 self.trainable,
@@ -683,6 +685,21 @@ class _PhaseRunner:
         earlier = load_trials(self.store, self.config)
         spent = sum(trial.epochs for trial in earlier if trial.phase != folder)
         return BudgetStopper(budget_ledger(self.config, share, spent), self.store, folder)
+
+    def _forget_unsaved_trials(self, rungs: ExperimentStore) -> None:
+        """Drops from ASHA's rungs in ``rungs`` the trials no saved state of the experiment
+        names (:func:`~raytune_hp.early_stopping.persistent_asha.forget_unknown_trials`), unless
+        a state cannot be read."""
+        from raytune_hp.early_stopping.persistent_asha import forget_unknown_trials
+        from raytune_hp.folder_trust import run_folders
+
+        known: set[str] = set()
+        for run in run_folders(self.store):
+            ids = saved_trial_ids(run)
+            if ids is None:
+                return
+            known |= ids
+        forget_unknown_trials(rungs, known)
 
     def _rungs_store(self, folder: str, target: ExperimentStore) -> ExperimentStore:
         """Where ASHA keeps its rungs: each run's own folder, except that a run growing the

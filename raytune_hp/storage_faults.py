@@ -436,6 +436,32 @@ DAMAGED_SUFFIX = ".damaged"
 the same session), so that Ray Tune resumes from the newest one that is whole."""
 
 
+def saved_trial_ids(store: ExperimentStore) -> set[str] | None:
+    """The ids of the trials that the experiment states in ``store`` name (Ray Tune's
+    ``trial_id``, as its scheduler and searcher know a trial), or ``None`` when one of them
+    cannot be read whole (those are set aside before a resume reads any).
+
+    Example:
+        >>> import tempfile
+        >>> from raytune_hp.storage import ExperimentStore
+        >>> store = ExperimentStore(tempfile.mkdtemp())
+        >>> store.write_text("experiment_state-1.json", json.dumps(
+        ...     {"trial_data": [[json.dumps({"trial_id": "5be047ee"}), "{}"]]}))
+        >>> saved_trial_ids(store)
+        {'5be047ee'}
+    """
+    from raytune_hp.storage import STATE_GLOB
+
+    ids: set[str] = set()
+    for name in store.glob(STATE_GLOB):
+        try:
+            entries = json.loads(store.read_text(name))["trial_data"]
+            ids.update(str(json.loads(entry[0])["trial_id"]) for entry in entries)
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
+            return None
+    return ids
+
+
 def readable_state(text: str) -> bool:
     """Whether ``text`` is a whole Ray Tune experiment state (JSON with its ``trial_data``).
 

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler
@@ -103,6 +104,40 @@ def read_rungs(text: str | bytes, where: str) -> tuple[Rungs, int]:
                 raise bad(rule, rung)
             rungs[-1].append((milestone, recorded))
     return rungs, stopped
+
+
+def forget_unknown_trials(store: Any, known: Collection[str]) -> list[str]:
+    """Drops from the rung file in ``store`` the results of trials that are not ``known`` (the
+    trials Ray Tune's saved state names) and returns their ids.
+
+    A driver killed between a new trial's first result and Tune's next snapshot leaves here a
+    result of a trial the resumed run never hears of: Tune's searcher proposes another in its
+    place, and the dead trial's result would go on weighing on every later rung's cut.
+
+    Example:
+        >>> import tempfile
+        >>> from raytune_hp.storage import ExperimentStore
+        >>> store = ExperimentStore(tempfile.mkdtemp())
+        >>> store.write_text(RUNGS_FILE, rungs_json([[(3, {}), (1, {"a": 0.9, "b": 0.5})]], 0))
+        >>> forget_unknown_trials(store, {"a"})
+        ['b']
+        >>> read_rungs(store.read_bytes(RUNGS_FILE), RUNGS_FILE)
+        ([[(3, {}), (1, {'a': 0.9})]], 0)
+    """
+    if not store.exists(RUNGS_FILE):
+        return []
+    where = f"{store.location}/{RUNGS_FILE}"
+    rungs, num_stopped = read_rungs(store.read_bytes(RUNGS_FILE), where)
+    unknown = {trial for bracket in rungs for _, recorded in bracket for trial in recorded}
+    unknown -= set(known)
+    if unknown:
+        kept = [
+            [(milestone, {t: v for t, v in recorded.items() if t not in unknown})
+             for milestone, recorded in bracket]
+            for bracket in rungs
+        ]  # fmt: skip
+        store.write_text(RUNGS_FILE, rungs_json(kept, num_stopped))
+    return sorted(unknown)
 
 
 def _is_number(value: object) -> bool:

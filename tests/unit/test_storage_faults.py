@@ -24,6 +24,7 @@ from raytune_hp.storage_faults import (
     failure_in,
     first_failure,
     forget_failures,
+    saved_trial_ids,
     set_aside_damaged_states,
 )
 
@@ -269,3 +270,13 @@ def test_a_read_only_disk_is_a_lasting_failure_named_in_one_line(tmp_path: Path)
         f"{mount}/result.json could not be written: Read-only file system (EROFS)",
         "True",
     ]
+
+
+def test_the_trials_saved_states_name_and_none_when_one_is_cut_off(tmp_path: Path) -> None:
+    store = ExperimentStore(str(tmp_path))
+    trial = [json.dumps({"trial_id": "5be047ee", "status": "RUNNING"}), "{}"]
+    (tmp_path / OLD).write_text(json.dumps({"trial_data": [trial], "runner_data": {}}))
+    (tmp_path / NEW).write_text(WHOLE)
+    assert saved_trial_ids(store) == {"5be047ee"}
+    (tmp_path / NEW).write_text(WHOLE[: len(WHOLE) // 2])  # what a full disk leaves
+    assert saved_trial_ids(store) is None  # nothing is forgotten on its word

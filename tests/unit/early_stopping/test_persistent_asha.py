@@ -16,6 +16,7 @@ from raytune_hp.early_stopping.persistent_asha import (
     RUNGS_FILE,
     PersistentASHA,
     StateFileError,
+    forget_unknown_trials,
     rungs_json,
 )
 from raytune_hp.storage import ExperimentStore
@@ -85,6 +86,22 @@ def test_a_resumed_asha_prunes_against_the_saved_rungs(tmp_path: Path) -> None:
     fresh = _asha()  # without the saved rungs, the same result would pass
     _add(fresh, "c")
     assert _report(fresh, "c", 1, 0.50) == CONTINUE
+
+
+def test_a_trial_the_saved_state_never_named_is_forgotten_before_a_resume(tmp_path: Path) -> None:
+    store = ExperimentStore(str(tmp_path))
+    first = _asha(store)
+    _add(first, "a", "b", "lost")
+    _report(first, "a", 1, 0.90)
+    _report(first, "b", 1, 0.80)
+    _report(first, "lost", 1, 0.99)  # its driver killed before Tune's state named it
+
+    assert forget_unknown_trials(store, {"a", "b"}) == ["lost"]
+    resumed = _asha(ExperimentStore(str(tmp_path)))
+    _add(resumed, "c")  # the trial Tune's searcher proposes in the lost one's place
+    assert sorted(resumed.rungs()[0][-1][1]) == ["a", "b"]
+    assert _report(resumed, "c", 1, 0.95) == CONTINUE  # not cut by the dead trial's 0.99
+    assert forget_unknown_trials(store, {"a", "b", "c"}) == []  # nothing else to forget
 
 
 def test_the_rungs_are_written_only_when_they_change(tmp_path: Path) -> None:
