@@ -6,6 +6,8 @@ import contextlib
 import math
 import os
 import platform
+import statistics
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -62,6 +64,20 @@ def load_line() -> str:
         + ", ".join(f"{load:.1f}" for load in loads)
         + (note if loads[0] > cores else "")
     )
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the values that are not NaN (NaN, NaN if none).
+
+    Example:
+        >>> mean_se([1.0, 2.0, 3.0, math.nan])
+        (2.0, 0.5773502691896258)
+    """
+    kept = [v for v in values if not math.isnan(v)]
+    if not kept:
+        return math.nan, math.nan
+    se = statistics.stdev(kept) / math.sqrt(len(kept)) if len(kept) > 1 else math.nan
+    return statistics.fmean(kept), se
 
 
 def write_result(name: str, markdown: str, folder: Path = RESULTS) -> Path:

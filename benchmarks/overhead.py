@@ -40,17 +40,16 @@ import json
 import logging
 import math
 import os
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, header, suggest_optuna, write_result
+from common import ROOT, header, mean_se, suggest_optuna, write_result
 
 from raytune_hp.config import ExperimentConfig, load_config
 from raytune_hp.metrics import EPOCH, SKIPPED, VAL_ACC
@@ -138,20 +137,6 @@ class Run:
         """
         reached = [e.at for e in self.epochs if e.val_acc >= target]
         return min(reached, default=math.nan)
-
-
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the values that are not NaN (NaN, NaN if none).
-
-    Example:
-        >>> mean_se([1.0, 2.0, 3.0, math.nan])
-        (2.0, 0.5773502691896258)
-    """
-    kept = [v for v in values if not math.isnan(v)]
-    if not kept:
-        return math.nan, math.nan
-    se = statistics.stdev(kept) / math.sqrt(len(kept)) if len(kept) > 1 else math.nan
-    return statistics.fmean(kept), se
 
 
 def experiment_config(budget: Budget, seed: int, storage: Path, name: str) -> ExperimentConfig:

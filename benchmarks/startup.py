@@ -34,7 +34,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import ROOT, header, write_result
+from common import ROOT, header, mean_se, write_result
 
 RESULTS_FILE = "startup.md"
 CONFIG = ROOT / "configs" / "quickstart.yaml"
@@ -161,9 +161,8 @@ def one_run(python: str, settings: dict[str, str] | None = None) -> dict[str, fl
 
 
 def _mean_se(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.2f}"
-    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values) / len(values) ** 0.5:.2f}"
+    mean, se = mean_se(values)
+    return f"{mean:.2f}" if math.isnan(se) else f"{mean:.2f} ± {se:.2f}"
 
 
 def comparison_markdown(variants: dict[str, list[dict[str, float]]]) -> list[str]:
