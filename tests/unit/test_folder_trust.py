@@ -222,13 +222,20 @@ def test_each_snapshot_of_ray_is_signed_before_ray_copies_it_into_the_folder(
         check_resumable(store)
 
 
+def _signing(
+    tmp_path: Path, config: ExperimentConfig
+) -> tuple[ExperimentStore, FolderSigner, Path]:
+    """A signed folder, a signer for its run, and Ray's staging folder, empty."""
+    store = _experiment(tmp_path, config)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    return store, FolderSigner(store), staging
+
+
 def test_the_first_snapshot_of_a_new_run_is_signed_though_it_began_without_trials(
     tmp_path: Path, quickstart: ExperimentConfig
 ) -> None:
-    store = _experiment(tmp_path, quickstart)
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    signer = FolderSigner(store)
+    store, signer, staging = _signing(tmp_path, quickstart)
     signer.setup()
     trials: list[_Trial] = []  # Ray's own list: its first step begins before it adds a trial
     signer.on_step_begin(0, trials)
@@ -242,10 +249,7 @@ def test_the_first_snapshot_of_a_new_run_is_signed_though_it_began_without_trial
 def test_a_manifest_that_cannot_be_written_fails_the_snapshot_before_ray_copies_it(
     tmp_path: Path, quickstart: ExperimentConfig
 ) -> None:
-    store = _experiment(tmp_path, quickstart)
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    signer = FolderSigner(store)
+    _, signer, staging = _signing(tmp_path, quickstart)
     signer.on_step_begin(0, [_Trial(staging)])
     (tmp_path / "exp" / MANIFEST_FILE).unlink()
     (tmp_path / "exp" / MANIFEST_FILE).mkdir()  # cannot be replaced by a file, even by root
