@@ -17,6 +17,8 @@ import pytest
 from hyperopt.base import JOB_STATE_DONE
 from ray import cloudpickle
 
+from raytune_hp.storage import ExperimentStore
+from raytune_hp.storage_faults import saved_trial_ids
 from tests.integration.summary import trial_table
 
 pytestmark = pytest.mark.slow
@@ -105,13 +107,19 @@ def test_driver_killed_with_sigkill_resumes_without_losing_or_repeating_work(
         if epochs and name not in ended_before:
             assert after[name][: len(epochs)] == epochs  # kept what it had
             assert after[name].count(1) == 1  # continued from a checkpoint, no restart
-    # ASHA's rungs: everything recorded before the kill is still recorded.
+    # ASHA's rungs: everything recorded before the kill for a trial Tune's saved state names is
+    # still recorded; a trial the killed driver had just started, before a snapshot named it,
+    # is not (the searcher proposed another in its place), nor anything of a trial Tune never ran.
+    known = saved_trial_ids(ExperimentStore(str(exp_dir)))
+    assert known is not None and len(known) == SAMPLES
     rungs_after = json.loads((exp_dir / "asha_rungs.json").read_text())["rungs"]
     for bracket_before, bracket_after in zip(rungs_before, rungs_after, strict=True):
         for (_, recorded_before), (_, recorded_after) in zip(
             bracket_before, bracket_after, strict=True
         ):
-            assert recorded_before.items() <= recorded_after.items()
+            kept = {trial: value for trial, value in recorded_before.items() if trial in known}
+            assert kept.items() <= recorded_after.items()
+            assert set(recorded_after) <= known
     # ...and everything recorded after it: every trial reached the first milestone (epoch 1).
     assert len(rungs_after[0][-1][1]) == SAMPLES
     # The searcher's history: TPE holds every trial of both runs, each once, all finished.
