@@ -10,12 +10,11 @@ runs three snapshot policies, alternated, in one invocation:
   state saved (and waited for) whenever a trial has checkpointed twice since the last save, and
   the whole staging folder (every trial's log) copied into the run folder at each save
   (raytune-hp before :mod:`raytune_hp.snapshots`);
-- ``shipped``: raytune-hp as shipped: Tune's saves, each copying the state and the trial logs
-  that changed (:func:`raytune_hp.snapshots.incremental_snapshots`);
-- ``periodic``: not shipped, for comparison: as ``shipped``, with the state saved on Tune's
-  period only (10 s, or 19× the last save's time). A driver killed outright then resumes from a
-  state that misses the trials started since, and proposes them again
-  (``tests/integration/test_resume.py`` fails).
+- ``forced``: Tune's saves as in ``tune``, each copying the state and the trial logs that
+  changed (raytune-hp before its snapshots were left to Tune's period);
+- ``shipped``: raytune-hp as shipped (:func:`raytune_hp.snapshots.incremental_snapshots`): the
+  state saved on Tune's period only (10 s, or 19× the last save's time), each save copying what
+  changed; a dropped checkpoint is deleted once a later state no longer names it.
 
 It measures the driver process's CPU seconds (``/proc`` through ``proc_sampler.py``, the final
 summary and plots left out) per result over the run, and inside the run from its first result to
@@ -24,7 +23,7 @@ snapshots Tune wrote, what each cost and how large the state grew. Results go to
 ``benchmarks/results/driver_cost.md`` or ``--out DIR``.
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/driver_cost.py --quick   # 4 × 0.1 s epochs, tune to 100 (~23 min)
+    .venv/bin/python benchmarks/driver_cost.py --quick   # 4 × 0.1 s epochs; tune, forced to 100
     .venv/bin/python benchmarks/driver_cost.py           # 8 epochs of 0.25 s, 8 at a time
     .venv/bin/python benchmarks/driver_cost.py --quick --trials 10 100 --out /tmp/dc
 """
@@ -47,7 +46,7 @@ from common import RESULTS, ROOT, header, write_result
 from scale import Plan, Run, Spec, run
 
 RESULTS_FILE = "driver_cost.md"
-POLICIES = ("tune", "shipped", "periodic")
+POLICIES = ("tune", "forced", "shipped")
 TARGET_MS, TARGET_GROWTH = 10.0, 1.2  # the issue's: <= 10 ms per result, <= 1.2x from 10 to 1,000
 
 
@@ -59,11 +58,11 @@ class Setup:
     epoch_seconds: float
     concurrency: int
     trials: tuple[int, ...] = (10, 100, 1000)
-    tune_up_to: int | None = None  # the most trials the slow ``tune`` policy runs
+    forced_up_to: int | None = None  # the most trials the policies with forced saves run
 
 
-# Tune's forced snapshots take over 10 minutes for 1,000 trials on 2 cores: quick stops at 100.
-QUICK = Setup(epochs=4, epoch_seconds=0.1, concurrency=4, tune_up_to=100)
+# Forced snapshots take over 10 minutes for 1,000 trials on 2 cores: quick stops them at 100.
+QUICK = Setup(epochs=4, epoch_seconds=0.1, concurrency=4, forced_up_to=100)
 FULL = Setup(epochs=8, epoch_seconds=0.25, concurrency=8)
 
 
@@ -92,22 +91,17 @@ class Measured:
 @contextlib.contextmanager
 def policy(name: str) -> Iterator[None]:
     """Runs the block under snapshot policy ``name`` (see the module)."""
-    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as manager
-
     from raytune_hp import experiment, snapshots
 
-    shipped, forced = experiment.incremental_snapshots, manager.on_trial_checkpoint
-    if name == "tune":
+    shipped = experiment.incremental_snapshots
+    if name != "shipped":
         experiment.incremental_snapshots = lambda enabled=True: snapshots.incremental_snapshots(
-            False
+            enabled=enabled and name == "forced", periodic=False
         )
-    if name == "periodic":
-        manager.on_trial_checkpoint = lambda self, trial: None  # type: ignore[method-assign]
     try:
         yield
     finally:
         experiment.incremental_snapshots = shipped
-        manager.on_trial_checkpoint = forced  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -154,16 +148,16 @@ def report(
         f"- Ray: one local session declaring {setup.concurrency} CPUs and {setup.concurrency} "
         "fake GPUs; storage a local temporary folder per run",
         f"- Trial: `benchmarks/simulated.py`, {setup.epochs} epochs × {setup.epoch_seconds} s "
-        "sleep, one report and raytune-hp's checkpoint (`CheckpointConfig(num_to_keep=2)`) per "
-        f"epoch; {setup.concurrency} at a time, 1 fake GPU and 1 CPU each; random search, no "
+        "sleep, one report and raytune-hp's checkpoint per epoch (the latest and the two best "
+        f"kept); {setup.concurrency} at a time, 1 fake GPU and 1 CPU each; random search, no "
         "early stopping, actors reused",
         "- Policies, alternated for each number of trials: `tune` = Ray Tune's own (a snapshot "
         "whenever a trial has checkpointed twice since the last, each copying the whole staging "
-        "folder, every trial's log, into the run folder: raytune-hp before); `shipped` = the "
+        "folder, every trial's log, into the run folder: raytune-hp before); `forced` = the "
         "same snapshots, each copying the state and the trial logs that changed "
-        "(`raytune_hp/snapshots.py`); `periodic` = not shipped, as `shipped` on Tune's period "
-        "only (10 s, or 19× the last snapshot's time): a driver killed outright would then "
-        "resume without the trials started since its last snapshot",
+        "(`raytune_hp/snapshots.py`: raytune-hp before its snapshots were left to Tune's "
+        "period); `shipped` = raytune-hp as shipped: snapshots on Tune's period only (10 s, or "
+        "19× the last snapshot's time), each copying what changed",
         f"- Total runtime of the script: {runtime_s:.0f} s",
         f"- Load average (1, 5, 15 min) at the start: {load[0]}; at the end: {load[1]} "
         "(2 cores shared with other work)",
@@ -240,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             measure("shipped", 1, warm, Path(folder))  # imports and the first actor
         for trials in setup.trials:
             for name in args.policies:
-                if name == "tune" and trials > (setup.tune_up_to or trials):
+                if name != "shipped" and trials > (setup.forced_up_to or trials):
                     continue
                 with tempfile.TemporaryDirectory(prefix="driver-cost-") as folder:
                     m = measure(name, trials, setup, Path(folder))

@@ -306,11 +306,10 @@ def _tune_environment() -> Iterator[None]:
         # Ray's classic progress table shows every tuned hyperparameter beside the metrics; the
         # newer output prints a result box per finished trial instead.
         "RAY_AIR_NEW_OUTPUT": "0",
-        # A checkpoint every epoch is what resume needs. With num_to_keep=2 Tune then snapshots
-        # the experiment state every other checkpoint of any trial, which a driver killed
-        # outright needs to resume without losing or repeating a trial, and warns about it;
-        # incremental_snapshots keeps each snapshot's copy to what changed
-        # (benchmarks/results/driver_cost.md).
+        # A checkpoint every epoch is what resume needs. With num_to_keep Tune then snapshots
+        # the experiment state every other checkpoint of any trial on storage other than a local
+        # folder (incremental_snapshots leaves a local folder to Tune's period), and warns about
+        # it each time.
         "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": os.environ.get(
             "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0"
         ),
@@ -772,7 +771,14 @@ def _run_config(
         storage_filesystem=ray_filesystem(target) if target.is_local else None,
         callbacks=callbacks,
         stop=budget,
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        # Each trial's latest checkpoint (Ray always keeps it: resume continues from it) and its
+        # two best by the metric: the best epoch's weights, and one to fall back on when the
+        # latest cannot be read (trial_state.restore).
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=2,
+            checkpoint_score_attribute=config.train.metric,
+            checkpoint_score_order=config.train.mode,
+        ),
         failure_config=tune.FailureConfig(max_failures=config.train.retries),
         sync_config=tune.SyncConfig(sync_artifacts=True),
         progress_reporter=_progress_reporter(config, space) if table else None,

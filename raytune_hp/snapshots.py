@@ -1,22 +1,33 @@
-"""What each of Ray Tune's snapshots of an experiment copies into a local folder: what changed.
+"""When Ray Tune snapshots an experiment into a local folder, and what each snapshot copies.
 
 Ray Tune saves its experiment state (every trial's state in one JSON file, the searcher's and the
 callbacks' pickles) into a staging folder on the driver, beside the driver's log of every trial
 (``result.json``, ``progress.csv``, ``params.json``), then copies that whole folder into the run
-folder. With ``CheckpointConfig(num_to_keep=2)`` and a checkpoint every epoch it snapshots every
-few results (whenever a trial has checkpointed twice since the last), so the driver copied every
-file of every trial, each written whole and flushed to disk
-(:func:`raytune_hp.storage_faults.durable_filesystem`), every few results: the driver's CPU per
-result grew with the number of trials (``benchmarks/results/driver_cost.md``).
+folder. It does so on a period (10 s, or 19 times the last snapshot's time, so that snapshots take
+at most 5% of the driver), and, with ``CheckpointConfig(num_to_keep)``, also whenever a trial has
+checkpointed ``num_to_keep`` times since the last snapshot. With a checkpoint every epoch, the
+forced snapshots came every few results, and each rewrote, signed and copied the whole state:
+about 20 KiB per trial, so the driver's CPU per result grew with the number of trials
+(``benchmarks/results/driver_cost.md``).
 
-Inside :func:`incremental_snapshots` a snapshot into a local folder copies the files at the top
-of the staging folder (Ray's state, rewritten at each snapshot) and, of the trials' logs, those
-whose size or modification time changed since this run last copied them; the rest is in the
-run folder already. When and what Ray saves is unchanged: every snapshot still passes through
-Ray's save (its callbacks' ``get_state``, where :class:`raytune_hp.folder_trust.FolderSigner`
-signs it) before its files are copied, and Tune still snapshots after every two checkpoints of
-a trial, which is what lets a driver killed outright resume without losing or repeating a
-trial (``tests/integration/test_resume.py``). On other storage (S3, GCS) Ray's copy is kept.
+Inside :func:`incremental_snapshots`, for a run into a local folder:
+
+- no snapshot is forced by checkpoints; Tune's period alone decides. Ray forces them so that its
+  saved state never names a checkpoint it has deleted since; here a dropped checkpoint is
+  deleted only once a later state, which no longer names it, is whole on disk
+  (:mod:`raytune_hp.storage_faults`), so every saved state stays resumable. A driver killed
+  outright resumes from its last snapshot, at most one period old: a trial continues from the
+  checkpoint that snapshot names, and a trial started after it is started again by the searcher
+  (``tests/integration/test_resume.py``). With epochs longer than the period, that is the last
+  checkpoint, as before;
+- a snapshot copies the files at the top of the staging folder (Ray's state, rewritten at each
+  snapshot) and, of the trials' logs, those whose size or modification time changed since this
+  run last copied them; the rest is in the run folder already.
+
+Every snapshot still passes through Ray's save (its callbacks' ``get_state``, where
+:class:`raytune_hp.folder_trust.FolderSigner` signs it) before its files are copied. On other
+storage (S3, GCS) Ray's forced snapshots and its copy are kept: there Ray deletes a dropped
+checkpoint at once.
 
 Example:
     >>> from ray.train._internal.storage import _FilesystemSyncer as syncer
@@ -40,8 +51,9 @@ import pyarrow.fs
 _DURABLE = "py::raytune-hp-durable-local"  # storage_faults.durable_filesystem(): a local folder
 
 _lock = threading.Lock()
-_active = 0  # runs inside incremental_snapshots(): the hook stays replaced until the last ends
+_active = 0  # runs inside incremental_snapshots(): the hooks stay replaced until the last ends
 _original: Any = None
+_original_on_checkpoint: Any = None
 
 _copied_lock = threading.Lock()
 _copied: dict[tuple[str, str], tuple[int, int]] = {}  # (source, destination): (size, mtime_ns)
@@ -110,21 +122,36 @@ def _sync_up_command(self: Any, local_path: str, uri: str, exclude: Any = None) 
     return _upload_changed, {"local_path": local_path, "fs": fs, "fs_path": uri}
 
 
+def _on_trial_checkpoint(self: Any, trial: Any) -> None:
+    """Ray's count of a trial's checkpoints towards a forced snapshot: none into a local
+    folder."""
+    storage = getattr(self, "_storage", None)
+    fs = getattr(storage, "storage_filesystem", None)
+    if fs is not None and fs.type_name == _DURABLE:
+        return
+    _original_on_checkpoint(self, trial)
+
+
 @contextlib.contextmanager
-def incremental_snapshots(enabled: bool = True) -> Iterator[None]:
-    """While the block runs (in this process), each snapshot Ray Tune makes into a local folder
-    copies what changed (see the module); with ``enabled`` false the block runs with Ray's own
-    copy."""
-    global _active, _original
+def incremental_snapshots(enabled: bool = True, periodic: bool = True) -> Iterator[None]:
+    """While the block runs (in this process), Ray Tune snapshots into a local folder on its
+    period only, each snapshot copying what changed (see the module). With ``enabled`` false the
+    block runs with Ray's own snapshots and copy; with ``periodic`` false, with Ray's snapshots
+    (forced by checkpoints too), each copying what changed."""
+    global _active, _original, _original_on_checkpoint
     if not enabled:
         yield
         return
     from ray.train._internal.storage import _FilesystemSyncer as syncer
+    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as manager
 
     with _lock:
         if _active == 0:
             _original = syncer._sync_up_command
             syncer._sync_up_command = _sync_up_command  # type: ignore[method-assign]
+            _original_on_checkpoint = manager.on_trial_checkpoint
+            if periodic:
+                manager.on_trial_checkpoint = _on_trial_checkpoint  # type: ignore[method-assign]
             with _copied_lock:
                 _copied.clear()  # a new run: none of its staging folder copied yet
         _active += 1
@@ -135,4 +162,5 @@ def incremental_snapshots(enabled: bool = True) -> Iterator[None]:
             _active -= 1
             if _active == 0:
                 syncer._sync_up_command = _original  # type: ignore[method-assign]
-                _original = None
+                manager.on_trial_checkpoint = _original_on_checkpoint  # type: ignore[method-assign]
+                _original = _original_on_checkpoint = None

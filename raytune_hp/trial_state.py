@@ -7,8 +7,9 @@ beside their dtype and shape, and come back as the numpy values they were. Anyth
 could not be read back is refused at the trial's first report, not at its first retry.
 
 A checkpoint that cannot be read (cut off by a crash, a full disk) is passed over for the newest
-older one that can (Ray Tune keeps two), then for a fresh start; the trial says which in its
-next result (:data:`raytune_hp.metrics.CHECKPOINT_FALLBACK`), and the summary shows it.
+older one that can (each trial keeps its latest and its two best), then for a fresh start; the
+trial says which in its next result (:data:`raytune_hp.metrics.CHECKPOINT_FALLBACK`), and the
+summary shows it.
 
 Example:
     >>> import numpy as np

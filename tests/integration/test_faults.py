@@ -272,3 +272,37 @@ def test_a_cut_off_checkpoint_falls_back_and_numpy_state_resumes(
     note = "checkpoint_000002 could not be read"
     assert note in trial.detail and "continued from checkpoint_000001" in trial.detail
     assert note in (result.exp_dir / "summary.md").read_text()
+
+
+def test_a_trial_keeps_its_latest_checkpoint_and_its_two_best(
+    ray_session: None, tmp_path: Path, user_module: Any
+) -> None:
+    function = user_module(
+        "peaking_training",
+        """
+        CURVE = [0.5, 0.9, 0.6, 0.8, 0.55]  # best at epoch 2, then 4; the last is worse
+
+        def train(hp, data, report, *, max_epochs, state=None):
+            first = 1 if state is None else state["epoch"] + 1
+            for epoch in range(first, max_epochs + 1):
+                report({"epoch": epoch, "val_acc": CURVE[epoch - 1]}, {"epoch": epoch})
+        """,
+    )
+    config = load_config(
+        CONFIGS / "custom_function.yaml",
+        [
+            f"train.function={function}",
+            "train.metric=val_acc",
+            "train.mode=max",
+            "train.max_epochs=5",
+            "search.num_samples=1",
+            "early_stopping.name=none",
+            f"storage={tmp_path / 'runs'}",
+        ],
+    )
+    result = run_experiment(config)
+    (trial,) = result.trials
+    assert trial.status == "completed" and trial.epochs == 5
+    kept = sorted(p.name for p in (result.exp_dir / trial.name).glob("checkpoint_*"))
+    # checkpoint_00000N holds epoch N + 1: the best (2), the second best (4), the latest (5)
+    assert kept == ["checkpoint_000001", "checkpoint_000003", "checkpoint_000004"]

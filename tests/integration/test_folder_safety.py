@@ -26,6 +26,7 @@ import pytest
 from ray import cloudpickle
 
 from tests.integration.summary import trial_table
+from tests.integration.trial_folder import checkpointed_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -207,13 +208,6 @@ def test_a_folder_from_another_machine_resumes_only_when_trusted(
     assert len(_trials(exp_dir)) == SAMPLES + 1
 
 
-def _epochs(trial_dir: Path) -> list[int]:
-    path = trial_dir / "result.json"
-    if not path.exists():
-        return []
-    return [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line]
-
-
 def _interrupted(where: Path, config_home: Path) -> Path:
     """An experiment stopped with Ctrl-C while some trials are between checkpoints."""
     exp_dir = where / "exp"
@@ -229,8 +223,8 @@ def _interrupted(where: Path, config_home: Path) -> Path:
     try:
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
-            runs = [_epochs(d) for d in exp_dir.glob("*/") if (d / "params.json").exists()]
-            if len(runs) >= 2 and any(0 < len(e) < EPOCHS for e in runs):
+            runs = [e for e in map(checkpointed_epochs, exp_dir.glob("*/")) if e]
+            if len(runs) >= 2 and any(e < EPOCHS for e in runs):
                 break
             time.sleep(0.3)
         else:

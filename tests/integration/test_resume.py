@@ -20,6 +20,7 @@ from ray import cloudpickle
 from raytune_hp.storage import ExperimentStore
 from raytune_hp.storage_faults import saved_trial_ids
 from tests.integration.summary import trial_table
+from tests.integration.trial_folder import checkpointed_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +66,8 @@ def _wait_until_mid_run(exp_dir: Path, timeout: float = 150) -> None:
     """Until some trials have ended and others are between checkpoints."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = [_epochs(d) for d in exp_dir.glob("*/") if (d / "params.json").exists()]
-        ended = [e for e in runs if e and e[-1] == EPOCHS]
-        if len(ended) >= 1 and len(runs) >= 4 and any(0 < len(e) < EPOCHS for e in runs):
+        runs = [e for e in map(checkpointed_epochs, exp_dir.glob("*/")) if e]
+        if EPOCHS in runs and len(runs) >= 4 and any(e < EPOCHS for e in runs):
             return
         time.sleep(0.3)
     pytest.fail("the run did not reach mid-run in time")

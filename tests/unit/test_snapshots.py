@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from ray.train._internal.storage import _FilesystemSyncer
 
@@ -92,3 +94,30 @@ def test_nested_runs_keep_the_copy_until_the_last_ends(tmp_path: Path) -> None:
         syncer = _FilesystemSyncer(storage_filesystem=durable_filesystem())
         function, _ = syncer._sync_up_command(str(tmp_path), str(tmp_path / "run"))
         assert function.__module__ == "raytune_hp.snapshots"
+
+
+def _checkpoints_force_a_snapshot(storage_filesystem: Any) -> bool:
+    """Whether Ray Tune forces a snapshot after a trial checkpointed twice (``num_to_keep=2``)."""
+    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
+
+    storage = SimpleNamespace(storage_filesystem=storage_filesystem)
+    manager = _ExperimentCheckpointManager(
+        storage=storage,  # type: ignore[arg-type]
+        checkpoint_period="auto",
+        sync_every_n_trial_checkpoints=2,
+    )
+    trial = object()
+    manager.on_trial_checkpoint(trial)  # type: ignore[arg-type]
+    manager.on_trial_checkpoint(trial)  # type: ignore[arg-type]
+    return bool(manager._should_force_sync_up)
+
+
+def test_checkpoints_force_no_snapshot_into_a_local_folder_only_inside_the_block() -> None:
+    import pyarrow.fs
+
+    with incremental_snapshots():
+        assert not _checkpoints_force_a_snapshot(durable_filesystem())  # Tune's period decides
+        assert _checkpoints_force_a_snapshot(pyarrow.fs.LocalFileSystem())  # S3, GCS: as Ray
+    with incremental_snapshots(periodic=False):
+        assert _checkpoints_force_a_snapshot(durable_filesystem())
+    assert _checkpoints_force_a_snapshot(durable_filesystem())
