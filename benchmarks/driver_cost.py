@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import sys
 import tempfile
@@ -43,7 +44,8 @@ from typing import Any
 
 import fake_cluster  # noqa: F401  (Ray's private RAY_TMPDIR, set before Ray is imported)
 from common import RESULTS, ROOT, header, write_result
-from scale import Plan, Run, Spec, run
+from proc_sampler import KINDS, Sample, Sampler, sample_at
+from scale import Epoch, Spec, experiment_config, read_epochs
 
 RESULTS_FILE = "driver_cost.md"
 POLICIES = ("tune", "forced", "shipped")
@@ -64,6 +66,80 @@ class Setup:
 # Forced snapshots take over 10 minutes for 1,000 trials on 2 cores: quick stops them at 100.
 QUICK = Setup(epochs=4, epoch_seconds=0.1, concurrency=4, forced_up_to=100)
 FULL = Setup(epochs=8, epoch_seconds=0.25, concurrency=8)
+
+
+@dataclass
+class Run:
+    """One run of ``trials`` simulated trials: its wall and driver CPU seconds (the final reports
+    left out), every epoch the trials reported, the ``/proc`` samples, and Tune's state file."""
+
+    wall_s: float
+    driver_cpu_s: float
+    epochs: list[Epoch]
+    samples: list[Sample]
+    state_kib: float
+
+    @property
+    def results(self) -> int:
+        return len(self.epochs)
+
+    def cpu_between(self, begin: float, end: float) -> tuple[dict[str, float], int]:
+        """CPU seconds per kind of process from the sample nearest ``begin`` to the one nearest
+        ``end``, and the results the trials reported in between."""
+        low, high = sample_at(self.samples, begin), sample_at(self.samples, end)
+        used = {kind: high.cpu_s[kind] - low.cpu_s[kind] for kind in KINDS}
+        return used, sum(1 for e in self.epochs if low.wall < e.end <= high.wall)
+
+    def driver_ms_per_result_by_quarter(self) -> list[float]:
+        """The driver's CPU per result in each quarter of the results, in the order the trials
+        reported them: a rise means a cost that grows with the number of trials."""
+        ends = sorted(e.end for e in self.epochs)
+        bounds = [ends[0]] + [ends[len(ends) * q // 4 - 1] for q in (1, 2, 3, 4)]
+        costs = []
+        for low, high in itertools.pairwise(bounds):
+            used, results = self.cpu_between(low, high)
+            costs.append(used["driver"] / max(1, results) * 1000)
+        return costs
+
+
+def run(label: str, trials: int, setup: Setup, storage: Path) -> Run:
+    """``run_experiment`` on the scale benchmark's config: ``trials`` trials of
+    ``setup.epochs`` epochs, ``setup.concurrency`` at a time, the final reports timed apart."""
+    from raytune_hp import experiment
+
+    spec = Spec(label, setup.concurrency, setup.epoch_seconds, steady_s=0.0)
+    config = experiment_config(spec, storage, storage / "never", trials=trials, epochs=setup.epochs)
+    final = {"wall": 0.0, "cpu": 0.0}
+    write_reports = experiment.write_reports
+
+    def timed_write_reports(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return write_reports(*args, **kwargs)
+        finally:
+            final["wall"] += time.perf_counter() - wall
+            final["cpu"] += time.process_time() - cpu
+
+    environment = dict(os.environ)
+    experiment.write_reports = timed_write_reports
+    try:
+        with Sampler() as sampler:
+            wall, cpu = time.perf_counter(), sampler.driver_cpu_s
+            experiment.run_experiment(config)
+            wall, cpu = time.perf_counter() - wall, sampler.driver_cpu_s - cpu
+    finally:
+        experiment.write_reports = write_reports
+        # run_experiment sets Tune's environment for its own output: each run starts afresh.
+        os.environ.clear()
+        os.environ.update(environment)
+    folder = storage / label
+    return Run(
+        wall - final["wall"],
+        cpu - final["cpu"],
+        read_epochs(folder),
+        sampler.samples,
+        sum(p.stat().st_size for p in folder.glob("experiment_state-*.json")) / 1024,
+    )
 
 
 @dataclass
@@ -127,11 +203,8 @@ def counted_snapshots() -> Iterator[list[float]]:
 
 
 def measure(name: str, trials: int, setup: Setup, folder: Path) -> Measured:
-    plan = Plan(levels=(setup.concurrency,), waves=1, epochs=setup.epochs)
-    plan = replace(plan, epoch_seconds=setup.epoch_seconds)
-    spec = Spec(f"{name}-{trials}", setup.concurrency, trials)
     with policy(name), counted_snapshots() as seconds:
-        result = run(spec, plan, folder)
+        result = run(f"{name}-{trials}", trials, setup, folder)
     return Measured(name, trials, result, len(seconds), sum(seconds))
 
 
