@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import math
 import os
 import sys
 import tempfile
@@ -260,14 +261,20 @@ def report(
             continue
         low, high = runs[min(runs)], runs[max(runs)]
         worst = max(m.inside_ms_per_result for m in runs.values())
-        growth = high.inside_ms_per_result / low.inside_ms_per_result
+        growth = _ratio(high.inside_ms_per_result, low.inside_ms_per_result)
         met = worst <= TARGET_MS and growth <= TARGET_GROWTH
         lines.append(
             f"- `{name}`: inside the run at most {worst:.1f} ms per result; "
             f"{max(runs)} trials ÷ {min(runs)}: {growth:.2f}× (whole run "
-            f"{high.ms_per_result / low.ms_per_result:.2f}×): **{'met' if met else 'not met'}**"
+            f"{_ratio(high.ms_per_result, low.ms_per_result):.2f}×): "
+            f"**{'met' if met else 'not met'}**"
         )
     return "\n".join(lines) + "\n"
+
+
+def _ratio(high: float, low: float) -> float:
+    """``high ÷ low``; not a number where a run too short to sample measured nothing."""
+    return high / low if low > 0 else math.nan
 
 
 def _load() -> str:
