@@ -39,9 +39,9 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The benchmarks in quick mode (about 45 minutes on a loaded 2-core machine: each script's time
-# is in benchmarks/README.md); without --quick each is the full mode. Each writes its table (and
-# plots) to benchmarks/results/.
+# The benchmarks in quick mode (895 s on an idle 2-core machine, about three times that when it
+# is shared: each script's time is in benchmarks/README.md); without --quick each is the full
+# mode. Each writes its table (and plots) to benchmarks/results/.
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py --quick

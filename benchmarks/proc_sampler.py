@@ -1,11 +1,12 @@
 """Where the machine's CPU goes while a benchmark runs: ``/proc`` sampled in a thread.
 
-:class:`Sampler` reads ``/proc/<pid>/stat`` of every process every :data:`SAMPLE_S` seconds and
-adds each process's CPU seconds to its kind (:data:`KINDS`): this process (the driver), Ray's
-worker processes, the raylets, the GCS, the cluster's other processes, and the rest of the machine
-(everything this process did not start). It also records the driver's main thread, the whole
-machine's busy seconds and the available memory; the sampling thread's own CPU is left out. Each
-Ray worker process that appears is put down with the raylet that started it (its node).
+:class:`Sampler` reads ``/proc/<pid>/stat`` of every process every :data:`SAMPLE_S` seconds (or
+as often as it is told) and adds each process's CPU seconds to its kind (:data:`KINDS`): this
+process (the driver), Ray's worker processes, the raylets, the GCS, the cluster's other
+processes, and the rest of the machine (everything this process did not start). It also records
+the driver's main thread, the whole machine's busy seconds and the available memory; the
+sampling thread's own CPU is left out. Each Ray worker process that appears is put down with the
+raylet that started it (its node).
 
 Example (``python -m doctest benchmarks/proc_sampler.py`` runs it)::
 
@@ -53,7 +54,8 @@ class Sampler:
     """Samples the CPU clocks of every process (``/proc``) and the available memory, in a
     thread whose own CPU is left out of the driver's."""
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = SAMPLE_S) -> None:
+        self.every_s = every_s
         self.samples: list[Sample] = []
         self._me = os.getpid()
         self._last: dict[int, float] = {}  # per process: its CPU seconds at the last sample
@@ -81,7 +83,7 @@ class Sampler:
         return time.process_time() - self._own_s
 
     def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_S):
+        while not self._stop.wait(self.every_s):
             began = time.thread_time()
             self._sample()
             self._own_s += time.thread_time() - began

@@ -233,10 +233,10 @@ def projection_lines(runs: list[Run]) -> list[str]:
         "On paper only: the costs are from the levels above, on one 2-core machine shared by the "
         "trials' processes and others' jobs, with no early stopping (with ASHA, "
         "`PersistentASHA` adds its own cost per result in the same loop: see its table below); "
-        "the driver's cost also grows with the trials an experiment has held (Tune's "
-        "experiment-state snapshots; `benchmarks/driver_cost.py` measures that), and real "
-        "workers add network round trips, which lengthen the report gap but cost the driver no "
-        "CPU.",
+        "the driver's whole cost per result, Tune's snapshots of its state included, as the "
+        "trials an experiment has held grow from 10 to 1,000 is in "
+        "`benchmarks/results/driver_cost.md`; and real workers add network round trips, which "
+        "lengthen the report gap but cost the driver no CPU.",
     ]
     return lines
 
