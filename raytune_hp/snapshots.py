@@ -17,9 +17,9 @@ Inside :func:`incremental_snapshots`, for a run into a local folder:
   deleted only once a later state, which no longer names it, is whole on disk
   (:mod:`raytune_hp.storage_faults`), so every saved state stays resumable. A driver killed
   outright resumes from its last snapshot, at most one period old: a trial continues from the
-  checkpoint that snapshot names, and a trial started after it is started again by the searcher
-  (``tests/integration/test_resume.py``). With epochs longer than the period, that is the last
-  checkpoint, as before;
+  checkpoint that snapshot names, and in place of a trial started after it the searcher
+  proposes another (``tests/integration/test_resume.py``). With epochs longer than the period,
+  that is the last checkpoint, as before;
 - a snapshot copies the files at the top of the staging folder (Ray's state, rewritten at each
   snapshot) and, of the trials' logs, those whose size or modification time changed since this
   run last copied them; the rest is in the run folder already.
