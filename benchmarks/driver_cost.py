@@ -45,8 +45,8 @@ from typing import Any
 
 import fake_cluster  # noqa: F401  (Ray's private RAY_TMPDIR, set before Ray is imported)
 from common import RESULTS, ROOT, header, write_result
-from proc_sampler import KINDS, Sample, Sampler, sample_at
-from scale import Epoch, Spec, experiment_config, read_epochs
+from proc_sampler import Sample, Sampler, cpu_between
+from scale import Epoch, Spec, experiment_config, read_epochs, reports_timed
 
 RESULTS_FILE = "driver_cost.md"
 POLICIES = ("tune", "forced", "shipped")
@@ -89,8 +89,7 @@ class Run:
     def cpu_between(self, begin: float, end: float) -> tuple[dict[str, float], int]:
         """CPU seconds per kind of process from the sample nearest ``begin`` to the one nearest
         ``end``, and the results the trials reported in between."""
-        low, high = sample_at(self.samples, begin), sample_at(self.samples, end)
-        used = {kind: high.cpu_s[kind] - low.cpu_s[kind] for kind in KINDS}
+        used, low, high = cpu_between(self.samples, begin, end)
         return used, sum(1 for e in self.epochs if low.wall < e.end <= high.wall)
 
     def driver_ms_per_result_by_quarter(self) -> list[float]:
@@ -112,29 +111,10 @@ def run(label: str, trials: int, setup: Setup, storage: Path) -> Run:
 
     spec = Spec(label, setup.concurrency, setup.epoch_seconds, steady_s=0.0)
     config = experiment_config(spec, storage, storage / "never", trials=trials, epochs=setup.epochs)
-    final = {"wall": 0.0, "cpu": 0.0}
-    write_reports = experiment.write_reports
-
-    def timed_write_reports(*args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            return write_reports(*args, **kwargs)
-        finally:
-            final["wall"] += time.perf_counter() - wall
-            final["cpu"] += time.process_time() - cpu
-
-    environment = dict(os.environ)
-    experiment.write_reports = timed_write_reports
-    try:
-        with Sampler(SAMPLE_S) as sampler:
-            wall, cpu = time.perf_counter(), sampler.driver_cpu_s
-            experiment.run_experiment(config)
-            wall, cpu = time.perf_counter() - wall, sampler.driver_cpu_s - cpu
-    finally:
-        experiment.write_reports = write_reports
-        # run_experiment sets Tune's environment for its own output: each run starts afresh.
-        os.environ.clear()
-        os.environ.update(environment)
+    with reports_timed() as final, Sampler(SAMPLE_S) as sampler:
+        wall, cpu = time.perf_counter(), sampler.driver_cpu_s
+        experiment.run_experiment(config)
+        wall, cpu = time.perf_counter() - wall, sampler.driver_cpu_s - cpu
     folder = storage / label
     return Run(
         wall - final["wall"],
@@ -147,7 +127,7 @@ def run(label: str, trials: int, setup: Setup, storage: Path) -> Run:
 
 @dataclass
 class Measured:
-    """One run of one policy: what ``scale.run`` measured and Tune's snapshots in it."""
+    """One run of one policy: what :func:`run` measured and Tune's snapshots in it."""
 
     policy: str
     trials: int

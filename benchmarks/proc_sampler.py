@@ -50,6 +50,20 @@ def sample_at(samples: list[Sample], when: float) -> Sample:
     return min(samples, key=lambda s: abs(s.wall - when))
 
 
+def cpu_between(
+    samples: list[Sample], begin: float, end: float
+) -> tuple[dict[str, float], Sample, Sample]:
+    """CPU seconds per kind of process (and ``"machine"``, ``"main thread"``, and the
+    ``"seconds"`` between them) from the sample nearest ``begin`` to the one nearest ``end``,
+    and those two samples."""
+    low, high = sample_at(samples, begin), sample_at(samples, end)
+    used = {kind: high.cpu_s[kind] - low.cpu_s[kind] for kind in KINDS}
+    used["machine"] = high.machine_cpu_s - low.machine_cpu_s
+    used["main thread"] = high.main_thread_cpu_s - low.main_thread_cpu_s
+    used["seconds"] = high.wall - low.wall
+    return used, low, high
+
+
 class Sampler:
     """Samples the CPU clocks of every process (``/proc``) and the available memory, in a
     thread whose own CPU is left out of the driver's."""

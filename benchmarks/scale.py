@@ -45,6 +45,7 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -53,13 +54,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from asha_cost import asha_cost
 from common import RESULTS, ROOT, write_result
 from fake_cluster import start_cluster
-from proc_sampler import KINDS, Sample, Sampler, sample_at
+from proc_sampler import Sample, Sampler, cpu_between, sample_at
 from scale_report import num, plot, report_markdown
 
 from raytune_hp.config import ExperimentConfig, load_config
@@ -201,12 +204,7 @@ class Run:
     def steady_cpu(self) -> tuple[dict[str, float], int]:
         """CPU seconds per kind of process (and ``"machine"``, ``"main thread"``, and the
         ``"seconds"`` between the samples) over the steady window, and the results in it."""
-        begin, end = self.window()
-        low, high = sample_at(self.samples, begin), sample_at(self.samples, end)
-        used = {kind: high.cpu_s[kind] - low.cpu_s[kind] for kind in KINDS}
-        used["machine"] = high.machine_cpu_s - low.machine_cpu_s
-        used["main thread"] = high.main_thread_cpu_s - low.main_thread_cpu_s
-        used["seconds"] = high.wall - low.wall
+        used, low, high = cpu_between(self.samples, *self.window())
         return used, sum(1 for e in self.epochs if low.wall < e.end <= high.wall)
 
     def driver_ms_per_result(self) -> tuple[float, float]:
@@ -311,6 +309,34 @@ def stop_when_steady(folder: Path, spec: Spec, stop_file: Path, done: threading.
             return
 
 
+@contextlib.contextmanager
+def reports_timed() -> Iterator[dict[str, float]]:
+    """While the block runs, ``run_experiment``'s final reports (summary, plots) are timed apart:
+    the wall and CPU seconds they took, in the dict it yields. Afterwards the environment is as
+    before: ``run_experiment`` sets Tune's for its own output, and each run starts afresh."""
+    from raytune_hp import experiment
+
+    final = {"wall": 0.0, "cpu": 0.0}
+    write_reports = experiment.write_reports
+
+    def timed_write_reports(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return write_reports(*args, **kwargs)
+        finally:
+            final["wall"] += time.perf_counter() - wall
+            final["cpu"] += time.process_time() - cpu
+
+    environment = dict(os.environ)
+    experiment.write_reports = timed_write_reports
+    try:
+        yield final
+    finally:
+        experiment.write_reports = write_reports
+        os.environ.clear()
+        os.environ.update(environment)
+
+
 def run(spec: Spec, storage: Path, head_raylet: int) -> Run:
     """``run_experiment`` on the benchmark's config, timed, with the final reports timed apart
     (``write_reports`` is wrapped for the run, nothing else changes)."""
@@ -318,34 +344,18 @@ def run(spec: Spec, storage: Path, head_raylet: int) -> Run:
 
     stop_file = storage / "stop"
     config = experiment_config(spec, storage, stop_file)
-    final = {"wall": 0.0}
-    write_reports = experiment.write_reports
-
-    def timed_write_reports(*args: object, **kwargs: object) -> object:
-        wall = time.perf_counter()
-        try:
-            return write_reports(*args, **kwargs)
-        finally:
-            final["wall"] += time.perf_counter() - wall
-
-    environment = dict(os.environ)
-    experiment.write_reports = timed_write_reports
     done = threading.Event()
     watcher = threading.Thread(
         target=stop_when_steady, args=(storage / spec.label, spec, stop_file, done), daemon=True
     )
     try:
-        with Sampler() as sampler:
+        with reports_timed() as final, Sampler() as sampler:
             began, wall = time.time(), time.perf_counter()
             watcher.start()
             experiment.run_experiment(config)
             wall = time.perf_counter() - wall
     finally:
         done.set()
-        experiment.write_reports = write_reports
-        # run_experiment sets Tune's environment for its own output: each run starts afresh.
-        os.environ.clear()
-        os.environ.update(environment)
     return Run(
         spec,
         began,
